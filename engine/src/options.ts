@@ -1,0 +1,163 @@
+/**
+ * The one option grammar: names, ranges and defaults for every place a user sets an option
+ * (CLI flags, chat text, Discord/Slack fields, the HTTP API). docs/product.md is the source.
+ *
+ * Options are never clamped: out-of-range values raise an {@link OptionError} that names the
+ * option and its range.
+ */
+import { OptionError } from './errors.ts';
+import type { ModelInfo } from './model-info.ts';
+
+export type SizeMode = 'auto' | 'landscape' | 'portrait' | 'square';
+export type VideoFormat = 'mp4' | 'gif';
+
+/** What a user may set; every field optional, defaults come from the model and this table. */
+export interface AnimateOptionsInput {
+  readonly prompt?: string;
+  readonly motion?: number | string;
+  readonly fps?: number | string;
+  readonly frames?: number | string;
+  readonly steps?: number | string;
+  readonly seed?: number | string;
+  readonly noise?: number | string;
+  readonly guidance?: string | readonly [number, number];
+  readonly size?: string;
+  readonly format?: string;
+}
+
+/** Fully resolved options: what the pipeline runs with. */
+export interface AnimateOptions {
+  readonly prompt: string;
+  /** motion_bucket_id, 1–255. */
+  readonly motion: number;
+  /** Conditioning fps (the UNet sees fps − 1) and the playback rate. */
+  readonly fps: number;
+  readonly frames: number;
+  readonly steps: number;
+  readonly seed: number;
+  /** noise_aug_strength, 0–1. */
+  readonly noise: number;
+  readonly guidance: readonly [min: number, max: number];
+  readonly size: SizeMode;
+  readonly format: VideoFormat;
+}
+
+export type OptionName = keyof AnimateOptions;
+
+export interface OptionSpec {
+  readonly name: OptionName;
+  /** Human range, as shown in help and errors. */
+  readonly range: string;
+  /** Human default, as shown in help. */
+  readonly defaultText: string;
+  readonly description: string;
+  /** Named values users may type instead of a number (motion: low/medium/high). */
+  readonly choices?: readonly string[];
+  /** Numeric bounds where the option is a plain number (used by Discord min/max). */
+  readonly min?: number;
+  readonly max?: number;
+  readonly integer?: boolean;
+}
+
+export const MOTION_PRESETS: Readonly<Record<string, number>> = Object.freeze({ low: 60, medium: 127, high: 200 });
+export const MAX_PROMPT_CHARS = 500;
+export const MAX_SEED = 4294967295;
+
+/** The option table, in help order. `frames` max depends on the model and is filled in by {@link optionSpecs}. */
+export function optionSpecs(model?: Pick<ModelInfo, 'frames' | 'fps' | 'motion'>): readonly OptionSpec[] {
+  const maxFrames = model?.frames ?? 25;
+  return [
+    { name: 'prompt', range: `text, ≤ ${MAX_PROMPT_CHARS} chars`, defaultText: 'empty', description: 'caption and alt text of the result' },
+    {
+      name: 'motion', range: '1–255 or low|medium|high', defaultText: `model (${model?.motion ?? 127})`,
+      description: 'motion bucket: more means more motion', choices: Object.keys(MOTION_PRESETS), min: 1, max: 255, integer: true,
+    },
+    { name: 'fps', range: '1–30', defaultText: `model (${model?.fps ?? 7})`, description: 'conditioning fps and playback rate', min: 1, max: 30, integer: true },
+    { name: 'frames', range: `2–${maxFrames}`, defaultText: `model (${maxFrames})`, description: 'number of frames', min: 2, max: maxFrames, integer: true },
+    { name: 'steps', range: '1–50', defaultText: '25', description: 'denoising steps', min: 1, max: 50, integer: true },
+    { name: 'seed', range: `0–${MAX_SEED}`, defaultText: 'random, always shown', description: 'random seed', min: 0, max: MAX_SEED, integer: true },
+    { name: 'noise', range: '0–1', defaultText: '0.02', description: 'noise augmentation: more means less like the input', min: 0, max: 1 },
+    { name: 'guidance', range: 'min-max, each 0–10, min ≤ max', defaultText: '1-3', description: 'classifier-free guidance ramp over frames' },
+    { name: 'size', range: 'auto|landscape|portrait|square', defaultText: 'auto', description: 'output size', choices: ['auto', 'landscape', 'portrait', 'square'] },
+    { name: 'format', range: 'mp4|gif', defaultText: 'mp4', description: 'output format', choices: ['mp4', 'gif'] },
+  ];
+}
+
+function specOf(name: OptionName, model?: Pick<ModelInfo, 'frames' | 'fps' | 'motion'>): OptionSpec {
+  const spec = optionSpecs(model).find((s) => s.name === name);
+  if (!spec) throw new Error(`unknown option ${name}`);
+  return spec;
+}
+
+function parseNumber(name: OptionName, raw: number | string, model?: Pick<ModelInfo, 'frames' | 'fps' | 'motion'>): number {
+  const spec = specOf(name, model);
+  const text = typeof raw === 'number' ? String(raw) : raw.trim();
+  const value = typeof raw === 'number' ? raw : /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/.test(text) ? Number(text) : Number.NaN;
+  const bad = () => new OptionError(name, spec.range, `${name} must be ${spec.integer ? 'a whole number ' : ''}in ${spec.range} (got "${text}")`);
+  if (!Number.isFinite(value)) throw bad();
+  if (spec.integer && !Number.isInteger(value)) throw bad();
+  if (spec.min !== undefined && value < spec.min) throw bad();
+  if (spec.max !== undefined && value > spec.max) throw bad();
+  return value;
+}
+
+function parseMotion(raw: number | string): number {
+  if (typeof raw === 'string' && raw.trim().toLowerCase() in MOTION_PRESETS) return MOTION_PRESETS[raw.trim().toLowerCase()]!;
+  return parseNumber('motion', raw);
+}
+
+/** Parses `1-3` (or a pair) into a guidance ramp; rejects anything outside 0–10 or min > max. */
+export function parseGuidance(raw: string | readonly [number, number]): readonly [number, number] {
+  const spec = specOf('guidance');
+  const text = typeof raw === 'string' ? raw.trim() : `${raw[0]}-${raw[1]}`;
+  const m = /^(\d+(?:\.\d+)?)\s*-\s*(\d+(?:\.\d+)?)$/.exec(text);
+  const bad = () => new OptionError('guidance', spec.range, `guidance must be min-max, each 0–10, min ≤ max (got "${text}")`);
+  if (!m) throw bad();
+  const lo = Number(m[1]);
+  const hi = Number(m[2]);
+  if (!(lo >= 0 && hi <= 10 && lo <= hi)) throw bad();
+  return [lo, hi];
+}
+
+function parseChoice<T extends string>(name: OptionName, raw: string): T {
+  const spec = specOf(name);
+  const value = raw.trim().toLowerCase();
+  if (!spec.choices?.includes(value)) throw new OptionError(name, spec.range, `${name} must be one of ${spec.range} (got "${raw}")`);
+  return value as T;
+}
+
+/** A fresh uniformly random uint32 seed. */
+export function randomSeed(): number {
+  return crypto.getRandomValues(new Uint32Array(1))[0]!;
+}
+
+/**
+ * Validates user input against the table and the model, and fills every default.
+ * Throws {@link OptionError} on the first bad option; nothing is clamped.
+ */
+export function resolveOptions(input: AnimateOptionsInput, model: Pick<ModelInfo, 'frames' | 'fps' | 'motion'>): AnimateOptions {
+  const prompt = (input.prompt ?? '').trim();
+  if (prompt.length > MAX_PROMPT_CHARS) {
+    throw new OptionError('prompt', specOf('prompt').range, `prompt must be at most ${MAX_PROMPT_CHARS} characters (got ${prompt.length})`);
+  }
+  return {
+    prompt,
+    motion: input.motion === undefined ? model.motion : parseMotion(input.motion),
+    fps: input.fps === undefined ? model.fps : parseNumber('fps', input.fps),
+    frames: input.frames === undefined ? model.frames : parseNumber('frames', input.frames, model),
+    steps: input.steps === undefined ? 25 : parseNumber('steps', input.steps),
+    seed: input.seed === undefined ? randomSeed() : parseNumber('seed', input.seed),
+    noise: input.noise === undefined ? 0.02 : parseNumber('noise', input.noise),
+    guidance: input.guidance === undefined ? [1, 3] : parseGuidance(input.guidance),
+    size: input.size === undefined ? 'auto' : parseChoice<SizeMode>('size', input.size),
+    format: input.format === undefined ? 'mp4' : parseChoice<VideoFormat>('format', input.format),
+  };
+}
+
+/** Writes options back in the grammar users type, e.g. `--motion 127 --fps 7 … --seed 42`. */
+export function formatOptions(o: AnimateOptions): string {
+  return [
+    `--motion ${o.motion}`, `--fps ${o.fps}`, `--frames ${o.frames}`, `--steps ${o.steps}`, `--seed ${o.seed}`,
+    `--noise ${o.noise}`, `--guidance ${o.guidance[0]}-${o.guidance[1]}`, `--size ${o.size}`, `--format ${o.format}`,
+  ].join(' ');
+}
