@@ -1,0 +1,109 @@
+/**
+ * A model part's InferenceSession, created once, with its input and output names and dims read from
+ * the session. Every run checks its feeds against them first; on a mismatch it reports the name,
+ * type and dims of every input, which is the best debugging aid ONNX has.
+ */
+import type * as Ort from 'onnxruntime-node';
+import { EngineError } from './errors.ts';
+import type { ModelPart } from './model-info.ts';
+import type { OrtModule } from './runtime.ts';
+
+export interface TensorSpec {
+  readonly name: string;
+  readonly type: string;
+  /** Dims as declared: numbers for static axes, names or -1 for dynamic ones. */
+  readonly shape: readonly (number | string)[];
+}
+
+export interface FloatTensor {
+  readonly data: Float32Array;
+  readonly dims: readonly number[];
+}
+
+export class ModelSession {
+  readonly part: ModelPart;
+  readonly inputs: readonly TensorSpec[];
+  readonly outputs: readonly TensorSpec[];
+  #session: Ort.InferenceSession;
+  #ort: OrtModule;
+
+  constructor(ort: OrtModule, part: ModelPart, session: Ort.InferenceSession) {
+    this.#ort = ort;
+    this.part = part;
+    this.#session = session;
+    this.inputs = specs(session.inputNames, session.inputMetadata);
+    this.outputs = specs(session.outputNames, session.outputMetadata);
+  }
+
+  static async create(ort: OrtModule, part: ModelPart, file: string, options: Ort.InferenceSession.SessionOptions): Promise<ModelSession> {
+    return new ModelSession(ort, part, await ort.InferenceSession.create(file, options));
+  }
+
+  /** The input whose rank is `rank` (and, if given, whose name matches). Names differ between exporters; ranks don't. */
+  input(rank: number, preferredName?: string): TensorSpec {
+    const byName = preferredName ? this.inputs.find((i) => i.name === preferredName) : undefined;
+    const found = byName ?? this.inputs.find((i) => i.shape.length === rank);
+    if (!found) throw new EngineError('model_error', `${this.part}: no input of rank ${rank} (${describe(this.inputs)})`);
+    return found;
+  }
+
+  /** Static size of a declared axis, or undefined if that axis is dynamic. */
+  static staticDim(spec: TensorSpec, axis: number): number | undefined {
+    const d = spec.shape[axis];
+    return typeof d === 'number' && d > 0 ? d : undefined;
+  }
+
+  /** Runs with float32 feeds (converted to fp16 where the model wants it) and returns the first output as float32. */
+  async run(feeds: Readonly<Record<string, FloatTensor>>): Promise<FloatTensor> {
+    const ortFeeds: Record<string, Ort.Tensor> = {};
+    for (const spec of this.inputs) {
+      const feed = feeds[spec.name];
+      if (!feed) throw this.#feedError(feeds, `missing input "${spec.name}"`);
+      if (feed.dims.length !== spec.shape.length || spec.shape.some((d, i) => typeof d === 'number' && d > 0 && d !== feed.dims[i])) {
+        throw this.#feedError(feeds, `input "${spec.name}" has dims [${feed.dims}] but the model expects [${spec.shape}]`);
+      }
+      ortFeeds[spec.name] = this.#toOrt(feed, spec.type);
+    }
+    const results = await this.#session.run(ortFeeds);
+    const out = results[this.outputs[0]!.name]!;
+    const value = { data: toFloat32(out), dims: out.dims.slice() };
+    for (const t of Object.values(results)) t.dispose();
+    return value;
+  }
+
+  async release(): Promise<void> {
+    await this.#session.release();
+  }
+
+  #toOrt(feed: FloatTensor, type: string): Ort.Tensor {
+    if (type === 'float16') return new this.#ort.Tensor('float16', Float16Array.from(feed.data), feed.dims);
+    return new this.#ort.Tensor('float32', feed.data, feed.dims);
+  }
+
+  #feedError(feeds: Readonly<Record<string, FloatTensor>>, problem: string): EngineError {
+    const given = Object.entries(feeds)
+      .map(([name, t]) => `${name}: float32 [${t.dims}]`)
+      .join('; ');
+    return new EngineError('model_error', `${this.part}: ${problem}. Given: ${given}. Expected: ${describe(this.inputs)}`);
+  }
+}
+
+function specs(names: readonly string[], metadata: readonly Ort.InferenceSession.ValueMetadata[] | undefined): TensorSpec[] {
+  return names.map((name, i) => {
+    const m = metadata?.[i] as { isTensor?: boolean; type?: string; shape?: readonly (number | string)[] } | undefined;
+    return { name, type: m?.type ?? 'float32', shape: m?.shape ?? [] };
+  });
+}
+
+function describe(specs: readonly TensorSpec[]): string {
+  return specs.map((s) => `${s.name}: ${s.type} [${s.shape}]`).join('; ');
+}
+
+function toFloat32(t: Ort.Tensor): Float32Array {
+  if (t.type === 'float32') return t.data as Float32Array;
+  if (t.type === 'float16') {
+    const d = t.data as unknown as Float16Array | Uint16Array;
+    return d instanceof Uint16Array ? Float32Array.from(new Float16Array(d.buffer, d.byteOffset, d.length)) : Float32Array.from(d);
+  }
+  throw new EngineError('model_error', `unsupported output type ${t.type}`);
+}

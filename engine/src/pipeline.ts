@@ -1,0 +1,248 @@
+/**
+ * Stable Video Diffusion image-to-video, step by step as diffusers' StableVideoDiffusionPipeline runs
+ * it (docs/svd-pipeline.md): encode the image twice (CLIP, VAE), denoise the latents with the UNet
+ * and the Euler scheduler under a per-frame guidance ramp, then decode the frames in temporal chunks.
+ *
+ * Input is an RGB picture already cropped to the output size (preprocess.ts). Output frames stream
+ * out chunk by chunk, so the video encoder can work while the next chunk decodes.
+ */
+import { clipPixelValues } from './clip-resize.ts';
+import { CanceledError } from './errors.ts';
+import type { ModelInfo } from './model-info.ts';
+import { type FloatTensor, ModelSession } from './onnx-session.ts';
+import type { AnimateOptions } from './options.ts';
+import { vaePixels } from './preprocess.ts';
+import type { ProgressCallback } from './progress.ts';
+import { NormalRng } from './rng.ts';
+import { eulerStep, inputScale, karrasSchedule } from './scheduler.ts';
+
+export interface SvdSessions {
+  readonly imageEncoder: ModelSession;
+  readonly vaeEncoder: ModelSession;
+  readonly unet: ModelSession;
+  readonly vaeDecoder: ModelSession;
+}
+
+/** The two random draws. Tests inject recorded ones; otherwise they come from the seed. */
+export interface InjectedNoise {
+  /** [1,3,H,W]: added to the image (× noise strength) before the VAE encoder. Draw 1. */
+  readonly noiseAug?: Float32Array;
+  /** [1,F,4,h,w]: the initial latents before × init_noise_sigma. Draw 2. */
+  readonly initialLatents?: Float32Array;
+}
+
+export interface PipelineRun {
+  /** RGB, HWC, 8-bit, already width × height. */
+  readonly rgb: Uint8Array;
+  readonly width: number;
+  readonly height: number;
+  readonly options: AnimateOptions;
+  /** Frames per VAE decode call; default all frames at once. */
+  readonly decodeChunkSize?: number;
+  readonly noise?: InjectedNoise;
+  /** Overrides the CLIP pixels (parity tests compare that stage on its own). */
+  readonly clipPixels?: Float32Array;
+  readonly signal?: AbortSignal;
+  readonly onProgress?: ProgressCallback;
+  /** Receives each decoded chunk as floats in [0,1], HWC, `count` frames. */
+  readonly onFrames?: (frames: Float32Array, count: number) => void | Promise<void>;
+}
+
+export interface StageTimings {
+  clip_ms: number;
+  vae_encode_ms: number;
+  unet_step_ms: number[];
+  vae_decode_ms: number;
+}
+
+export interface PipelineResult {
+  readonly timings: StageTimings;
+  /** Intermediate tensors, for parity checks. */
+  readonly clipPixels: Float32Array;
+  readonly imageEmbeds: Float32Array;
+  readonly imageLatents: Float32Array;
+}
+
+// CLIP's input size. The bundled exports leave it dynamic; real encoders were trained at 224.
+const CLIP_SIZE = 224;
+
+export async function runPipeline(model: ModelInfo, sessions: SvdSessions, run: PipelineRun): Promise<PipelineResult> {
+  const { options: o, width, height, signal } = run;
+  const frames = o.frames;
+  const latentH = height / 8;
+  const latentW = width / 8;
+  const timings: StageTimings = { clip_ms: 0, vae_encode_ms: 0, unet_step_ms: [], vae_decode_ms: 0 };
+  const rng = new NormalRng(o.seed);
+  const checkAbort = () => {
+    if (signal?.aborted) throw new CanceledError();
+  };
+  checkAbort();
+
+  // 1. Encode the input image with CLIP (un-noised), as image_embeds [1,1,D].
+  let t = performance.now();
+  const clipPixels = run.clipPixels ?? clipPixelValues(run.rgb, width, height);
+  const imageEmbeds = await encodeImage(sessions.imageEncoder, clipPixels);
+  timings.clip_ms = performance.now() - t;
+  checkAbort();
+
+  // 2. Classifier-free guidance is on only when the top of the ramp exceeds 1.
+  const [minGuidance, maxGuidance] = o.guidance;
+  const guided = maxGuidance > 1;
+  const batch = guided ? 2 : 1;
+
+  // 3. Encode the noise-augmented image with the VAE: the latent mode, NOT scaled by the scaling factor.
+  t = performance.now();
+  const noiseAug = run.noise?.noiseAug ?? rng.randn(3 * height * width);
+  const imageLatents = await encodeVaeImage(sessions.vaeEncoder, run.rgb, width, height, noiseAug, o.noise);
+  timings.vae_encode_ms = performance.now() - t;
+  checkAbort();
+
+  // 4. Added time ids. NOTE: SVD was conditioned on fps − 1 (diffusers: `fps = fps - 1`).
+  const addedTimeIds = new Float32Array(batch * 3);
+  for (let b = 0; b < batch; b++) addedTimeIds.set([o.fps - 1, o.motion, o.noise], b * 3);
+
+  // 5. Timesteps: Karras sigmas, continuous t = 0.25 · ln σ.
+  const schedule = karrasSchedule(o.steps, model.sigmaMin, model.sigmaMax);
+
+  // 6. Initial latents [1,F,4,h,w] × init_noise_sigma (draw 2, after draw 1).
+  const latentFrame = 4 * latentH * latentW;
+  const latents = run.noise?.initialLatents ? Float32Array.from(run.noise.initialLatents) : rng.randn(frames * latentFrame);
+  for (let k = 0; k < latents.length; k++) latents[k] *= schedule.initNoiseSigma;
+
+  // 7. Per-frame guidance scale, linspace(min, max, F).
+  const guidance = linspace(minGuidance, maxGuidance, frames);
+
+  // 8. Denoising loop. Negative conditioning (embeddings and image latents) is all zeros, batch order [neg, pos].
+  const embeds = guided ? concat(new Float32Array(imageEmbeds.length), imageEmbeds) : imageEmbeds;
+  const sample = new Float32Array(batch * frames * 8 * latentH * latentW);
+  const unetSample = sessions.unet.input(5, 'sample');
+  const unetTimestep = sessions.unet.input(1, 'timestep');
+  const unetEmbeds = sessions.unet.input(3, 'encoder_hidden_states');
+  const unetTimeIds = sessions.unet.input(2, 'added_time_ids');
+  for (let i = 0; i < o.steps; i++) {
+    t = performance.now();
+    fillUnetSample(sample, latents, imageLatents, 1 / inputScale(schedule, i), batch, frames, latentFrame);
+    const v = await sessions.unet.run({
+      [unetSample.name]: { data: sample, dims: [batch, frames, 8, latentH, latentW] },
+      [unetTimestep.name]: { data: schedule.timesteps.subarray(i, i + 1), dims: [1] },
+      [unetEmbeds.name]: { data: embeds, dims: [batch, 1, imageEmbeds.length] },
+      [unetTimeIds.name]: { data: addedTimeIds, dims: [batch, 3] },
+    });
+    const pred = guided ? applyGuidance(v.data, guidance, frames, latentFrame) : v.data;
+    eulerStep(schedule, i, latents, pred);
+    const stepMs = performance.now() - t;
+    timings.unet_step_ms.push(stepMs);
+    run.onProgress?.({ stage: 'denoise', step: i + 1, steps: o.steps, stepMs });
+    checkAbort();
+  }
+
+  // 9. Decode: divide by the scaling factor, then decode in temporal chunks of decode_chunk_size.
+  t = performance.now();
+  for (let k = 0; k < latents.length; k++) latents[k] /= model.vaeScalingFactor;
+  const chunkSize = Math.max(1, Math.min(run.decodeChunkSize ?? frames, frames));
+  const chunks = Math.ceil(frames / chunkSize);
+  const decoderInput = sessions.vaeDecoder.inputs[0]!;
+  for (let c = 0; c < chunks; c++) {
+    const start = c * chunkSize;
+    const count = Math.min(chunkSize, frames - start);
+    const out = await sessions.vaeDecoder.run({
+      [decoderInput.name]: { data: latents.subarray(start * latentFrame, (start + count) * latentFrame), dims: [count, 4, latentH, latentW] },
+    });
+    // 10. To pixels: clamp(x/2 + 0.5, 0, 1), CHW → HWC.
+    const pixels = toHwcUnit(out, count, height, width);
+    run.onProgress?.({ stage: 'decode', chunk: c + 1, chunks });
+    await run.onFrames?.(pixels, count);
+    checkAbort();
+  }
+  timings.vae_decode_ms = performance.now() - t;
+  return { timings, clipPixels, imageEmbeds, imageLatents };
+}
+
+async function encodeImage(session: ModelSession, clipPixels: Float32Array): Promise<Float32Array> {
+  const input = session.input(4);
+  const size = ModelSession.staticDim(input, 2) ?? CLIP_SIZE;
+  const out = await session.run({ [input.name]: { data: clipPixels, dims: [1, 3, size, size] } });
+  return out.data;
+}
+
+async function encodeVaeImage(
+  session: ModelSession,
+  rgb: Uint8Array,
+  width: number,
+  height: number,
+  noise: Float32Array,
+  strength: number,
+): Promise<Float32Array> {
+  const pixels = vaePixels(rgb, width, height);
+  for (let k = 0; k < pixels.length; k++) pixels[k] += strength * noise[k]!;
+  const input = session.input(4);
+  const out = await session.run({ [input.name]: { data: pixels, dims: [1, 3, height, width] } });
+  return out.data;
+}
+
+/**
+ * Builds the UNet's `sample` [B,F,8,h,w]: the scaled latents in channels 0–3 and the image latents
+ * (repeated over frames, unscaled; zeros for the negative row) in channels 4–7.
+ */
+function fillUnetSample(
+  sample: Float32Array,
+  latents: Float32Array,
+  imageLatents: Float32Array,
+  scale: number,
+  batch: number,
+  frames: number,
+  latentFrame: number,
+): void {
+  for (let b = 0; b < batch; b++) {
+    const positive = b === batch - 1;
+    for (let f = 0; f < frames; f++) {
+      const dst = (b * frames + f) * 2 * latentFrame;
+      const src = f * latentFrame;
+      for (let k = 0; k < latentFrame; k++) sample[dst + k] = latents[src + k]! * scale;
+      if (positive) sample.set(imageLatents, dst + latentFrame);
+      else sample.fill(0, dst + latentFrame, dst + 2 * latentFrame);
+    }
+  }
+}
+
+/** v = v_neg + g_f · (v_pos − v_neg), per frame f. */
+function applyGuidance(v: Float32Array, guidance: Float32Array, frames: number, latentFrame: number): Float32Array {
+  const half = frames * latentFrame;
+  const out = new Float32Array(half);
+  for (let f = 0; f < frames; f++) {
+    const g = guidance[f]!;
+    for (let k = f * latentFrame; k < (f + 1) * latentFrame; k++) {
+      const neg = v[k]!;
+      out[k] = neg + g * (v[half + k]! - neg);
+    }
+  }
+  return out;
+}
+
+function toHwcUnit(out: FloatTensor, count: number, height: number, width: number): Float32Array {
+  const plane = height * width;
+  const hwc = new Float32Array(count * plane * 3);
+  for (let n = 0; n < count; n++) {
+    const base = n * 3 * plane;
+    for (let p = 0; p < plane; p++) {
+      for (let c = 0; c < 3; c++) {
+        const x = out.data[base + c * plane + p]! / 2 + 0.5;
+        hwc[(n * plane + p) * 3 + c] = x < 0 ? 0 : x > 1 ? 1 : x;
+      }
+    }
+  }
+  return hwc;
+}
+
+function linspace(a: number, b: number, n: number): Float32Array {
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) out[i] = n === 1 ? a : a + ((b - a) * i) / (n - 1);
+  return out;
+}
+
+function concat(a: Float32Array, b: Float32Array): Float32Array {
+  const out = new Float32Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
+}

@@ -1,0 +1,64 @@
+/**
+ * The one module that imports onnxruntime-node. It resolves which copy to load (the installed one,
+ * or the one under ORT_CUDA_NODE_MODULES on the device machine) and maps SVD_DEVICE to execution
+ * providers.
+ */
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import type * as Ort from 'onnxruntime-node';
+import { DeviceError } from './errors.ts';
+
+export type OrtModule = typeof Ort;
+export type Device = 'auto' | 'cuda' | 'cpu';
+export type Provider = 'cuda' | 'cpu';
+
+export const DEVICES: readonly Device[] = Object.freeze(['auto', 'cuda', 'cpu']);
+
+export const CUDA_INSTALL_HINT =
+  'install the CUDA 12 provider for onnxruntime-node with ' +
+  '`ONNXRUNTIME_NODE_INSTALL=cuda12 node node_modules/onnxruntime-node/script/install`, ' +
+  'and have CUDA 12 and cuDNN 9 on the host (see README, "GPUs")';
+
+let cached: Promise<OrtModule> | undefined;
+
+/** Loads onnxruntime-node once: from `$ORT_CUDA_NODE_MODULES/onnxruntime-node` when set, else the installed one. */
+export function loadOrt(env: NodeJS.ProcessEnv = process.env): Promise<OrtModule> {
+  if (!cached) {
+    const dir = env.ORT_CUDA_NODE_MODULES;
+    cached = dir
+      ? import(createRequire(path.join(path.resolve(dir), 'noop.js')).resolve('onnxruntime-node'))
+      : import('onnxruntime-node');
+    cached = cached.then((m) => ((m as { default?: OrtModule }).default ?? m) as OrtModule);
+  }
+  return cached;
+}
+
+export function parseDevice(value: string | undefined): Device {
+  const device = (value ?? 'auto').trim().toLowerCase();
+  if (!(DEVICES as readonly string[]).includes(device)) {
+    throw new DeviceError(`Unsupported device: "${value}". Should be one of: ${DEVICES.join(', ')}.`);
+  }
+  return device as Device;
+}
+
+/** Session options for a provider. CUDA tuning that the Node binding exposes lives here. */
+export function sessionOptions(provider: Provider): Ort.InferenceSession.SessionOptions {
+  return {
+    executionProviders: provider === 'cuda' ? [{ name: 'cuda', deviceId: cudaDeviceId() }] : ['cpu'],
+    graphOptimizationLevel: 'all',
+    executionMode: 'sequential',
+    enableCpuMemArena: true,
+    enableMemPattern: true,
+    logSeverityLevel: 3,
+  };
+}
+
+function cudaDeviceId(): number {
+  const id = Number(process.env.SVD_CUDA_DEVICE_ID ?? 0);
+  return Number.isInteger(id) && id >= 0 ? id : 0;
+}
+
+/** Providers to try, in order, for a device setting. */
+export function providerCandidates(device: Device): readonly Provider[] {
+  return device === 'auto' ? ['cuda', 'cpu'] : [device];
+}
