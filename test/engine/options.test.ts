@@ -1,0 +1,76 @@
+import { describe, expect, it } from 'vitest';
+import { OptionError } from '../../engine/src/errors.ts';
+import { formatOptions, optionSpecs, parseGuidance, resolveOptions } from '../../engine/src/options.ts';
+
+const tiny = { frames: 14, fps: 7, motion: 127 };
+
+function optionError(fn: () => unknown): OptionError {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof OptionError) return err;
+    throw err;
+  }
+  throw new Error('expected an OptionError');
+}
+
+describe('resolveOptions', () => {
+  it('fills defaults from the model and the table', () => {
+    const o = resolveOptions({ seed: 5 }, tiny);
+    expect(o).toMatchObject({ motion: 127, fps: 7, frames: 14, steps: 25, seed: 5, noise: 0.02, guidance: [1, 3], size: 'auto', format: 'mp4', prompt: '' });
+  });
+
+  it('draws a random seed when none is given', () => {
+    const seeds = new Set(Array.from({ length: 5 }, () => resolveOptions({}, tiny).seed));
+    expect(seeds.size).toBeGreaterThan(1);
+  });
+
+  it('accepts motion presets and numbers given as text', () => {
+    expect(resolveOptions({ motion: 'high' }, tiny).motion).toBe(200);
+    expect(resolveOptions({ motion: 'LOW' }, tiny).motion).toBe(60);
+    expect(resolveOptions({ motion: '180', fps: '8', guidance: '1.5-2.5' }, tiny)).toMatchObject({ motion: 180, fps: 8, guidance: [1.5, 2.5] });
+  });
+
+  it.each([
+    [{ motion: 0 }, 'motion', '1–255'],
+    [{ motion: 256 }, 'motion', '1–255'],
+    [{ motion: 'wild' }, 'motion', '1–255'],
+    [{ fps: 31 }, 'fps', '1–30'],
+    [{ fps: 7.5 }, 'fps', '1–30'],
+    [{ frames: 1 }, 'frames', '2–14'],
+    [{ frames: 15 }, 'frames', '2–14'],
+    [{ steps: 51 }, 'steps', '1–50'],
+    [{ seed: -1 }, 'seed', '0–4294967295'],
+    [{ seed: 4294967296 }, 'seed', '0–4294967295'],
+    [{ noise: 1.5 }, 'noise', '0–1'],
+    [{ guidance: '3-1' }, 'guidance', 'min ≤ max'],
+    [{ guidance: '0-11' }, 'guidance', '0–10'],
+    [{ guidance: 'lots' }, 'guidance', 'min-max'],
+    [{ size: 'huge' }, 'size', 'auto|landscape|portrait|square'],
+    [{ format: 'webm' }, 'format', 'mp4|gif'],
+    [{ prompt: 'x'.repeat(501) }, 'prompt', '500'],
+  ])('refuses %j naming the option and its range, never clamping', (input, option, range) => {
+    const err = optionError(() => resolveOptions(input, tiny));
+    expect(err.option).toBe(option);
+    expect(err.message).toContain(option);
+    expect(err.message).toContain(range);
+  });
+
+  it('names the maximum frames of the model', () => {
+    expect(optionError(() => resolveOptions({ frames: 26 }, { ...tiny, frames: 25 })).message).toContain('2–25');
+  });
+});
+
+describe('option table', () => {
+  it('lists every option once with a range and default', () => {
+    const names = optionSpecs(tiny).map((s) => s.name);
+    expect(names).toEqual(['prompt', 'motion', 'fps', 'frames', 'steps', 'seed', 'noise', 'guidance', 'size', 'format']);
+    for (const s of optionSpecs(tiny)) expect(s.range.length * s.defaultText.length).toBeGreaterThan(0);
+  });
+
+  it('formats options back in the grammar users type', () => {
+    const o = resolveOptions({ seed: 9, motion: 'high', guidance: '1-2' }, tiny);
+    expect(formatOptions(o)).toBe('--motion 200 --fps 7 --frames 14 --steps 25 --seed 9 --noise 0.02 --guidance 1-2 --size auto --format mp4');
+    expect(parseGuidance('2 - 4')).toEqual([2, 4]);
+  });
+});
