@@ -1,0 +1,30 @@
+/** The chat layer shared by the Discord and Slack adapters; see README.md in this folder. */
+
+export type { DownloadErrorCode, Downloaded, DownloadOptions } from './download.ts';
+export {
+  DEFAULT_ATTACHMENT_HOSTS,
+  DownloadError,
+  downloadImage,
+  isAllowedUrl,
+  parseHostList,
+  sniffImage,
+} from './download.ts';
+export type { HelpTextOptions } from './help-text.ts';
+export { helpText } from './help-text.ts';
+export type { ModelDefaults, ParsedChatText } from './option-text.ts';
+export { parseChatText, tokenize } from './option-text.ts';
+export {
+  formatEta,
+  isFinished,
+  MOTION_STEP,
+  nextMotion,
+  progressBar,
+  renderCaption,
+  renderProgress,
+} from './render.ts';
+export type { ThrottleOptions, ThrottleStats } from './throttle.ts';
+export { ProgressThrottle } from './throttle.ts';
+export type { UserError } from './user-error.ts';
+export { userError } from './user-error.ts';
+export type { WatchOptions, WatchResult } from './watch-job.ts';
+export { watchJob } from './watch-job.ts';

@@ -1,0 +1,74 @@
+/**
+ * Text both chat adapters show for a job: the progress line that is edited as the job moves
+ * (queue position and ETA, then a bar with step i/N and ETA, then encoding), the caption of the
+ * result (prompt, seed, options) and the motion of the More/Less motion buttons.
+ */
+import { type AnimateOptions, formatOptions } from '@stillmotion/engine';
+import type { JobView } from '../service/types.ts';
+
+/** `~45 s`, `~2 min 5 s`, `~1 h 3 min`; `unknown` when the service has no estimate yet. */
+export function formatEta(seconds: number | null | undefined): string {
+  if (seconds === null || seconds === undefined || !Number.isFinite(seconds) || seconds < 0) return 'unknown';
+  const s = Math.max(1, Math.round(seconds));
+  if (s < 60) return `~${s} s`;
+  if (s < 3600) return `~${Math.floor(s / 60)} min${s % 60 ? ` ${s % 60} s` : ''}`;
+  return `~${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`;
+}
+
+/** A fixed-width bar, e.g. `▰▰▰▱▱▱▱▱▱▱` for 3/10. */
+export function progressBar(done: number, total: number, width = 12): string {
+  const frac = total > 0 ? Math.min(1, Math.max(0, done / total)) : 0;
+  const full = Math.round(frac * width);
+  return '▰'.repeat(full) + '▱'.repeat(width - full);
+}
+
+/** The one-line status of a job, for the message that is edited while it waits and runs. */
+export function renderProgress(job: JobView): string {
+  switch (job.state) {
+    case 'queued':
+      return job.position > 0
+        ? `⏳ Queued: position ${job.position} · ETA ${formatEta(job.eta_s)}`
+        : `⏳ Queued · ETA ${formatEta(job.eta_s)}`;
+    case 'running': {
+      const { step, steps, chunk, chunks } = job.progress;
+      if (job.encoding) return `📼 Encoding the video… ${progressBar(1, 1)}`;
+      if (chunks > 0 && chunk > 0) {
+        return `🎞️ Decoding ${progressBar(chunk, chunks)} chunk ${chunk}/${chunks} · ETA ${formatEta(job.eta_s)}`;
+      }
+      return `🎞️ Animating ${progressBar(step, steps)} step ${step}/${steps} · ETA ${formatEta(job.eta_s)}`;
+    }
+    case 'succeeded':
+      return '✅ Done.';
+    case 'failed':
+      return `❌ Failed: ${job.error ?? 'unknown error'}`;
+    case 'canceled':
+      return '✖️ Canceled.';
+  }
+}
+
+/** True once the job can no longer change. */
+export function isFinished(job: Pick<JobView, 'state'>): boolean {
+  return job.state === 'succeeded' || job.state === 'failed' || job.state === 'canceled';
+}
+
+/** The result's caption: prompt, seed and every option in the grammar users type. */
+export function renderCaption(job: Pick<JobView, 'options' | 'seed'>): string {
+  const prompt = job.options.prompt ? `“${job.options.prompt}”` : '(no prompt)';
+  return `${prompt}\nseed ${job.seed} · \`${formatOptions({ ...job.options, seed: job.seed })}\``;
+}
+
+export const MOTION_STEP = 50;
+export const MOTION_MIN = 1;
+export const MOTION_MAX = 255;
+
+/**
+ * The motion for More (+50) / Less (−50) motion, or null when it would leave 1–255: the button
+ * is then disabled (never clamped).
+ */
+export function nextMotion(
+  job: { readonly options: Pick<AnimateOptions, 'motion'> },
+  delta: number,
+): number | null {
+  const next = job.options.motion + delta;
+  return next >= MOTION_MIN && next <= MOTION_MAX ? next : null;
+}

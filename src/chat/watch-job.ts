@@ -1,0 +1,65 @@
+/**
+ * Follows a job until it ends: every change goes through a {@link ProgressThrottle} as rendered
+ * text, and the promise resolves with the final job. Both chat adapters use it for their status
+ * message.
+ */
+import type { JobService, JobView } from '../service/types.ts';
+import { isFinished, renderProgress } from './render.ts';
+import { ProgressThrottle } from './throttle.ts';
+
+export interface WatchOptions {
+  /** Edits the status message; called at most once per `intervalMs`, never concurrently. */
+  readonly show: (text: string, job: JobView) => Promise<unknown>;
+  /** @default 1500 */
+  readonly intervalMs?: number;
+  /** An intermediate edit failed (logged by the caller; watching goes on). */
+  readonly onError?: (err: unknown) => void;
+  /** Also show the final state (done/failed/canceled) through `show`. @default false */
+  readonly showFinal?: boolean;
+}
+
+export interface WatchResult {
+  readonly job: JobView;
+  /** Edits sent and their start times (for rate checks). */
+  readonly edits: number;
+  readonly editTimes: readonly number[];
+}
+
+export function watchJob(service: JobService, id: string, options: WatchOptions): Promise<WatchResult> {
+  let latest: JobView | undefined;
+  const throttle = new ProgressThrottle<string>((text) => options.show(text, latest!), {
+    intervalMs: options.intervalMs,
+    onError: options.onError,
+  });
+  return new Promise<WatchResult>((resolve, reject) => {
+    let done = false;
+    let unsubscribe: (() => void) | undefined;
+    const finish = (job: JobView) => {
+      done = true;
+      unsubscribe?.();
+      const end = options.showFinal ? throttle.final(renderProgress(job)) : Promise.resolve(throttle.close());
+      end.then(
+        () => resolve({ job, edits: throttle.stats.sent, editTimes: throttle.stats.sendTimes }),
+        reject,
+      );
+    };
+    const onJob = (job: JobView) => {
+      if (done) return;
+      latest = job;
+      if (isFinished(job)) finish(job);
+      else throttle.update(renderProgress(job));
+    };
+    unsubscribe = service.subscribe(id, onJob);
+    if (done) unsubscribe();
+    // The job may have moved (or ended) before the subscription started.
+    service.get(id).then((job) => {
+      if (job) onJob(job);
+      else if (!done) {
+        done = true;
+        unsubscribe?.();
+        throttle.close();
+        reject(new Error(`job ${id} not found`));
+      }
+    }, reject);
+  });
+}

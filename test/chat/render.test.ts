@@ -1,0 +1,91 @@
+import type { AnimateOptions } from '@stillmotion/engine';
+import { describe, expect, it } from 'vitest';
+import { formatEta, nextMotion, progressBar, renderCaption, renderProgress } from '../../src/chat/render.ts';
+import type { JobView } from '../../src/service/types.ts';
+
+const options: AnimateOptions = {
+  prompt: 'waves',
+  motion: 127,
+  fps: 7,
+  frames: 4,
+  steps: 2,
+  seed: 42,
+  noise: 0.02,
+  guidance: [1, 3],
+  size: 'auto',
+  format: 'mp4',
+};
+
+function job(patch: Partial<JobView>): JobView {
+  return {
+    id: 'j1',
+    user: 'discord:1',
+    state: 'queued',
+    position: 0,
+    progress: { step: 0, steps: 2, chunk: 0, chunks: 0 },
+    eta_s: null,
+    options,
+    seed: 42,
+    delivered: false,
+    created_at: 0,
+    format: 'mp4',
+    ...patch,
+  };
+}
+
+describe('renderProgress', () => {
+  it('shows queue position and ETA while queued', () => {
+    expect(renderProgress(job({ state: 'queued', position: 3, eta_s: 75 }))).toBe(
+      '⏳ Queued: position 3 · ETA ~1 min 15 s',
+    );
+  });
+
+  it('shows a bar with step i/N and ETA while denoising', () => {
+    const text = renderProgress(
+      job({ state: 'running', progress: { step: 3, steps: 12, chunk: 0, chunks: 0 }, eta_s: 9 }),
+    );
+    expect(text).toContain('step 3/12');
+    expect(text).toContain('▰▰▰▱▱▱▱▱▱▱▱▱');
+    expect(text).toContain('ETA ~9 s');
+  });
+
+  it('shows decode chunks, then encoding, then the end states', () => {
+    expect(
+      renderProgress(job({ state: 'running', progress: { step: 2, steps: 2, chunk: 1, chunks: 2 } })),
+    ).toContain('chunk 1/2');
+    expect(renderProgress(job({ state: 'running', encoding: true }))).toMatch(/Encoding/);
+    expect(renderProgress(job({ state: 'failed', error: 'GPU out of memory' }))).toContain(
+      'GPU out of memory',
+    );
+    expect(renderProgress(job({ state: 'canceled' }))).toMatch(/Canceled/);
+    expect(renderProgress(job({ state: 'succeeded' }))).toMatch(/Done/);
+  });
+});
+
+describe('helpers', () => {
+  it('formats ETAs and bars', () => {
+    expect(formatEta(null)).toBe('unknown');
+    expect(formatEta(0.2)).toBe('~1 s');
+    expect(formatEta(120)).toBe('~2 min');
+    expect(formatEta(3700)).toBe('~1 h 1 min');
+    expect(progressBar(0, 0, 4)).toBe('▱▱▱▱');
+    expect(progressBar(5, 4, 4)).toBe('▰▰▰▰');
+  });
+
+  it('captions with prompt, seed and every option', () => {
+    const caption = renderCaption(job({ seed: 7 }));
+    expect(caption).toContain('“waves”');
+    expect(caption).toContain('seed 7');
+    expect(caption).toContain('--motion 127 --fps 7 --frames 4 --steps 2 --seed 7');
+    expect(renderCaption(job({ options: { ...options, prompt: '' } }))).toContain('(no prompt)');
+  });
+
+  it('moves motion by ±50 and disables outside 1–255 instead of clamping', () => {
+    expect(nextMotion(job({}), 50)).toBe(177);
+    expect(nextMotion(job({}), -50)).toBe(77);
+    expect(nextMotion(job({ options: { ...options, motion: 206 } }), 50)).toBeNull();
+    expect(nextMotion(job({ options: { ...options, motion: 205 } }), 50)).toBe(255);
+    expect(nextMotion(job({ options: { ...options, motion: 50 } }), -50)).toBeNull();
+    expect(nextMotion(job({ options: { ...options, motion: 51 } }), -50)).toBe(1);
+  });
+});
