@@ -1,0 +1,103 @@
+/**
+ * Runs one fluent-ffmpeg command as a plain child (same process group, never detached), mapping its
+ * events to promises and its failures to VideoError / CanceledError. Children are SIGKILLed on
+ * kill() and when this process exits.
+ */
+import type { ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import path from 'node:path';
+import type ffmpeg from 'fluent-ffmpeg';
+import { CanceledError, VideoError } from './errors.ts';
+
+const STDERR_TAIL_LINES = 8;
+export const QUIET = ['-hide_banner', '-nostdin', '-nostats', '-loglevel', 'error'];
+
+const liveChildren = new Set<ChildProcess>();
+let exitHookInstalled = false;
+
+function trackChild(child: ChildProcess): void {
+  if (!exitHookInstalled) {
+    exitHookInstalled = true;
+    process.on('exit', () => {
+      for (const c of liveChildren) c.kill('SIGKILL');
+    });
+  }
+  liveChildren.add(child);
+  child.once('exit', () => liveChildren.delete(child));
+}
+
+function stderrTail(stderr: string | null | undefined): string {
+  if (!stderr) return '';
+  return stderr
+    .split(/\r?\n/)
+    .map((line) => line.trim())
+    .filter(Boolean)
+    .slice(-STDERR_TAIL_LINES)
+    .join('\n');
+}
+
+function describeFailure(err: Error, stderr: string | null | undefined): VideoError {
+  const head = /^(ffmpeg (?:exited with code \d+|was killed with signal \w+))/.exec(err.message)?.[1];
+  const tail = stderrTail(stderr);
+  const first = head ?? err.message.split('\n')[0];
+  return new VideoError(`ffmpeg failed: ${first}${tail ? `\n${tail}` : ''}`, { cause: err });
+}
+
+export interface Run {
+  /** The spawned ffmpeg; rejects if it never started. */
+  readonly started: Promise<ChildProcess>;
+  /** Settles when ffmpeg has exited: CanceledError after kill(), VideoError on failure. */
+  readonly done: Promise<void>;
+  kill(): void;
+  readonly killed: () => boolean;
+}
+
+/** Runs a fluent-ffmpeg command with `binary`, mapping its events to promises. */
+export function launch(command: ffmpeg.FfmpegCommand, binary: string): Run {
+  let child: ChildProcess | undefined;
+  let killed = false;
+  let resolveStarted!: (c: ChildProcess) => void;
+  let rejectStarted!: (e: Error) => void;
+  const started = new Promise<ChildProcess>((resolve, reject) => {
+    resolveStarted = resolve;
+    rejectStarted = reject;
+  });
+  const done = new Promise<void>((resolve, reject) => {
+    command.on('start', () => {
+      child = (command as unknown as { ffmpegProc?: ChildProcess }).ffmpegProc;
+      if (!child) return;
+      trackChild(child);
+      // Writes to a dead ffmpeg fail through their callbacks; keep the stream error from being unhandled.
+      child.stdin?.on('error', () => {});
+      if (killed) child.kill('SIGKILL');
+      resolveStarted(child);
+    });
+    command.on('end', () => resolve());
+    command.on('error', (err, _stdout, stderr) => {
+      const mapped = killed ? new CanceledError() : describeFailure(err, stderr);
+      rejectStarted(mapped);
+      reject(mapped);
+    });
+  });
+  // Errors surface through whoever awaits these; never as unhandled rejections.
+  started.catch(() => {});
+  done.catch(() => {});
+  // fluent-ffmpeg keeps the binary path process-wide; set it right before this command runs.
+  command.setFfmpegPath(binary);
+  command.run();
+  return {
+    started,
+    done,
+    kill() {
+      killed = true;
+      child?.kill('SIGKILL');
+    },
+    killed: () => killed,
+  };
+}
+
+/** A hidden temporary name beside outPath; renamed into place only when ffmpeg succeeded. */
+export function partialPath(outPath: string): string {
+  const dir = path.dirname(outPath);
+  return path.join(dir, `.${path.basename(outPath)}.${process.pid}.${randomUUID().slice(0, 8)}.partial`);
+}

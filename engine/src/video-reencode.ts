@@ -1,0 +1,144 @@
+/**
+ * A smaller re-encode of an MP4, for chat upload limits (Discord: the interaction's
+ * attachment_size_limit, 10 MiB by default).
+ */
+import { copyFile, rename, rm, stat } from 'node:fs/promises';
+import ffmpeg from 'fluent-ffmpeg';
+import { CanceledError, VideoError } from './errors.ts';
+import { resolveFfmpeg } from './ffmpeg-path.ts';
+import { launch, partialPath, QUIET } from './ffmpeg-run.ts';
+import { readMp4Info } from './mp4-info.ts';
+import type { VideoResult } from './video.ts';
+
+export interface ReencodeOptions {
+  readonly signal?: AbortSignal;
+  readonly ffmpegPath?: string;
+}
+
+export interface ReencodeResult extends VideoResult {
+  readonly width: number;
+  readonly height: number;
+}
+
+/** Bytes kept back from the budget for the container (moov, headers). */
+const CONTAINER_RESERVE = 4096;
+const SCALE_STEP = 0.75;
+const MIN_SIDE = 32;
+const MAX_TRIES = 8;
+/** Below this many bits per pixel per frame H.264 turns to mush: a smaller picture looks better. */
+const MIN_BITS_PER_PIXEL = 0.05;
+
+async function runToFile(
+  input: string,
+  outPath: string,
+  outOptions: string[],
+  binary: string,
+  signal: AbortSignal | undefined,
+): Promise<number> {
+  if (signal?.aborted) throw new CanceledError();
+  const tmpPath = partialPath(outPath);
+  const command = ffmpeg({ stdoutLines: 40 })
+    .input(input)
+    .inputOptions(QUIET)
+    .output(tmpPath)
+    .outputOptions(outOptions);
+  const run = launch(command, binary);
+  const onAbort = () => run.kill();
+  signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    await run.done;
+    await rename(tmpPath, outPath);
+    return (await stat(outPath)).size;
+  } catch (err) {
+    await rm(tmpPath, { force: true });
+    throw err;
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
+  }
+}
+
+function evenSide(side: number, scale: number): number {
+  return Math.max(2, Math.round((side * scale) / 2) * 2);
+}
+
+/**
+ * Re-encodes an MP4 so it fits in maxBytes (an upload limit). The bitrate comes from the duration
+ * and the budget; the picture is made smaller up front only where that bitrate would be too thin
+ * for its size. Two tries at that size (the second aimed by how far the first overshot), then
+ * smaller sizes. A file already under the limit is copied as it is.
+ */
+export async function reencodeSmaller(
+  inPath: string,
+  outPath: string,
+  maxBytes: number,
+  options: ReencodeOptions = {},
+): Promise<ReencodeResult> {
+  if (!Number.isFinite(maxBytes) || maxBytes <= CONTAINER_RESERVE) {
+    throw new VideoError(`maxBytes must be more than ${CONTAINER_RESERVE}, got ${maxBytes}`);
+  }
+  let inBytes: number;
+  try {
+    inBytes = (await stat(inPath)).size;
+  } catch (err) {
+    throw new VideoError(`cannot read ${inPath}: ${(err as Error).message}`, { cause: err });
+  }
+  const info = await readMp4Info(inPath);
+  if (inBytes <= maxBytes) {
+    await copyFile(inPath, outPath);
+    return { path: outPath, bytes: inBytes, width: info.width, height: info.height };
+  }
+  const binary = options.ffmpegPath ?? resolveFfmpeg().path;
+  const fps = info.frames / info.durationS;
+  let kbps = Math.max(8, Math.floor(((maxBytes - CONTAINER_RESERVE) * 8 * 0.95) / info.durationS / 1000));
+  const bitsPerPixel = (scale: number) =>
+    (kbps * 1000) / (evenSide(info.width, scale) * evenSide(info.height, scale) * fps);
+
+  let scale = 1;
+  while (
+    bitsPerPixel(scale) < MIN_BITS_PER_PIXEL &&
+    Math.min(info.width, info.height) * scale * SCALE_STEP >= MIN_SIDE
+  ) {
+    scale *= SCALE_STEP;
+  }
+  let lastBytes = inBytes;
+  for (let attempt = 0; attempt < MAX_TRIES; attempt++) {
+    if (attempt >= 2) scale *= SCALE_STEP;
+    const width = evenSide(info.width, scale);
+    const height = evenSide(info.height, scale);
+    if (Math.min(width, height) < MIN_SIDE) break;
+    const bytes = await runToFile(
+      inPath,
+      outPath,
+      [
+        '-an',
+        '-vf',
+        `scale=${width}:${height}:flags=lanczos,format=yuv420p`,
+        '-c:v',
+        'libx264',
+        '-preset',
+        'medium',
+        '-b:v',
+        `${kbps}k`,
+        '-maxrate',
+        `${kbps}k`,
+        '-bufsize',
+        `${Math.max(8, Math.floor(kbps / 2))}k`,
+        '-pix_fmt',
+        'yuv420p',
+        '-movflags',
+        '+faststart',
+        '-f',
+        'mp4',
+      ],
+      binary,
+      options.signal,
+    );
+    if (bytes <= maxBytes) return { path: outPath, bytes, width, height };
+    lastBytes = bytes;
+    kbps = Math.max(8, Math.floor(kbps * (maxBytes / bytes) * 0.9));
+  }
+  await rm(outPath, { force: true });
+  throw new VideoError(
+    `cannot re-encode ${inPath} under ${maxBytes} bytes (smallest try: ${lastBytes} bytes)`,
+  );
+}

@@ -1,0 +1,237 @@
+/**
+ * Video output through fluent-ffmpeg: raw RGB frames piped to libx264 (MP4) or a palette GIF, and a
+ * smaller re-encode for upload limits. The only module that runs ffmpeg for the engine.
+ *
+ * ffmpeg runs as a plain child (same process group, never detached), so a kill of the group takes it
+ * down; it is also SIGKILLed on abort and when this process exits.
+ */
+import { rename, rm, stat } from 'node:fs/promises';
+import ffmpeg from 'fluent-ffmpeg';
+import { CanceledError, VideoError } from './errors.ts';
+import { resolveFfmpeg } from './ffmpeg-path.ts';
+import { launch, partialPath, QUIET } from './ffmpeg-run.ts';
+
+export { type ReencodeOptions, type ReencodeResult, reencodeSmaller } from './video-reencode.ts';
+
+export type VideoFormat = 'mp4' | 'gif';
+
+export interface VideoResult {
+  readonly path: string;
+  readonly bytes: number;
+}
+
+export interface VideoEncoderOptions {
+  readonly width: number;
+  readonly height: number;
+  /** Frames per second the video plays at; every written frame is one output frame. */
+  readonly fps: number;
+  readonly format: VideoFormat;
+  readonly outPath: string;
+  readonly signal?: AbortSignal;
+  /** The ffmpeg binary; default `resolveFfmpeg()` (FFMPEG_PATH, system, package). */
+  readonly ffmpegPath?: string;
+}
+
+export interface EncodeVideoOptions extends VideoEncoderOptions {
+  /** numFrames × height × width × 3 bytes, RGB, row-major. */
+  readonly frames: Uint8Array;
+  readonly numFrames: number;
+}
+
+export interface VideoEncoder {
+  /** Writes `count` frames (count × H × W × 3 bytes). Resolves once ffmpeg has taken them: the buffer may be reused. */
+  write(frames: Uint8Array, count: number): Promise<void>;
+  /** Closes the input, waits for ffmpeg and moves the file into place. */
+  finish(): Promise<VideoResult>;
+  /** Kills ffmpeg and removes the partial file. Pending and later calls reject with CanceledError. */
+  abort(): Promise<void>;
+}
+
+// ---- frames to video -----------------------------------------------------------------------
+
+function checkEncoderOptions(o: VideoEncoderOptions): void {
+  for (const [name, value] of [
+    ['width', o.width],
+    ['height', o.height],
+  ] as const) {
+    if (!Number.isInteger(value) || value < 2 || value > 16384) {
+      throw new VideoError(`video ${name} must be an integer in 2–16384, got ${value}`);
+    }
+  }
+  if (!Number.isFinite(o.fps) || o.fps <= 0 || o.fps > 240) {
+    throw new VideoError(`video fps must be a number in (0, 240], got ${o.fps}`);
+  }
+  if (o.format !== 'mp4' && o.format !== 'gif') {
+    throw new VideoError(`video format must be mp4 or gif, got ${String(o.format)}`);
+  }
+}
+
+function outputOptions(o: VideoEncoderOptions): string[] {
+  const rate = String(o.fps);
+  if (o.format === 'gif') {
+    const graph = 'split[a][b];[a]palettegen=stats_mode=full[p];[b][p]paletteuse=dither=sierra2_4a';
+    return ['-an', '-vf', graph, '-r', rate, '-loop', '0', '-f', 'gif'];
+  }
+  const evenW = o.width + (o.width % 2);
+  const evenH = o.height + (o.height % 2);
+  const filters: string[] = [];
+  if (evenW !== o.width || evenH !== o.height) {
+    // yuv420p needs even sides: add one column/row that repeats the edge pixels.
+    filters.push(
+      `pad=${evenW}:${evenH}:0:0`,
+      `fillborders=right=${evenW - o.width}:bottom=${evenH - o.height}:mode=smear`,
+    );
+  }
+  filters.push('format=yuv420p');
+  return [
+    '-an',
+    '-vf',
+    filters.join(','),
+    '-c:v',
+    'libx264',
+    '-preset',
+    'medium',
+    '-crf',
+    '18',
+    '-pix_fmt',
+    'yuv420p',
+    // Output rate = input rate: one output frame per input frame, none duplicated or dropped.
+    '-r',
+    rate,
+    '-movflags',
+    '+faststart',
+    '-f',
+    'mp4',
+  ];
+}
+
+/**
+ * Starts ffmpeg for a video of `width`×`height` at `fps`; frames are streamed in with write(), so
+ * encoding overlaps decoding. Throws CanceledError if the signal has already fired.
+ */
+export function openVideoEncoder(options: VideoEncoderOptions): VideoEncoder {
+  checkEncoderOptions(options);
+  if (options.signal?.aborted) throw new CanceledError();
+  const binary = options.ffmpegPath ?? resolveFfmpeg().path;
+  const frameBytes = options.width * options.height * 3;
+  const tmpPath = partialPath(options.outPath);
+
+  const command = ffmpeg({ stdoutLines: 40 })
+    .input('pipe:0')
+    .inputOptions([
+      ...QUIET.filter((o) => o !== '-nostdin'),
+      '-f',
+      'rawvideo',
+      '-pix_fmt',
+      'rgb24',
+      '-video_size',
+      `${options.width}x${options.height}`,
+      '-framerate',
+      String(options.fps),
+    ])
+    .output(tmpPath)
+    .outputOptions(outputOptions(options));
+  const run = launch(command, binary);
+
+  let aborted = false;
+  let settled = false;
+  let framesWritten = 0;
+  let queue: Promise<void> = Promise.resolve();
+  let cleanup: Promise<void> | undefined;
+
+  const onAbort = () => void abort();
+  options.signal?.addEventListener('abort', onAbort, { once: true });
+
+  function abort(): Promise<void> {
+    if (!settled && !aborted) {
+      aborted = true;
+      run.kill();
+    }
+    return teardown();
+  }
+
+  function teardown(): Promise<void> {
+    settled = true;
+    options.signal?.removeEventListener('abort', onAbort);
+    cleanup ??= run.done.then(
+      () => rm(tmpPath, { force: true }),
+      () => rm(tmpPath, { force: true }),
+    );
+    return cleanup;
+  }
+
+  async function writeNow(chunk: Buffer, count: number): Promise<void> {
+    if (aborted) throw new CanceledError();
+    const child = await run.started;
+    const stdin = child.stdin;
+    if (!stdin) throw new VideoError('ffmpeg has no stdin');
+    const written = new Promise<void>((resolve, reject) => {
+      stdin.write(chunk, (err) => (err ? reject(err) : resolve()));
+    });
+    const exitedEarly = run.done.then(() => {
+      throw new VideoError('ffmpeg exited before it read all frames');
+    });
+    try {
+      await Promise.race([written, exitedEarly]);
+    } catch (err) {
+      if (aborted) throw new CanceledError();
+      if (err instanceof VideoError || err instanceof CanceledError) throw err;
+      // A broken pipe: ffmpeg died. Its own error says why.
+      await run.done;
+      throw new VideoError(`ffmpeg stopped reading frames: ${(err as Error).message}`, { cause: err });
+    }
+    framesWritten += count;
+  }
+
+  return {
+    write(frames, count) {
+      if (settled) return Promise.reject(aborted ? new CanceledError() : new VideoError('encoder is closed'));
+      if (!Number.isInteger(count) || count < 1 || frames.length !== count * frameBytes) {
+        return Promise.reject(
+          new VideoError(
+            `expected ${count} frames of ${options.width}×${options.height}×3 bytes (${count * frameBytes}), got ${frames.length} bytes`,
+          ),
+        );
+      }
+      const chunk = Buffer.from(frames.buffer, frames.byteOffset, frames.length);
+      const next = queue.then(() => writeNow(chunk, count));
+      queue = next.catch(() => {});
+      return next;
+    },
+
+    async finish() {
+      if (settled) throw aborted ? new CanceledError() : new VideoError('encoder is closed');
+      try {
+        await queue;
+        if (aborted) throw new CanceledError();
+        if (framesWritten === 0) throw new VideoError('no frames were written to the video');
+        const child = await run.started;
+        child.stdin?.end();
+        await run.done;
+        if (aborted) throw new CanceledError();
+        await rename(tmpPath, options.outPath);
+        settled = true;
+        options.signal?.removeEventListener('abort', onAbort);
+        return { path: options.outPath, bytes: (await stat(options.outPath)).size };
+      } catch (err) {
+        if (!aborted) run.kill();
+        await teardown();
+        throw aborted ? new CanceledError() : err;
+      }
+    },
+
+    abort,
+  };
+}
+
+/** Encodes numFrames RGB frames into an MP4 or GIF at outPath. */
+export async function encodeVideo(options: EncodeVideoOptions): Promise<VideoResult> {
+  const encoder = openVideoEncoder(options);
+  try {
+    await encoder.write(options.frames, options.numFrames);
+    return await encoder.finish();
+  } catch (err) {
+    await encoder.abort();
+    throw err;
+  }
+}
