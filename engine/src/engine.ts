@@ -3,13 +3,28 @@
  * and runs whole jobs: preprocess → encode → denoise → decode → encode video.
  */
 import { DeviceError, EngineError } from './errors.ts';
-import { BUNDLED_MODEL_DIR, loadModelInfo, MODEL_PARTS, type ModelInfo, type ModelPart } from './model-info.ts';
+import {
+  BUNDLED_MODEL_DIR,
+  loadModelInfo,
+  MODEL_PARTS,
+  type ModelInfo,
+  type ModelPart,
+} from './model-info.ts';
 import { ModelSession } from './onnx-session.ts';
 import { type AnimateOptions, type AnimateOptionsInput, resolveOptions } from './options.ts';
 import { type InjectedNoise, runPipeline, type StageTimings, type SvdSessions } from './pipeline.ts';
 import { type ImageLimits, inspectImage, loadImage } from './preprocess.ts';
 import type { ProgressCallback } from './progress.ts';
-import { CUDA_INSTALL_HINT, type Device, loadOrt, type Provider, parseDevice, providerCandidates, sessionOptions } from './runtime.ts';
+import {
+  CUDA_INSTALL_HINT,
+  cudaUnavailableReason,
+  type Device,
+  loadOrt,
+  type Provider,
+  parseDevice,
+  providerCandidates,
+  sessionOptions,
+} from './runtime.ts';
 import { chooseSize } from './sizes.ts';
 import { openVideoEncoder } from './video.ts';
 
@@ -63,7 +78,12 @@ export class SvdEngine {
   readonly decodeChunkSize: number | undefined;
   #sessions: SvdSessions;
 
-  private constructor(model: ModelInfo, provider: Provider, sessions: SvdSessions, decodeChunkSize: number | undefined) {
+  private constructor(
+    model: ModelInfo,
+    provider: Provider,
+    sessions: SvdSessions,
+    decodeChunkSize: number | undefined,
+  ) {
     this.model = model;
     this.provider = provider;
     this.#sessions = sessions;
@@ -76,39 +96,64 @@ export class SvdEngine {
     const model = loadModelInfo(options.modelDir ?? process.env.SVD_MODEL_DIR ?? BUNDLED_MODEL_DIR);
     const device = parseDevice(options.device ?? process.env.SVD_DEVICE);
     const ort = await loadOrt();
-    const chunk = options.decodeChunkSize ?? (process.env.SVD_DECODE_CHUNK ? Number(process.env.SVD_DECODE_CHUNK) : undefined);
+    const chunk =
+      options.decodeChunkSize ??
+      (process.env.SVD_DECODE_CHUNK ? Number(process.env.SVD_DECODE_CHUNK) : undefined);
     if (chunk !== undefined && !(Number.isInteger(chunk) && chunk >= 1)) {
       throw new EngineError('bad_config', `SVD_DECODE_CHUNK must be a whole number ≥ 1 (got ${chunk})`);
     }
     let lastError: unknown;
     for (const provider of providerCandidates(device)) {
       try {
+        const missing = provider === 'cuda' ? cudaUnavailableReason() : undefined;
+        if (missing) throw new DeviceError(missing);
         const created = await Promise.all(
-          MODEL_PARTS.map((part) => ModelSession.create(ort, part, model.files[part], sessionOptions(provider))),
+          MODEL_PARTS.map((part) =>
+            ModelSession.create(ort, part, model.files[part], sessionOptions(provider)),
+          ),
         );
-        const byPart = Object.fromEntries(MODEL_PARTS.map((p, i) => [p, created[i]!])) as Record<ModelPart, ModelSession>;
+        const byPart = Object.fromEntries(MODEL_PARTS.map((p, i) => [p, created[i]!])) as Record<
+          ModelPart,
+          ModelSession
+        >;
         log.info({ provider, device, model: model.name }, `engine: running on ${provider}`);
         if (model.randomWeights) {
-          log.warn({ model: model.name }, 'engine: the bundled model has random weights, so its videos look like noise');
+          log.warn(
+            { model: model.name },
+            'engine: the bundled model has random weights, so its videos look like noise',
+          );
         }
         return new SvdEngine(
           model,
           provider,
-          { imageEncoder: byPart.image_encoder, vaeEncoder: byPart.vae_encoder, unet: byPart.unet, vaeDecoder: byPart.vae_decoder },
+          {
+            imageEncoder: byPart.image_encoder,
+            vaeEncoder: byPart.vae_encoder,
+            unet: byPart.unet,
+            vaeDecoder: byPart.vae_decoder,
+          },
           chunk,
         );
       } catch (err) {
         lastError = err;
         if (provider === 'cuda' && device === 'auto') {
-          log.warn({ reason: firstLine(err) }, 'engine: CUDA is not usable, falling back to the CPU');
+          log.warn(
+            { reason: firstLine(err) },
+            `engine: CUDA is not usable (${firstLine(err)}); falling back to the CPU`,
+          );
           continue;
         }
         if (provider === 'cuda') {
-          throw new DeviceError(`SVD_DEVICE=cuda, but the CUDA provider cannot load (${firstLine(err)}): ${CUDA_INSTALL_HINT}`, {
-            cause: err,
-          });
+          throw new DeviceError(
+            `SVD_DEVICE=cuda, but the CUDA provider cannot load (${firstLine(err)}): ${CUDA_INSTALL_HINT}`,
+            {
+              cause: err,
+            },
+          );
         }
-        throw new EngineError('model_error', `cannot load the model in ${model.dir}: ${firstLine(err)}`, { cause: err });
+        throw new EngineError('model_error', `cannot load the model in ${model.dir}: ${firstLine(err)}`, {
+          cause: err,
+        });
       }
     }
     throw lastError;
@@ -131,7 +176,11 @@ export class SvdEngine {
   async animate(image: Buffer, options: AnimateOptions, ctx: AnimateContext): Promise<AnimateResult> {
     const started = performance.now();
     const meta = await inspectImage(image, ctx.limits);
-    const size = await loadImage(image, chooseSize(options.size, meta.width, meta.height, this.model), ctx.limits);
+    const size = await loadImage(
+      image,
+      chooseSize(options.size, meta.width, meta.height, this.model),
+      ctx.limits,
+    );
     const preprocess_ms = performance.now() - started;
     const encoder = openVideoEncoder({
       width: size.width,

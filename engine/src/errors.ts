@@ -28,7 +28,12 @@ export class ImageError extends EngineError {
   override name = 'ImageError';
   /** HTTP-ish status: 415 wrong type, 422 corrupt, 413 too large. */
   readonly status: number;
-  constructor(code: 'unsupported_type' | 'corrupt_image' | 'image_too_large' | 'file_too_large', message: string, status: number, options?: ErrorOptions) {
+  constructor(
+    code: 'unsupported_type' | 'corrupt_image' | 'image_too_large' | 'file_too_large',
+    message: string,
+    status: number,
+    options?: ErrorOptions,
+  ) {
     super(code, message, options);
     this.status = status;
   }

@@ -7,16 +7,61 @@
  * It imports only onnxruntime-node, sharp and ffmpeg; never the app or the bots.
  */
 export { clipPixelValues } from './clip-resize.ts';
-export { type AnimateContext, type AnimateResult, type AnimateTimings, type EngineLoadOptions, type EngineLogger, SvdEngine, toUint8 } from './engine.ts';
-export { CanceledError, DeviceError, EngineError, ImageError, ModelError, OptionError, VideoError } from './errors.ts';
+export {
+  type AnimateContext,
+  type AnimateResult,
+  type AnimateTimings,
+  type EngineLoadOptions,
+  type EngineLogger,
+  SvdEngine,
+  toUint8,
+} from './engine.ts';
+export {
+  CanceledError,
+  DeviceError,
+  EngineError,
+  ImageError,
+  ModelError,
+  OptionError,
+  VideoError,
+} from './errors.ts';
 export { checkFfmpeg, resolveFfmpeg } from './ffmpeg-path.ts';
-export { BUNDLED_MODEL_DIR, loadModelInfo, MODEL_PARTS, type ModelInfo, type ModelPart } from './model-info.ts';
+export {
+  BUNDLED_MODEL_DIR,
+  loadModelInfo,
+  MODEL_PARTS,
+  type ModelInfo,
+  type ModelPart,
+} from './model-info.ts';
 export * from './options.ts';
-export { type InjectedNoise, type PipelineResult, type PipelineRun, runPipeline, type StageTimings, type SvdSessions } from './pipeline.ts';
-export * from './preprocess.ts';
+export {
+  type InjectedNoise,
+  type PipelineResult,
+  type PipelineRun,
+  runPipeline,
+  type StageTimings,
+  type SvdSessions,
+} from './pipeline.ts';
+export {
+  DEFAULT_MAX_BYTES,
+  DEFAULT_MAX_PIXELS,
+  type ImageFormat,
+  type ImageInfo,
+  type ImageLimits,
+  inspectImage,
+  loadImage,
+  type RgbImage,
+  vaePixels,
+} from './preprocess.ts';
 export type { ProgressCallback, ProgressEvent } from './progress.ts';
 export { NormalRng } from './rng.ts';
-export { CUDA_INSTALL_HINT, type Device, DEVICES, loadOrt, parseDevice, type Provider } from './runtime.ts';
+export { CUDA_INSTALL_HINT, DEVICES, type Device, loadOrt, type Provider, parseDevice } from './runtime.ts';
 export { eulerStep, karrasSchedule, type Schedule } from './scheduler.ts';
 export { chooseSize } from './sizes.ts';
-export * from './video.ts';
+export {
+  encodeVideo,
+  openVideoEncoder,
+  reencodeSmaller,
+  type VideoEncoder,
+  type VideoResult,
+} from './video.ts';

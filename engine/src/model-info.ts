@@ -32,16 +32,21 @@ export interface ModelInfo {
 }
 
 /** The bundled tiny model, `models/tiny` at the repository root. */
-export const BUNDLED_MODEL_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../models/tiny');
+export const BUNDLED_MODEL_DIR = path.resolve(
+  path.dirname(fileURLToPath(import.meta.url)),
+  '../../models/tiny',
+);
 
 function need<T>(value: T | undefined, field: string, file: string, check: (v: T) => boolean): T {
-  if (value === undefined || !check(value)) throw new ModelError(`${file}: field "${field}" is missing or invalid`);
+  if (value === undefined || !check(value))
+    throw new ModelError(`${file}: field "${field}" is missing or invalid`);
   return value;
 }
 
 export function loadModelInfo(dir: string = BUNDLED_MODEL_DIR): ModelInfo {
   const file = path.join(dir, 'model.json');
-  if (!existsSync(file)) throw new ModelError(`no model.json in ${dir}: point SVD_MODEL_DIR at a folder made by models/export`);
+  if (!existsSync(file))
+    throw new ModelError(`no model.json in ${dir}: point SVD_MODEL_DIR at a folder made by models/export`);
   let raw: Record<string, any>;
   try {
     raw = JSON.parse(readFileSync(file, 'utf8'));
@@ -55,7 +60,8 @@ export function loadModelInfo(dir: string = BUNDLED_MODEL_DIR): ModelInfo {
     files[part] = path.join(dir, raw.files?.[part] ?? `${part}.onnx`);
     if (!existsSync(files[part])) throw new ModelError(`model file missing: ${files[part]}`);
     const dtype = raw.dtypes?.[part] ?? 'float32';
-    if (dtype !== 'float32' && dtype !== 'float16') throw new ModelError(`${file}: dtypes.${part} must be float32 or float16`);
+    if (dtype !== 'float32' && dtype !== 'float16')
+      throw new ModelError(`${file}: dtypes.${part} must be float32 or float16`);
     dtypes[part] = dtype;
   }
   const width = need<number>(raw.width, 'width', file, (v) => posInt(v) && v % 8 === 0);
@@ -69,7 +75,12 @@ export function loadModelInfo(dir: string = BUNDLED_MODEL_DIR): ModelInfo {
     height,
     fps: need<number>(raw.fps ?? 7, 'fps', file, (v) => posInt(v) && v <= 30),
     motion: need<number>(raw.motion ?? 127, 'motion', file, (v) => posInt(v) && v <= 255),
-    vaeScalingFactor: need<number>(raw.vae_scaling_factor ?? 0.18215, 'vae_scaling_factor', file, (v) => v > 0),
+    vaeScalingFactor: need<number>(
+      raw.vae_scaling_factor ?? 0.18215,
+      'vae_scaling_factor',
+      file,
+      (v) => v > 0,
+    ),
     sigmaMin: raw.scheduler?.sigma_min ?? 0.002,
     sigmaMax: raw.scheduler?.sigma_max ?? 700,
     dtypes: Object.freeze(dtypes),

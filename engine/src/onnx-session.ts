@@ -35,7 +35,12 @@ export class ModelSession {
     this.outputs = specs(session.outputNames, session.outputMetadata);
   }
 
-  static async create(ort: OrtModule, part: ModelPart, file: string, options: Ort.InferenceSession.SessionOptions): Promise<ModelSession> {
+  static async create(
+    ort: OrtModule,
+    part: ModelPart,
+    file: string,
+    options: Ort.InferenceSession.SessionOptions,
+  ): Promise<ModelSession> {
     return new ModelSession(ort, part, await ort.InferenceSession.create(file, options));
   }
 
@@ -43,7 +48,11 @@ export class ModelSession {
   input(rank: number, preferredName?: string): TensorSpec {
     const byName = preferredName ? this.inputs.find((i) => i.name === preferredName) : undefined;
     const found = byName ?? this.inputs.find((i) => i.shape.length === rank);
-    if (!found) throw new EngineError('model_error', `${this.part}: no input of rank ${rank} (${describe(this.inputs)})`);
+    if (!found)
+      throw new EngineError(
+        'model_error',
+        `${this.part}: no input of rank ${rank} (${describe(this.inputs)})`,
+      );
     return found;
   }
 
@@ -59,8 +68,14 @@ export class ModelSession {
     for (const spec of this.inputs) {
       const feed = feeds[spec.name];
       if (!feed) throw this.#feedError(feeds, `missing input "${spec.name}"`);
-      if (feed.dims.length !== spec.shape.length || spec.shape.some((d, i) => typeof d === 'number' && d > 0 && d !== feed.dims[i])) {
-        throw this.#feedError(feeds, `input "${spec.name}" has dims [${feed.dims}] but the model expects [${spec.shape}]`);
+      if (
+        feed.dims.length !== spec.shape.length ||
+        spec.shape.some((d, i) => typeof d === 'number' && d > 0 && d !== feed.dims[i])
+      ) {
+        throw this.#feedError(
+          feeds,
+          `input "${spec.name}" has dims [${feed.dims}] but the model expects [${spec.shape}]`,
+        );
       }
       ortFeeds[spec.name] = this.#toOrt(feed, spec.type);
     }
@@ -76,7 +91,14 @@ export class ModelSession {
   }
 
   #toOrt(feed: FloatTensor, type: string): Ort.Tensor {
-    if (type === 'float16') return new this.#ort.Tensor('float16', Float16Array.from(feed.data), feed.dims);
+    if (type === 'float16') {
+      const half = Float16Array.from(feed.data);
+      return new this.#ort.Tensor(
+        'float16',
+        new Uint16Array(half.buffer, half.byteOffset, half.length),
+        feed.dims,
+      );
+    }
     return new this.#ort.Tensor('float32', feed.data, feed.dims);
   }
 
@@ -84,13 +106,21 @@ export class ModelSession {
     const given = Object.entries(feeds)
       .map(([name, t]) => `${name}: float32 [${t.dims}]`)
       .join('; ');
-    return new EngineError('model_error', `${this.part}: ${problem}. Given: ${given}. Expected: ${describe(this.inputs)}`);
+    return new EngineError(
+      'model_error',
+      `${this.part}: ${problem}. Given: ${given}. Expected: ${describe(this.inputs)}`,
+    );
   }
 }
 
-function specs(names: readonly string[], metadata: readonly Ort.InferenceSession.ValueMetadata[] | undefined): TensorSpec[] {
+function specs(
+  names: readonly string[],
+  metadata: readonly Ort.InferenceSession.ValueMetadata[] | undefined,
+): TensorSpec[] {
   return names.map((name, i) => {
-    const m = metadata?.[i] as { isTensor?: boolean; type?: string; shape?: readonly (number | string)[] } | undefined;
+    const m = metadata?.[i] as
+      | { isTensor?: boolean; type?: string; shape?: readonly (number | string)[] }
+      | undefined;
     return { name, type: m?.type ?? 'float32', shape: m?.shape ?? [] };
   });
 }
@@ -103,7 +133,9 @@ function toFloat32(t: Ort.Tensor): Float32Array {
   if (t.type === 'float32') return t.data as Float32Array;
   if (t.type === 'float16') {
     const d = t.data as unknown as Float16Array | Uint16Array;
-    return d instanceof Uint16Array ? Float32Array.from(new Float16Array(d.buffer, d.byteOffset, d.length)) : Float32Array.from(d);
+    return d instanceof Uint16Array
+      ? Float32Array.from(new Float16Array(d.buffer, d.byteOffset, d.length))
+      : Float32Array.from(d);
   }
   throw new EngineError('model_error', `unsupported output type ${t.type}`);
 }

@@ -59,7 +59,11 @@ export interface OptionSpec {
   readonly integer?: boolean;
 }
 
-export const MOTION_PRESETS: Readonly<Record<string, number>> = Object.freeze({ low: 60, medium: 127, high: 200 });
+export const MOTION_PRESETS: Readonly<Record<string, number>> = Object.freeze({
+  low: 60,
+  medium: 127,
+  high: 200,
+});
 export const MAX_PROMPT_CHARS = 500;
 export const MAX_SEED = 4294967295;
 
@@ -67,19 +71,86 @@ export const MAX_SEED = 4294967295;
 export function optionSpecs(model?: Pick<ModelInfo, 'frames' | 'fps' | 'motion'>): readonly OptionSpec[] {
   const maxFrames = model?.frames ?? 25;
   return [
-    { name: 'prompt', range: `text, ≤ ${MAX_PROMPT_CHARS} chars`, defaultText: 'empty', description: 'caption and alt text of the result' },
     {
-      name: 'motion', range: '1–255 or low|medium|high', defaultText: `model (${model?.motion ?? 127})`,
-      description: 'motion bucket: more means more motion', choices: Object.keys(MOTION_PRESETS), min: 1, max: 255, integer: true,
+      name: 'prompt',
+      range: `text, ≤ ${MAX_PROMPT_CHARS} chars`,
+      defaultText: 'empty',
+      description: 'caption and alt text of the result',
     },
-    { name: 'fps', range: '1–30', defaultText: `model (${model?.fps ?? 7})`, description: 'conditioning fps and playback rate', min: 1, max: 30, integer: true },
-    { name: 'frames', range: `2–${maxFrames}`, defaultText: `model (${maxFrames})`, description: 'number of frames', min: 2, max: maxFrames, integer: true },
-    { name: 'steps', range: '1–50', defaultText: '25', description: 'denoising steps', min: 1, max: 50, integer: true },
-    { name: 'seed', range: `0–${MAX_SEED}`, defaultText: 'random, always shown', description: 'random seed', min: 0, max: MAX_SEED, integer: true },
-    { name: 'noise', range: '0–1', defaultText: '0.02', description: 'noise augmentation: more means less like the input', min: 0, max: 1 },
-    { name: 'guidance', range: 'min-max, each 0–10, min ≤ max', defaultText: '1-3', description: 'classifier-free guidance ramp over frames' },
-    { name: 'size', range: 'auto|landscape|portrait|square', defaultText: 'auto', description: 'output size', choices: ['auto', 'landscape', 'portrait', 'square'] },
-    { name: 'format', range: 'mp4|gif', defaultText: 'mp4', description: 'output format', choices: ['mp4', 'gif'] },
+    {
+      name: 'motion',
+      range: '1–255 or low|medium|high',
+      defaultText: `model (${model?.motion ?? 127})`,
+      description: 'motion bucket: more means more motion',
+      choices: Object.keys(MOTION_PRESETS),
+      min: 1,
+      max: 255,
+      integer: true,
+    },
+    {
+      name: 'fps',
+      range: '1–30',
+      defaultText: `model (${model?.fps ?? 7})`,
+      description: 'conditioning fps and playback rate',
+      min: 1,
+      max: 30,
+      integer: true,
+    },
+    {
+      name: 'frames',
+      range: `2–${maxFrames}`,
+      defaultText: `model (${maxFrames})`,
+      description: 'number of frames',
+      min: 2,
+      max: maxFrames,
+      integer: true,
+    },
+    {
+      name: 'steps',
+      range: '1–50',
+      defaultText: '25',
+      description: 'denoising steps',
+      min: 1,
+      max: 50,
+      integer: true,
+    },
+    {
+      name: 'seed',
+      range: `0–${MAX_SEED}`,
+      defaultText: 'random, always shown',
+      description: 'random seed',
+      min: 0,
+      max: MAX_SEED,
+      integer: true,
+    },
+    {
+      name: 'noise',
+      range: '0–1',
+      defaultText: '0.02',
+      description: 'noise augmentation: more means less like the input',
+      min: 0,
+      max: 1,
+    },
+    {
+      name: 'guidance',
+      range: 'min-max, each 0–10, min ≤ max',
+      defaultText: '1-3',
+      description: 'classifier-free guidance ramp over frames',
+    },
+    {
+      name: 'size',
+      range: 'auto|landscape|portrait|square',
+      defaultText: 'auto',
+      description: 'output size',
+      choices: ['auto', 'landscape', 'portrait', 'square'],
+    },
+    {
+      name: 'format',
+      range: 'mp4|gif',
+      defaultText: 'mp4',
+      description: 'output format',
+      choices: ['mp4', 'gif'],
+    },
   ];
 }
 
@@ -89,11 +160,25 @@ function specOf(name: OptionName, model?: Pick<ModelInfo, 'frames' | 'fps' | 'mo
   return spec;
 }
 
-function parseNumber(name: OptionName, raw: number | string, model?: Pick<ModelInfo, 'frames' | 'fps' | 'motion'>): number {
+function parseNumber(
+  name: OptionName,
+  raw: number | string,
+  model?: Pick<ModelInfo, 'frames' | 'fps' | 'motion'>,
+): number {
   const spec = specOf(name, model);
   const text = typeof raw === 'number' ? String(raw) : raw.trim();
-  const value = typeof raw === 'number' ? raw : /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/.test(text) ? Number(text) : Number.NaN;
-  const bad = () => new OptionError(name, spec.range, `${name} must be ${spec.integer ? 'a whole number ' : ''}in ${spec.range} (got "${text}")`);
+  const value =
+    typeof raw === 'number'
+      ? raw
+      : /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/.test(text)
+        ? Number(text)
+        : Number.NaN;
+  const bad = () =>
+    new OptionError(
+      name,
+      spec.range,
+      `${name} must be ${spec.integer ? 'a whole number ' : ''}in ${spec.range} (got "${text}")`,
+    );
   if (!Number.isFinite(value)) throw bad();
   if (spec.integer && !Number.isInteger(value)) throw bad();
   if (spec.min !== undefined && value < spec.min) throw bad();
@@ -102,7 +187,8 @@ function parseNumber(name: OptionName, raw: number | string, model?: Pick<ModelI
 }
 
 function parseMotion(raw: number | string): number {
-  if (typeof raw === 'string' && raw.trim().toLowerCase() in MOTION_PRESETS) return MOTION_PRESETS[raw.trim().toLowerCase()]!;
+  if (typeof raw === 'string' && raw.trim().toLowerCase() in MOTION_PRESETS)
+    return MOTION_PRESETS[raw.trim().toLowerCase()]!;
   return parseNumber('motion', raw);
 }
 
@@ -111,7 +197,8 @@ export function parseGuidance(raw: string | readonly [number, number]): readonly
   const spec = specOf('guidance');
   const text = typeof raw === 'string' ? raw.trim() : `${raw[0]}-${raw[1]}`;
   const m = /^(\d+(?:\.\d+)?)\s*-\s*(\d+(?:\.\d+)?)$/.exec(text);
-  const bad = () => new OptionError('guidance', spec.range, `guidance must be min-max, each 0–10, min ≤ max (got "${text}")`);
+  const bad = () =>
+    new OptionError('guidance', spec.range, `guidance must be min-max, each 0–10, min ≤ max (got "${text}")`);
   if (!m) throw bad();
   const lo = Number(m[1]);
   const hi = Number(m[2]);
@@ -122,7 +209,8 @@ export function parseGuidance(raw: string | readonly [number, number]): readonly
 function parseChoice<T extends string>(name: OptionName, raw: string): T {
   const spec = specOf(name);
   const value = raw.trim().toLowerCase();
-  if (!spec.choices?.includes(value)) throw new OptionError(name, spec.range, `${name} must be one of ${spec.range} (got "${raw}")`);
+  if (!spec.choices?.includes(value))
+    throw new OptionError(name, spec.range, `${name} must be one of ${spec.range} (got "${raw}")`);
   return value as T;
 }
 
@@ -135,10 +223,17 @@ export function randomSeed(): number {
  * Validates user input against the table and the model, and fills every default.
  * Throws {@link OptionError} on the first bad option; nothing is clamped.
  */
-export function resolveOptions(input: AnimateOptionsInput, model: Pick<ModelInfo, 'frames' | 'fps' | 'motion'>): AnimateOptions {
+export function resolveOptions(
+  input: AnimateOptionsInput,
+  model: Pick<ModelInfo, 'frames' | 'fps' | 'motion'>,
+): AnimateOptions {
   const prompt = (input.prompt ?? '').trim();
   if (prompt.length > MAX_PROMPT_CHARS) {
-    throw new OptionError('prompt', specOf('prompt').range, `prompt must be at most ${MAX_PROMPT_CHARS} characters (got ${prompt.length})`);
+    throw new OptionError(
+      'prompt',
+      specOf('prompt').range,
+      `prompt must be at most ${MAX_PROMPT_CHARS} characters (got ${prompt.length})`,
+    );
   }
   return {
     prompt,
@@ -157,7 +252,14 @@ export function resolveOptions(input: AnimateOptionsInput, model: Pick<ModelInfo
 /** Writes options back in the grammar users type, e.g. `--motion 127 --fps 7 … --seed 42`. */
 export function formatOptions(o: AnimateOptions): string {
   return [
-    `--motion ${o.motion}`, `--fps ${o.fps}`, `--frames ${o.frames}`, `--steps ${o.steps}`, `--seed ${o.seed}`,
-    `--noise ${o.noise}`, `--guidance ${o.guidance[0]}-${o.guidance[1]}`, `--size ${o.size}`, `--format ${o.format}`,
+    `--motion ${o.motion}`,
+    `--fps ${o.fps}`,
+    `--frames ${o.frames}`,
+    `--steps ${o.steps}`,
+    `--seed ${o.seed}`,
+    `--noise ${o.noise}`,
+    `--guidance ${o.guidance[0]}-${o.guidance[1]}`,
+    `--size ${o.size}`,
+    `--format ${o.format}`,
   ].join(' ');
 }

@@ -66,7 +66,11 @@ export interface PipelineResult {
 // CLIP's input size. The bundled exports leave it dynamic; real encoders were trained at 224.
 const CLIP_SIZE = 224;
 
-export async function runPipeline(model: ModelInfo, sessions: SvdSessions, run: PipelineRun): Promise<PipelineResult> {
+export async function runPipeline(
+  model: ModelInfo,
+  sessions: SvdSessions,
+  run: PipelineRun,
+): Promise<PipelineResult> {
   const { options: o, width, height, signal } = run;
   const frames = o.frames;
   const latentH = height / 8;
@@ -106,7 +110,9 @@ export async function runPipeline(model: ModelInfo, sessions: SvdSessions, run: 
 
   // 6. Initial latents [1,F,4,h,w] × init_noise_sigma (draw 2, after draw 1).
   const latentFrame = 4 * latentH * latentW;
-  const latents = run.noise?.initialLatents ? Float32Array.from(run.noise.initialLatents) : rng.randn(frames * latentFrame);
+  const latents = run.noise?.initialLatents
+    ? Float32Array.from(run.noise.initialLatents)
+    : rng.randn(frames * latentFrame);
   for (let k = 0; k < latents.length; k++) latents[k] *= schedule.initNoiseSigma;
 
   // 7. Per-frame guidance scale, linspace(min, max, F).
@@ -146,7 +152,10 @@ export async function runPipeline(model: ModelInfo, sessions: SvdSessions, run: 
     const start = c * chunkSize;
     const count = Math.min(chunkSize, frames - start);
     const out = await sessions.vaeDecoder.run({
-      [decoderInput.name]: { data: latents.subarray(start * latentFrame, (start + count) * latentFrame), dims: [count, 4, latentH, latentW] },
+      [decoderInput.name]: {
+        data: latents.subarray(start * latentFrame, (start + count) * latentFrame),
+        dims: [count, 4, latentH, latentW],
+      },
     });
     // 10. To pixels: clamp(x/2 + 0.5, 0, 1), CHW → HWC.
     const pixels = toHwcUnit(out, count, height, width);
@@ -206,7 +215,12 @@ function fillUnetSample(
 }
 
 /** v = v_neg + g_f · (v_pos − v_neg), per frame f. */
-function applyGuidance(v: Float32Array, guidance: Float32Array, frames: number, latentFrame: number): Float32Array {
+function applyGuidance(
+  v: Float32Array,
+  guidance: Float32Array,
+  frames: number,
+  latentFrame: number,
+): Float32Array {
   const half = frames * latentFrame;
   const out = new Float32Array(half);
   for (let f = 0; f < frames; f++) {

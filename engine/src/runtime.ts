@@ -3,6 +3,7 @@
  * or the one under ORT_CUDA_NODE_MODULES on the device machine) and maps SVD_DEVICE to execution
  * providers.
  */
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import type * as Ort from 'onnxruntime-node';
@@ -21,16 +22,34 @@ export const CUDA_INSTALL_HINT =
 
 let cached: Promise<OrtModule> | undefined;
 
+/** Where onnxruntime-node is resolved from: `$ORT_CUDA_NODE_MODULES` when set (the device recipe), else here. */
+function ortRequire(env: NodeJS.ProcessEnv): NodeJS.Require {
+  const dir = env.ORT_CUDA_NODE_MODULES;
+  return createRequire(dir ? path.join(path.resolve(dir), 'noop.js') : import.meta.url);
+}
+
 /** Loads onnxruntime-node once: from `$ORT_CUDA_NODE_MODULES/onnxruntime-node` when set, else the installed one. */
 export function loadOrt(env: NodeJS.ProcessEnv = process.env): Promise<OrtModule> {
-  if (!cached) {
-    const dir = env.ORT_CUDA_NODE_MODULES;
-    cached = dir
-      ? import(createRequire(path.join(path.resolve(dir), 'noop.js')).resolve('onnxruntime-node'))
-      : import('onnxruntime-node');
-    cached = cached.then((m) => ((m as { default?: OrtModule }).default ?? m) as OrtModule);
-  }
+  cached ??= import(ortRequire(env).resolve('onnxruntime-node')).then(
+    (m) => ((m as { default?: OrtModule }).default ?? m) as OrtModule,
+  );
   return cached;
+}
+
+/**
+ * Why CUDA cannot be used, without asking onnxruntime (which prints native errors when the provider
+ * library is missing), or undefined when the provider library is installed and worth trying.
+ */
+export function cudaUnavailableReason(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  if (process.platform !== 'linux' || process.arch !== 'x64') return undefined;
+  let pkg: string;
+  try {
+    pkg = path.dirname(ortRequire(env).resolve('onnxruntime-node/package.json'));
+  } catch {
+    return undefined;
+  }
+  const lib = path.join(pkg, 'bin', 'napi-v6', 'linux', 'x64', 'libonnxruntime_providers_cuda.so');
+  return existsSync(lib) ? undefined : `the CUDA provider library is not installed (${lib} is missing)`;
 }
 
 export function parseDevice(value: string | undefined): Device {

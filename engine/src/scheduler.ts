@@ -15,7 +15,8 @@ export interface Schedule {
 
 /** Karras sigmas with ρ = 7 between sigmaMax and sigmaMin, then a final 0. */
 export function karrasSchedule(steps: number, sigmaMin = 0.002, sigmaMax = 700): Schedule {
-  if (!Number.isInteger(steps) || steps < 1) throw new RangeError(`steps must be a positive integer (got ${steps})`);
+  if (!Number.isInteger(steps) || steps < 1)
+    throw new RangeError(`steps must be a positive integer (got ${steps})`);
   const rho = 7;
   const minInvRho = sigmaMin ** (1 / rho);
   const maxInvRho = sigmaMax ** (1 / rho);

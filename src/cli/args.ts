@@ -2,7 +2,7 @@
  * Command-line arguments for `stillmotion animate`, in the one option grammar: `--motion 180`,
  * `--motion=180` and `-motion 180` all work. Unknown flags are refused with the list of valid ones.
  */
-import { type AnimateOptionsInput, type OptionName, OptionError, optionSpecs } from '@stillmotion/engine';
+import { type AnimateOptionsInput, OptionError, type OptionName, optionSpecs } from '@stillmotion/engine';
 
 export interface CliArgs {
   readonly command: 'animate' | 'help';
@@ -34,7 +34,9 @@ export function parseCliArgs(argv: readonly string[]): CliArgs {
     const name = m[1]!.toLowerCase();
     if (name === 'help' || name === 'h') return { command: 'help', options: {} };
     if (!optionNames.has(name) && !(TOOL_FLAGS as readonly string[]).includes(name)) {
-      throw new UsageError(`unknown option "${arg}"; valid options: ${[...optionNames].map((n) => `--${n}`).join(' ')} -o --model --device`);
+      throw new UsageError(
+        `unknown option "${arg}"; valid options: ${[...optionNames].map((n) => `--${n}`).join(' ')} -o --model --device`,
+      );
     }
     let value = m[2];
     if (value === undefined) {
@@ -45,7 +47,8 @@ export function parseCliArgs(argv: readonly string[]): CliArgs {
   }
   const [command, image, ...extra] = positional;
   if (command === undefined) return { command: 'help', options: {} };
-  if (command !== 'animate') throw new UsageError(`unknown command "${command}"; try: stillmotion animate <image> [options]`);
+  if (command !== 'animate')
+    throw new UsageError(`unknown command "${command}"; try: stillmotion animate <image> [options]`);
   if (image === undefined) throw new UsageError('missing <image>: stillmotion animate <image> [options]');
   if (extra.length > 0) throw new UsageError(`unexpected argument "${extra[0]}"`);
   const options: Record<string, string> = {};
@@ -62,7 +65,10 @@ export function parseCliArgs(argv: readonly string[]): CliArgs {
 
 /** Help text listing every option with its range and default, from the option table. */
 export function cliHelp(model?: Parameters<typeof optionSpecs>[0]): string {
-  const rows = optionSpecs(model).map((s) => `  --${s.name.padEnd(9)} ${s.range.padEnd(34)} default: ${s.defaultText}\n${' '.repeat(14)}${s.description}`);
+  const rows = optionSpecs(model).map(
+    (s) =>
+      `  --${s.name.padEnd(9)} ${s.range.padEnd(34)} default: ${s.defaultText}\n${' '.repeat(14)}${s.description}`,
+  );
   return [
     'usage: stillmotion animate <image> [options] [-o out.mp4]',
     '',

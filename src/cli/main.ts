@@ -17,7 +17,9 @@ async function main(argv: readonly string[]): Promise<number> {
   }
   const imagePath = args.image!;
   const image = await readFile(imagePath).catch((err: NodeJS.ErrnoException) => {
-    throw new UsageError(err.code === 'ENOENT' ? `no such file: ${imagePath}` : `cannot read ${imagePath}: ${err.message}`);
+    throw new UsageError(
+      err.code === 'ENOENT' ? `no such file: ${imagePath}` : `cannot read ${imagePath}: ${err.message}`,
+    );
   });
   const logger = {
     info: (_o: object, msg?: string) => process.stderr.write(`${msg}\n`),
@@ -27,17 +29,17 @@ async function main(argv: readonly string[]): Promise<number> {
   try {
     const options = engine.resolveOptions(args.options);
     const output = path.resolve(args.output ?? imagePath.replace(/\.[^./]+$/, '') + `.${options.format}`);
-    if (engine.model.randomWeights) {
-      process.stderr.write('note: the bundled tiny model has random weights, so this video will look like noise.\n');
-    }
     const startedAt = performance.now();
     const tty = process.stderr.isTTY;
     const result = await engine.animate(image, options, {
       outPath: output,
-      onProgress: (e) => process.stderr.write(`${tty ? '\r\x1b[2K' : ''}${progressLine(e, startedAt)}${tty ? '' : '\n'}`),
+      onProgress: (e) =>
+        process.stderr.write(`${tty ? '\r\x1b[2K' : ''}${progressLine(e, startedAt)}${tty ? '' : '\n'}`),
     });
     if (tty) process.stderr.write('\n');
-    process.stderr.write(`done in ${(result.timings.total_ms / 1000).toFixed(1)}s: ${result.frames} frames, ${result.width}×${result.height}\n`);
+    process.stderr.write(
+      `done in ${(result.timings.total_ms / 1000).toFixed(1)}s: ${result.frames} frames, ${result.width}×${result.height}\n`,
+    );
     process.stdout.write(`seed: ${result.seed}\noutput: ${result.path}\n`);
     return 0;
   } finally {
@@ -49,14 +51,19 @@ try {
   process.exitCode = await main(process.argv.slice(2));
 } catch (err) {
   // User errors (bad option, bad image, missing file) are one line and exit code 2; the rest is a bug or a broken setup.
-  if (err instanceof UsageError || (err instanceof EngineError && err.code !== 'video_error' && err.code !== 'model_error')) {
+  if (
+    err instanceof UsageError ||
+    (err instanceof EngineError && err.code !== 'video_error' && err.code !== 'model_error')
+  ) {
     process.stderr.write(`stillmotion: ${err.message}\n`);
     process.exitCode = 2;
   } else if (err instanceof EngineError) {
     process.stderr.write(`stillmotion: ${err.message}\n`);
     process.exitCode = 1;
   } else {
-    process.stderr.write(`stillmotion: unexpected error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.stderr.write(
+      `stillmotion: unexpected error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+    );
     process.exitCode = 1;
   }
 }

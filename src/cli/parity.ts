@@ -55,10 +55,14 @@ export async function runParity(modelDir: string, caseDir: string): Promise<Pari
       // A case may ask for more frames than model.json's default; the architecture does not care.
       { ...engine.model, frames: Math.max(engine.model.frames, params.num_frames) },
     );
-    const image = await loadImage(readFileSync(path.join(caseDir, 'input.png')), { width: params.width, height: params.height });
+    const image = await loadImage(readFileSync(path.join(caseDir, 'input.png')), {
+      width: params.width,
+      height: params.height,
+    });
     const noiseAug = readF32(path.join(caseDir, 'noise_aug_noise.f32'));
     const initialLatents = readF32(path.join(caseDir, 'initial_latents_unscaled.f32'));
-    if (!noiseAug || !initialLatents) throw new Error(`${caseDir} lacks noise_aug_noise.f32 or initial_latents_unscaled.f32`);
+    if (!noiseAug || !initialLatents)
+      throw new Error(`${caseDir} lacks noise_aug_noise.f32 or initial_latents_unscaled.f32`);
     const frames = new Float32Array(params.num_frames * params.height * params.width * 3);
     let written = 0;
     const result = await runPipeline(engine.model, engine.sessions, {

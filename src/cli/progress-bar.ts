@@ -7,7 +7,8 @@ export function progressLine(event: ProgressEvent, startedAt: number, width = 24
     const eta = (elapsed / event.step) * (event.steps - event.step);
     return `denoise ${bar(event.step / event.steps, width)} step ${event.step}/${event.steps}  ETA ${eta.toFixed(1)}s`;
   }
-  if (event.stage === 'decode') return `decode  ${bar(event.chunk / event.chunks, width)} chunk ${event.chunk}/${event.chunks}`;
+  if (event.stage === 'decode')
+    return `decode  ${bar(event.chunk / event.chunks, width)} chunk ${event.chunk}/${event.chunks}`;
   return 'encoding video…';
 }
 

@@ -10,14 +10,24 @@ describe('bundled tiny model', () => {
   it('is a byte-for-byte copy of the shared fixture, as PROVENANCE.md records', () => {
     const provenance = readFileSync(path.join(BUNDLED_MODEL_DIR, 'PROVENANCE.md'), 'utf8');
     for (const part of MODEL_PARTS) {
-      const digest = createHash('sha256').update(readFileSync(path.join(BUNDLED_MODEL_DIR, `${part}.onnx`))).digest('hex');
+      const digest = createHash('sha256')
+        .update(readFileSync(path.join(BUNDLED_MODEL_DIR, `${part}.onnx`)))
+        .digest('hex');
       expect(provenance).toContain(`${digest}  ${part}.onnx`);
     }
   });
 
   it('has a model.json with native size 128×64, 14 frames, fps 7 and random weights flagged', () => {
     const m = loadModelInfo();
-    expect(m).toMatchObject({ width: 128, height: 64, frames: 14, fps: 7, motion: 127, randomWeights: true, vaeScalingFactor: 0.18215 });
+    expect(m).toMatchObject({
+      width: 128,
+      height: 64,
+      frames: 14,
+      fps: 7,
+      motion: 127,
+      randomWeights: true,
+      vaeScalingFactor: 0.18215,
+    });
     expect(m.license.length).toBeGreaterThan(0);
   });
 

@@ -17,7 +17,18 @@ function optionError(fn: () => unknown): OptionError {
 describe('resolveOptions', () => {
   it('fills defaults from the model and the table', () => {
     const o = resolveOptions({ seed: 5 }, tiny);
-    expect(o).toMatchObject({ motion: 127, fps: 7, frames: 14, steps: 25, seed: 5, noise: 0.02, guidance: [1, 3], size: 'auto', format: 'mp4', prompt: '' });
+    expect(o).toMatchObject({
+      motion: 127,
+      fps: 7,
+      frames: 14,
+      steps: 25,
+      seed: 5,
+      noise: 0.02,
+      guidance: [1, 3],
+      size: 'auto',
+      format: 'mp4',
+      prompt: '',
+    });
   });
 
   it('draws a random seed when none is given', () => {
@@ -28,7 +39,11 @@ describe('resolveOptions', () => {
   it('accepts motion presets and numbers given as text', () => {
     expect(resolveOptions({ motion: 'high' }, tiny).motion).toBe(200);
     expect(resolveOptions({ motion: 'LOW' }, tiny).motion).toBe(60);
-    expect(resolveOptions({ motion: '180', fps: '8', guidance: '1.5-2.5' }, tiny)).toMatchObject({ motion: 180, fps: 8, guidance: [1.5, 2.5] });
+    expect(resolveOptions({ motion: '180', fps: '8', guidance: '1.5-2.5' }, tiny)).toMatchObject({
+      motion: 180,
+      fps: 8,
+      guidance: [1.5, 2.5],
+    });
   });
 
   it.each([
@@ -57,20 +72,35 @@ describe('resolveOptions', () => {
   });
 
   it('names the maximum frames of the model', () => {
-    expect(optionError(() => resolveOptions({ frames: 26 }, { ...tiny, frames: 25 })).message).toContain('2–25');
+    expect(optionError(() => resolveOptions({ frames: 26 }, { ...tiny, frames: 25 })).message).toContain(
+      '2–25',
+    );
   });
 });
 
 describe('option table', () => {
   it('lists every option once with a range and default', () => {
     const names = optionSpecs(tiny).map((s) => s.name);
-    expect(names).toEqual(['prompt', 'motion', 'fps', 'frames', 'steps', 'seed', 'noise', 'guidance', 'size', 'format']);
+    expect(names).toEqual([
+      'prompt',
+      'motion',
+      'fps',
+      'frames',
+      'steps',
+      'seed',
+      'noise',
+      'guidance',
+      'size',
+      'format',
+    ]);
     for (const s of optionSpecs(tiny)) expect(s.range.length * s.defaultText.length).toBeGreaterThan(0);
   });
 
   it('formats options back in the grammar users type', () => {
     const o = resolveOptions({ seed: 9, motion: 'high', guidance: '1-2' }, tiny);
-    expect(formatOptions(o)).toBe('--motion 200 --fps 7 --frames 14 --steps 25 --seed 9 --noise 0.02 --guidance 1-2 --size auto --format mp4');
+    expect(formatOptions(o)).toBe(
+      '--motion 200 --fps 7 --frames 14 --steps 25 --seed 9 --noise 0.02 --guidance 1-2 --size auto --format mp4',
+    );
     expect(parseGuidance('2 - 4')).toEqual([2, 4]);
   });
 });

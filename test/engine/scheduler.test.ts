@@ -8,8 +8,10 @@ describe('karrasSchedule', () => {
   it("matches diffusers' sigmas and continuous timesteps for the public case", () => {
     const s = karrasSchedule(reference.params.num_inference_steps);
     expect(s.sigmas.length).toBe(reference.sigmas.length);
-    reference.sigmas.forEach((sigma: number, i: number) => expect(s.sigmas[i]).toBeCloseTo(sigma, 5));
-    reference.timesteps.forEach((t: number, i: number) => expect(Math.abs(s.timesteps[i]! - t)).toBeLessThan(1e-6));
+    for (const [i, sigma] of (reference.sigmas as number[]).entries())
+      expect(s.sigmas[i]).toBeCloseTo(sigma, 5);
+    for (const [i, t] of (reference.timesteps as number[]).entries())
+      expect(Math.abs(s.timesteps[i]! - t)).toBeLessThan(1e-6);
   });
 
   it('starts at sigma_max, ends at sigma_min then 0, and uses sqrt(σmax²+1) as init sigma', () => {

@@ -1,0 +1,143 @@
+/**
+ * `npm run bench -- [--model DIR] [--device auto|cuda|cpu] [--frames N] [--steps N] [--runs N]`
+ *
+ * Times one whole job per run, stage by stage, after a warm-up, and prints one JSON line on stdout:
+ * milliseconds for preprocess, clip, vae_encode, unet per step (median), vae_decode and video, the
+ * total, peak RSS, provider and model. With several runs, each number is the median over runs.
+ * Progress goes to stderr.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { type AnimateTimings, SvdEngine } from '@stillmotion/engine';
+import sharp from 'sharp';
+
+export interface BenchReport {
+  model: string;
+  provider: string;
+  frames: number;
+  steps: number;
+  width: number;
+  height: number;
+  runs: number;
+  load_ms: number;
+  preprocess_ms: number;
+  clip_ms: number;
+  vae_encode_ms: number;
+  unet_step_ms: number;
+  vae_decode_ms: number;
+  video_ms: number;
+  total_ms: number;
+  peak_rss_mb: number;
+}
+
+const median = (xs: readonly number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+const round = (x: number) => Math.round(x * 100) / 100;
+
+export async function bench(opts: {
+  model?: string;
+  device?: string;
+  frames?: number;
+  steps?: number;
+  runs?: number;
+}): Promise<BenchReport> {
+  const log = (msg: string) => process.stderr.write(`bench: ${msg}\n`);
+  let t = performance.now();
+  const engine = await SvdEngine.load({
+    modelDir: opts.model,
+    device: opts.device,
+    logger: { info: (_o, m) => log(m ?? ''), warn: (_o, m) => log(m ?? '') },
+  });
+  const load_ms = performance.now() - t;
+  const { width, height } = engine.model;
+  const options = engine.resolveOptions({
+    frames: opts.frames,
+    steps: opts.steps ?? 25,
+    seed: 1,
+    size: 'landscape',
+  });
+  // A smooth test picture at the model's native size.
+  const picture = await sharp({
+    create: { width, height, channels: 3, background: { r: 40, g: 90, b: 160 } },
+  })
+    .composite([
+      {
+        input: Buffer.from(
+          `<svg width="${width}" height="${height}"><circle cx="${width / 2}" cy="${height / 2}" r="${height / 3}" fill="orange"/></svg>`,
+        ),
+      },
+    ])
+    .png()
+    .toBuffer();
+  const dir = mkdtempSync(path.join(tmpdir(), 'stillmotion-bench-'));
+  try {
+    log(`warm-up on ${engine.provider}`);
+    await engine.animate(picture, { ...options, steps: 1 }, { outPath: path.join(dir, 'warmup.mp4') });
+    const runs = Math.max(1, opts.runs ?? 1);
+    const results: AnimateTimings[] = [];
+    for (let r = 0; r < runs; r++) {
+      t = performance.now();
+      const result = await engine.animate(picture, options, {
+        outPath: path.join(dir, `run${r}.mp4`),
+        onProgress: (e) => {
+          if (e.stage === 'denoise')
+            log(`run ${r + 1}/${runs} step ${e.step}/${e.steps} ${e.stepMs.toFixed(0)} ms`);
+        },
+      });
+      results.push(result.timings);
+    }
+    const pick = (f: (x: AnimateTimings) => number) => round(median(results.map(f)));
+    return {
+      model: engine.model.name,
+      provider: engine.provider,
+      frames: options.frames,
+      steps: options.steps,
+      width,
+      height,
+      runs,
+      load_ms: round(load_ms),
+      preprocess_ms: pick((x) => x.preprocess_ms),
+      clip_ms: pick((x) => x.clip_ms),
+      vae_encode_ms: pick((x) => x.vae_encode_ms),
+      unet_step_ms: pick((x) => median(x.unet_step_ms)),
+      vae_decode_ms: pick((x) => x.vae_decode_ms),
+      video_ms: pick((x) => x.video_ms),
+      total_ms: pick((x) => x.total_ms),
+      peak_rss_mb: round(process.resourceUsage().maxRSS / 1024),
+    };
+  } finally {
+    await engine.release();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+if (import.meta.main) {
+  const { values } = parseArgs({
+    options: {
+      model: { type: 'string' },
+      device: { type: 'string' },
+      frames: { type: 'string' },
+      steps: { type: 'string' },
+      runs: { type: 'string' },
+    },
+  });
+  const num = (v: string | undefined) => (v === undefined ? undefined : Number(v));
+  try {
+    const report = await bench({
+      model: values.model,
+      device: values.device,
+      frames: num(values.frames),
+      steps: num(values.steps),
+      runs: num(values.runs),
+    });
+    process.stdout.write(`${JSON.stringify(report)}\n`);
+  } catch (err) {
+    process.stderr.write(`bench: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exitCode = 2;
+  }
+}
