@@ -1,0 +1,108 @@
+/**
+ * Service configuration from the environment, validated once at start (docs/product.md,
+ * "Environment contracts"). Every problem is reported at once, naming the variable.
+ */
+import { isIP } from 'node:net';
+import path from 'node:path';
+import { z } from 'zod';
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+  readonly code = 'bad_config';
+}
+
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const optionalText = z
+  .string()
+  .optional()
+  .transform((v) => (v?.trim() ? v.trim() : undefined));
+
+const schema = z.object({
+  PORT: int(0, 65535).default(8080),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  DATA_DIR: z.string().min(1).default('.data'),
+  STILLMOTION_ADMIN_TOKEN: optionalText,
+  /** Jobs run at once: one per GPU by default. */
+  CONCURRENCY: int(1, 64).default(1),
+  PER_USER_LIMIT: int(1, 1000).default(3),
+  MAX_QUEUED: int(1, 100_000).default(100),
+  MAX_UPLOAD_MB: z.coerce.number().positive().max(1024).default(20),
+  MAX_PIXELS: int(1, 1_000_000_000).default(40_000_000),
+  RESULT_TTL_HOURS: z.coerce.number().positive().default(24),
+  DATA_DIR_MAX_MB: z.coerce.number().positive().default(10_240),
+  ENGINE_URL: z.url().optional(),
+  SVD_MODEL_DIR: optionalText,
+  SVD_DEVICE: z.enum(['auto', 'cuda', 'cpu']).default('auto'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  QUEUE_BACKEND: z.enum(['local', 'redis']).default('local'),
+  REDIS_URL: optionalText,
+});
+
+export interface Config {
+  readonly port: number;
+  readonly host: string;
+  readonly dataDir: string;
+  readonly adminToken: string | undefined;
+  readonly concurrency: number;
+  readonly perUser: number;
+  readonly maxQueued: number;
+  readonly maxUploadBytes: number;
+  readonly maxPixels: number;
+  readonly resultTtlMs: number;
+  readonly dataDirMaxBytes: number;
+  readonly engineUrl: string | undefined;
+  readonly modelDir: string | undefined;
+  readonly device: 'auto' | 'cuda' | 'cpu';
+  readonly logLevel: string;
+  readonly queueBackend: 'local' | 'redis';
+  readonly redisUrl: string | undefined;
+  /** The raw environment, for the bots' own variables (tokens are never logged). */
+  readonly env: Readonly<Record<string, string | undefined>>;
+}
+
+export function isLoopback(host: string): boolean {
+  if (host === 'localhost') return true;
+  if (isIP(host) === 4) return host.startsWith('127.');
+  const h = host.replace(/^\[|\]$/g, '');
+  return h === '::1' || h.startsWith('::ffff:127.');
+}
+
+/** Reads and checks the configuration; throws one ConfigError listing every bad variable. */
+export function loadConfig(env: Readonly<Record<string, string | undefined>> = process.env): Config {
+  // Empty strings mean "unset", as in most .env files.
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = schema.safeParse(cleaned);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+    throw new ConfigError(`invalid configuration:\n  ${lines.join('\n  ')}`);
+  }
+  const c = parsed.data;
+  if (!isLoopback(c.HOST) && !c.STILLMOTION_ADMIN_TOKEN) {
+    throw new ConfigError(
+      `invalid configuration:\n  HOST: refusing to bind ${c.HOST} (not loopback) without STILLMOTION_ADMIN_TOKEN`,
+    );
+  }
+  if (c.QUEUE_BACKEND === 'redis' && !c.REDIS_URL) {
+    throw new ConfigError('invalid configuration:\n  REDIS_URL: required when QUEUE_BACKEND=redis');
+  }
+  return Object.freeze({
+    port: c.PORT,
+    host: c.HOST,
+    dataDir: path.resolve(c.DATA_DIR),
+    adminToken: c.STILLMOTION_ADMIN_TOKEN,
+    concurrency: c.CONCURRENCY,
+    perUser: c.PER_USER_LIMIT,
+    maxQueued: c.MAX_QUEUED,
+    maxUploadBytes: Math.round(c.MAX_UPLOAD_MB * 1_000_000),
+    maxPixels: c.MAX_PIXELS,
+    resultTtlMs: Math.round(c.RESULT_TTL_HOURS * 3_600_000),
+    dataDirMaxBytes: Math.round(c.DATA_DIR_MAX_MB * 1_000_000),
+    engineUrl: c.ENGINE_URL,
+    modelDir: c.SVD_MODEL_DIR,
+    device: c.SVD_DEVICE,
+    logLevel: c.LOG_LEVEL,
+    queueBackend: c.QUEUE_BACKEND,
+    redisUrl: c.REDIS_URL,
+    env,
+  });
+}

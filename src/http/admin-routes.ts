@@ -1,0 +1,54 @@
+/** Admin routes behind the Bearer token: queue view, pause, resume, clear, limits. */
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { ServiceError } from '../service/types.ts';
+import { requireAdmin } from './auth.ts';
+import type { AppOptions } from './context.ts';
+
+const limitsBody = z
+  .object({
+    per_user: z.number().int().min(1).max(1000).optional(),
+    max_queued: z.number().int().min(1).max(100_000).optional(),
+  })
+  .strict();
+
+export function registerAdminRoutes(app: FastifyInstance, o: AppOptions): void {
+  app.addHook('onRequest', async (req) => {
+    if (req.url.startsWith('/v1/queue')) requireAdmin(req, o.adminToken);
+  });
+
+  app.get('/v1/queue', async () => o.service.queue());
+
+  app.post('/v1/queue/pause', async (req) => {
+    req.log.info('admin: pause');
+    return o.service.pause();
+  });
+
+  app.post('/v1/queue/resume', async (req) => {
+    req.log.info('admin: resume');
+    return o.service.resume();
+  });
+
+  app.post('/v1/queue/clear', async (req) => {
+    req.log.info('admin: clear');
+    return o.service.clear();
+  });
+
+  app.put('/v1/queue/limits', async (req) => {
+    const parsed = limitsBody.safeParse(req.body ?? {});
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0]!;
+      const option = String(issue.path[0] ?? issue.message);
+      throw new ServiceError(
+        400,
+        'bad_limit',
+        `${option}: ${issue.message} (per_user 1–1000, max_queued 1–100000)`,
+        {
+          option,
+        },
+      );
+    }
+    req.log.info({ limits: parsed.data }, 'admin: limits');
+    return o.service.setLimits(parsed.data);
+  });
+}

@@ -1,0 +1,70 @@
+/**
+ * Reads the multipart body of `POST /v1/jobs`: one `image` file, option fields named as in the
+ * option table, and optional `user` and `delivery` (JSON). Anything else is refused by name.
+ */
+import type { AnimateOptionsInput, OptionSpec } from '@stillmotion/engine';
+import type { FastifyRequest } from 'fastify';
+import { type DeliveryTarget, ServiceError } from '../service/types.ts';
+
+export interface JobForm {
+  readonly image: Buffer;
+  readonly options: AnimateOptionsInput;
+  readonly user?: string;
+  readonly delivery?: DeliveryTarget;
+}
+
+export async function readJobForm(req: FastifyRequest, specs: readonly OptionSpec[]): Promise<JobForm> {
+  if (!req.isMultipart()) {
+    throw new ServiceError(415, 'unsupported_media_type', 'send multipart/form-data with an image field');
+  }
+  const names = new Set<string>(specs.map((s) => s.name));
+  const options: Record<string, string> = {};
+  let image: Buffer | undefined;
+  let user: string | undefined;
+  let delivery: DeliveryTarget | undefined;
+  for await (const part of req.parts()) {
+    if (part.type === 'file') {
+      if (part.fieldname !== 'image' || image) {
+        await part.toBuffer().catch(() => undefined);
+        throw new ServiceError(400, 'bad_field', 'send exactly one file, in a field named image', {
+          option: part.fieldname,
+        });
+      }
+      image = await part.toBuffer();
+      continue;
+    }
+    const value = typeof part.value === 'string' ? part.value : String(part.value);
+    if (part.fieldname === 'user') {
+      user = value.trim() || undefined;
+    } else if (part.fieldname === 'delivery') {
+      delivery = parseDelivery(value);
+    } else if (names.has(part.fieldname)) {
+      // Empty fields (an untouched form input) mean "default".
+      if (value.trim() !== '') options[part.fieldname] = value;
+    } else {
+      throw new ServiceError(
+        400,
+        'unknown_option',
+        `unknown option "${part.fieldname}"; options are ${[...names].join(', ')}`,
+        { option: part.fieldname },
+      );
+    }
+  }
+  if (!image || image.length === 0) {
+    throw new ServiceError(400, 'missing_image', 'the image field is missing or empty', { option: 'image' });
+  }
+  return { image, options, user, delivery };
+}
+
+function parseDelivery(text: string): DeliveryTarget {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new ServiceError(400, 'bad_delivery', 'delivery must be a JSON object', { option: 'delivery' });
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new ServiceError(400, 'bad_delivery', 'delivery must be a JSON object', { option: 'delivery' });
+  }
+  return value as DeliveryTarget;
+}

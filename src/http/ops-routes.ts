@@ -1,0 +1,34 @@
+/** Health, readiness, metrics and the model description the playground reads. */
+import { optionSpecs } from '@stillmotion/engine';
+import type { FastifyInstance } from 'fastify';
+import type { AppOptions } from './context.ts';
+
+export function registerOpsRoutes(app: FastifyInstance, o: AppOptions): void {
+  app.get('/healthz', async () => ({ ok: true }));
+
+  app.get('/readyz', async (_req, reply) => {
+    const ready = o.info.ready();
+    return reply.code(ready ? 200 : 503).send({ ready, provider: o.info.provider() ?? null });
+  });
+
+  app.get('/metrics', async (_req, reply) => {
+    if (!o.metrics) return reply.code(404).send({ error: 'metrics are off', code: 'not_found' });
+    return reply.type(o.metrics.registry.contentType).send(await o.metrics.registry.metrics());
+  });
+
+  app.get('/v1/model', async () => {
+    const m = o.info.model;
+    return {
+      name: m.name,
+      random_weights: m.randomWeights,
+      frames: m.frames,
+      width: m.width,
+      height: m.height,
+      fps: m.fps,
+      motion: m.motion,
+      provider: o.info.provider() ?? null,
+      ready: o.info.ready(),
+      options: optionSpecs(m),
+    };
+  });
+}

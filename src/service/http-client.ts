@@ -1,0 +1,225 @@
+/**
+ * JobService over HTTP, for bots that talk to a remote sidecar (ENGINE_URL). Speaks exactly the
+ * sidecar's public API; refusals come back as the same ServiceErrors.
+ */
+import type { AnimateOptionsInput } from '@stillmotion/engine';
+import type { ModelSummary } from './engine-port.ts';
+import {
+  type Actor,
+  type JobService,
+  type JobView,
+  type QueueLimits,
+  type QueueView,
+  ServiceError,
+  type SubmitRequest,
+  type UserId,
+} from './types.ts';
+
+const TERMINAL = new Set(['succeeded', 'failed', 'canceled']);
+
+export interface HttpJobServiceOptions {
+  /** Base URL of the sidecar, e.g. http://gpu-box:8080 */
+  readonly baseUrl: string;
+  /** STILLMOTION_ADMIN_TOKEN: needed for admin calls, and for job calls from another host. */
+  readonly token?: string;
+  /** Per-request timeout (default 30 s; streams are not limited). */
+  readonly timeoutMs?: number;
+}
+
+export interface RemoteModel extends ModelSummary {
+  readonly provider: string | null;
+  readonly ready: boolean;
+}
+
+export class HttpJobService implements JobService {
+  readonly #base: string;
+  readonly #token: string | undefined;
+  readonly #timeoutMs: number;
+
+  constructor(options: HttpJobServiceOptions) {
+    this.#base = options.baseUrl.endsWith('/') ? options.baseUrl : `${options.baseUrl}/`;
+    this.#token = options.token;
+    this.#timeoutMs = options.timeoutMs ?? 30_000;
+  }
+
+  async #fetch(path: string, init: RequestInit = {}, stream = false): Promise<Response> {
+    const headers = new Headers(init.headers);
+    if (this.#token) headers.set('authorization', `Bearer ${this.#token}`);
+    let res: Response;
+    try {
+      res = await fetch(new URL(path, this.#base), {
+        ...init,
+        headers,
+        signal: init.signal ?? (stream ? undefined : AbortSignal.timeout(this.#timeoutMs)),
+      });
+    } catch (err) {
+      throw new ServiceError(
+        503,
+        'engine_unreachable',
+        `the GPU service at ${this.#base} cannot be reached (${(err as Error).message})`,
+      );
+    }
+    if (!res.ok) {
+      const body = (await res.json().catch(() => ({}))) as { error?: string; code?: string; option?: string };
+      throw new ServiceError(
+        res.status,
+        body.code ?? 'http_error',
+        body.error ?? `${res.status} ${res.statusText}`,
+        {
+          option: body.option,
+        },
+      );
+    }
+    return res;
+  }
+
+  async #json<T>(path: string, init?: RequestInit): Promise<T> {
+    return (await (await this.#fetch(path, init)).json()) as T;
+  }
+
+  async model(): Promise<RemoteModel> {
+    const m = await this.#json<Record<string, unknown>>('v1/model');
+    return {
+      name: m.name as string,
+      randomWeights: m.random_weights as boolean,
+      frames: m.frames as number,
+      width: m.width as number,
+      height: m.height as number,
+      fps: m.fps as number,
+      motion: m.motion as number,
+      provider: (m.provider as string | null) ?? null,
+      ready: m.ready as boolean,
+    };
+  }
+
+  async submit(req: SubmitRequest): Promise<{ id: string; position: number }> {
+    const form = new FormData();
+    form.append('image', new Blob([new Uint8Array(req.image)]), 'image');
+    for (const [name, value] of Object.entries(req.options as AnimateOptionsInput)) {
+      if (value === undefined) continue;
+      form.append(name, Array.isArray(value) ? `${value[0]}-${value[1]}` : String(value));
+    }
+    form.append('user', req.user);
+    if (req.delivery) form.append('delivery', JSON.stringify(req.delivery));
+    return this.#json('v1/jobs', { method: 'POST', body: form });
+  }
+
+  async get(id: string): Promise<JobView | undefined> {
+    try {
+      return await this.#json<JobView>(`v1/jobs/${encodeURIComponent(id)}`);
+    } catch (err) {
+      if (err instanceof ServiceError && err.status === 404) return undefined;
+      throw err;
+    }
+  }
+
+  async list(user: UserId): Promise<readonly JobView[]> {
+    return (await this.#json<{ jobs: JobView[] }>(`v1/jobs?user=${encodeURIComponent(user)}`)).jobs;
+  }
+
+  async cancel(id: string, actor: Actor): Promise<JobView> {
+    const job = await this.get(id);
+    if (!job) throw new ServiceError(404, 'not_found', `no job ${id}`);
+    if (!actor.admin && job.user !== actor.user) {
+      throw new ServiceError(
+        403,
+        'not_owner',
+        'only the person who asked for this job, or an admin, can do that',
+      );
+    }
+    if (TERMINAL.has(job.state)) return job;
+    return this.#json<JobView>(this.#deletePath(id, actor), { method: 'DELETE' });
+  }
+
+  #deletePath(id: string, actor: Actor): string {
+    return actor.admin
+      ? `v1/jobs/${encodeURIComponent(id)}`
+      : `v1/jobs/${encodeURIComponent(id)}?user=${encodeURIComponent(actor.user)}`;
+  }
+
+  subscribe(id: string, listener: (job: JobView) => void): () => void {
+    const stop = new AbortController();
+    void this.#follow(id, listener, stop.signal);
+    return () => stop.abort();
+  }
+
+  /** Reads the SSE stream; reconnects (with a short pause) until the job ends or the caller stops. */
+  async #follow(id: string, listener: (job: JobView) => void, signal: AbortSignal): Promise<void> {
+    let ended = false;
+    while (!signal.aborted && !ended) {
+      try {
+        const res = await this.#fetch(`v1/jobs/${encodeURIComponent(id)}/events`, { signal }, true);
+        const decoder = new TextDecoder();
+        let buffer = '';
+        for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+          buffer += decoder.decode(chunk, { stream: true });
+          let cut = buffer.indexOf('\n\n');
+          while (cut >= 0) {
+            const block = buffer.slice(0, cut);
+            buffer = buffer.slice(cut + 2);
+            const data = block
+              .split('\n')
+              .filter((l) => l.startsWith('data:'))
+              .map((l) => l.slice(5).trimStart())
+              .join('\n');
+            if (data) {
+              const view = JSON.parse(data) as JobView;
+              listener(view);
+              if (TERMINAL.has(view.state)) ended = true;
+            }
+            cut = buffer.indexOf('\n\n');
+          }
+        }
+      } catch (err) {
+        if (signal.aborted) return;
+        if (err instanceof ServiceError && err.status === 404) return;
+      }
+      if (!ended && !signal.aborted) await new Promise((r) => setTimeout(r, 1000));
+    }
+  }
+
+  async result(id: string): Promise<Buffer> {
+    const res = await this.#fetch(`v1/jobs/${encodeURIComponent(id)}/result`, {}, true);
+    return Buffer.from(await res.arrayBuffer());
+  }
+
+  async deleteResult(id: string, actor: Actor): Promise<void> {
+    const job = await this.get(id);
+    if (!job) throw new ServiceError(404, 'not_found', `no job ${id}`);
+    if (!TERMINAL.has(job.state))
+      throw new ServiceError(409, 'not_ended', `job ${id} is ${job.state}; cancel it first`);
+    await this.#fetch(this.#deletePath(id, actor), { method: 'DELETE' });
+  }
+
+  async markDelivered(id: string): Promise<void> {
+    await this.#fetch(`v1/jobs/${encodeURIComponent(id)}/delivered`, { method: 'POST' });
+  }
+
+  async undelivered(): Promise<readonly JobView[]> {
+    return (await this.#json<{ jobs: JobView[] }>('v1/jobs?undelivered=1')).jobs;
+  }
+
+  async queue(): Promise<QueueView> {
+    return this.#json('v1/queue');
+  }
+
+  async pause(): Promise<{ paused: boolean }> {
+    return this.#json('v1/queue/pause', { method: 'POST' });
+  }
+
+  async resume(): Promise<{ paused: boolean }> {
+    return this.#json('v1/queue/resume', { method: 'POST' });
+  }
+
+  async clear(): Promise<{ canceled: number }> {
+    return this.#json('v1/queue/clear', { method: 'POST' });
+  }
+
+  async setLimits(limits: Partial<QueueLimits>): Promise<QueueLimits> {
+    return this.#json('v1/queue/limits', {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(limits),
+    });
+  }
+}

@@ -1,0 +1,542 @@
+/**
+ * The in-process job service: journals every job before answering, queues it fairly through a
+ * {@link QueueBackend}, runs it on the engine, and tells subscribers about every change.
+ *
+ * Lifecycle: queued → running → succeeded | failed | canceled. Recovery on open: queued jobs are
+ * queued again; a job found `running` (the process died under it) is retried once, then failed.
+ * On shutdown the running job goes back to the queue without using up its retry.
+ */
+import { randomBytes } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { readFileSync, rmSync, statSync } from 'node:fs';
+import path from 'node:path';
+import {
+  type AnimateOptions,
+  EngineError,
+  ImageError,
+  OptionError,
+  type ProgressEvent,
+  resolveOptions,
+} from '@stillmotion/engine';
+import type { Logger } from '../log.ts';
+import { sweep } from './cleanup.ts';
+import type { EnginePort, InspectImage, ModelSummary } from './engine-port.ts';
+import { EtaEstimator } from './eta.ts';
+import type { JobRecord, Journal } from './journal.ts';
+import type { ServiceMetrics } from './metrics.ts';
+import { type BackendJob, JobAbort, type QueueBackend } from './queue-backend.ts';
+import {
+  type Actor,
+  type JobProgress,
+  type JobService,
+  type JobView,
+  type QueueLimits,
+  type QueueView,
+  ServiceError,
+  type SubmitRequest,
+  type UserId,
+} from './types.ts';
+
+export interface LocalJobServiceOptions {
+  readonly journal: Journal;
+  readonly backend: QueueBackend<BackendJob>;
+  readonly model: ModelSummary;
+  readonly inspectImage: InspectImage;
+  readonly logger: Logger;
+  readonly metrics?: ServiceMetrics;
+  readonly concurrency?: number;
+  readonly maxUploadBytes?: number;
+  readonly maxPixels?: number;
+  readonly resultTtlMs?: number;
+  readonly dataDirMaxBytes?: number;
+}
+
+interface Live {
+  progress: JobProgress;
+  encoding: boolean;
+  stepMs: number[];
+}
+
+const TERMINAL = new Set(['succeeded', 'failed', 'canceled']);
+const EMPTY_PROGRESS: JobProgress = { step: 0, steps: 0, chunk: 0, chunks: 0 };
+
+function newId(): string {
+  return randomBytes(9).toString('base64url');
+}
+
+/** A failure reason a user can read, and a code for metrics and bots. */
+function describeFailure(err: unknown): { message: string; code: string } {
+  if (err instanceof ImageError || err instanceof OptionError)
+    return { message: err.message, code: 'bad_input' };
+  if (err instanceof EngineError) return { message: `the engine failed: ${err.message}`, code: err.code };
+  const text = err instanceof Error ? err.message : String(err);
+  return { message: `the engine failed: ${text.split('\n')[0]}`, code: 'engine_error' };
+}
+
+export class LocalJobService implements JobService {
+  readonly model: ModelSummary;
+  readonly #journal: Journal;
+  readonly #backend: QueueBackend<BackendJob>;
+  readonly #inspect: InspectImage;
+  readonly #log: Logger;
+  readonly #metrics: ServiceMetrics | undefined;
+  readonly #eta = new EtaEstimator();
+  readonly #events = new EventEmitter();
+  readonly #live = new Map<string, Live>();
+  readonly #ended = new Map<string, { promise: Promise<void>; resolve: () => void }>();
+  readonly #concurrency: number;
+  readonly #limits: { maxBytes: number; maxPixels: number };
+  readonly #cleanup: { ttlMs: number; maxBytes: number };
+  #engine: EnginePort | undefined;
+  #cleanupTimer: NodeJS.Timeout | undefined;
+  #closed = false;
+
+  constructor(options: LocalJobServiceOptions) {
+    this.model = options.model;
+    this.#journal = options.journal;
+    this.#backend = options.backend;
+    this.#inspect = options.inspectImage;
+    this.#log = options.logger;
+    this.#metrics = options.metrics;
+    this.#concurrency = options.concurrency ?? 1;
+    this.#limits = {
+      maxBytes: options.maxUploadBytes ?? 20_000_000,
+      maxPixels: options.maxPixels ?? 40_000_000,
+    };
+    this.#cleanup = { ttlMs: options.resultTtlMs ?? 86_400_000, maxBytes: options.dataDirMaxBytes ?? 10e9 };
+    this.#events.setMaxListeners(0);
+    if (this.#metrics) {
+      this.#metrics.depthSource = async () => {
+        const snap = await this.#backend.snapshot();
+        return { queued: snap.queued.length, running: snap.running.length };
+      };
+    }
+  }
+
+  /** True once an engine is attached (warm-up done) and jobs can start. */
+  get ready(): boolean {
+    return this.#engine !== undefined;
+  }
+
+  get provider(): string | undefined {
+    return this.#engine?.provider;
+  }
+
+  /**
+   * Reads the journal back after a restart and queues what was accepted. Call once, before
+   * taking new submissions. Also applies the persisted pause and runs a first cleanup.
+   */
+  async open(): Promise<{ requeued: number; retried: number; failed: number }> {
+    const settings = this.#journal.getSettings();
+    if (settings.paused) await this.#backend.pause();
+    let requeued = 0;
+    let retried = 0;
+    let failed = 0;
+    for (const rec of this.#journal.listByState('running')) {
+      const log = this.#log.child({ job: rec.id });
+      if (rec.attempts >= 2) {
+        this.#finishFiles(rec);
+        this.#journal.markEnded(
+          rec.id,
+          'failed',
+          'the service stopped twice while running this job, so it was not tried again',
+          'interrupted',
+        );
+        this.#metrics?.failures.inc({ reason: 'interrupted' });
+        log.warn({ attempts: rec.attempts }, 'job was running during two crashes: failed');
+        failed++;
+      } else {
+        this.#journal.requeue(rec.id, false);
+        await this.#backend.enqueue({ id: rec.id, user: rec.user }, { bypassCaps: true });
+        log.info({ attempts: rec.attempts }, 'job was running during a crash: retrying once');
+        retried++;
+      }
+    }
+    for (const rec of this.#journal.listByState('queued')) {
+      await this.#backend.enqueue({ id: rec.id, user: rec.user }, { bypassCaps: true });
+      requeued++;
+    }
+    this.runCleanup();
+    return { requeued, retried, failed };
+  }
+
+  /** Attaches the warmed-up engine and starts taking jobs from the queue. */
+  attach(engine: EnginePort, warmupMs?: number): void {
+    this.#engine = engine;
+    if (warmupMs !== undefined && !this.#eta.known) {
+      // The warm-up runs one step on 2 frames at native size: a first, pessimistic estimate.
+      this.#eta.recordStep(warmupMs / 2, 2);
+    }
+    this.#metrics?.provider.set({ provider: engine.provider, model: engine.model.name }, 1);
+    this.#backend.start((job, ctx) => this.#run(job, ctx.signal));
+  }
+
+  /** Runs the TTL / size-cap sweep every `everyMs` (unref'd). */
+  startCleanup(everyMs = Math.min(this.#cleanup.ttlMs / 4, 600_000)): void {
+    this.#cleanupTimer = setInterval(() => this.runCleanup(), Math.max(everyMs, 1000));
+    this.#cleanupTimer.unref();
+  }
+
+  runCleanup(now = Date.now()): void {
+    const active = new Set(this.#journal.listByState('queued', 'running').map((j) => j.id));
+    const report = sweep(this.#journal, this.#cleanup, active, now);
+    if (report.expired || report.evicted || report.orphans) this.#log.info(report, 'cleanup');
+  }
+
+  /**
+   * Stops taking jobs; the running ones are aborted and put back in the queue without using
+   * their retry. Then closes the journal.
+   */
+  async shutdown(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearInterval(this.#cleanupTimer);
+    await this.#backend.stop();
+    this.#journal.close();
+  }
+
+  async submit(req: SubmitRequest): Promise<{ id: string; position: number }> {
+    if (this.#closed)
+      throw new ServiceError(503, 'shutting_down', 'the service is shutting down; try again shortly');
+    if (typeof req.user !== 'string' || !/^[a-z]+:\S{1,200}$/.test(req.user)) {
+      throw new ServiceError(400, 'bad_user', 'user must be a namespaced id such as discord:123 or web:abc', {
+        option: 'user',
+      });
+    }
+    let meta: Awaited<ReturnType<InspectImage>>;
+    let options: AnimateOptions;
+    try {
+      meta = await this.#inspect(req.image, this.#limits);
+      options = resolveOptions(req.options, this.model);
+    } catch (err) {
+      if (err instanceof ImageError) throw new ServiceError(err.status, err.code, err.message);
+      if (err instanceof OptionError)
+        throw new ServiceError(400, 'bad_option', err.message, { option: err.option });
+      throw err;
+    }
+    const id = newId();
+    this.#journal.insert({
+      id,
+      user: req.user,
+      options,
+      image: req.image,
+      imageExt: meta.format.replace(/[^a-z0-9]/gi, '') || 'img',
+      delivery: req.delivery,
+    });
+    let position: number;
+    try {
+      ({ position } = await this.#backend.enqueue({ id, user: req.user }));
+    } catch (err) {
+      const rec = this.#journal.get(id);
+      if (rec?.inputPath) rmSync(rec.inputPath, { force: true });
+      this.#journal.delete(id);
+      throw err;
+    }
+    this.#metrics?.accepted.inc();
+    this.#log.info({ job: id, user: req.user, position, options }, 'job accepted');
+    this.#notifyQueued();
+    return { id, position };
+  }
+
+  async get(id: string): Promise<JobView | undefined> {
+    const rec = this.#journal.get(id);
+    return rec ? this.#view(rec, await this.#backend.snapshot()) : undefined;
+  }
+
+  async list(user: UserId): Promise<readonly JobView[]> {
+    const snap = await this.#backend.snapshot();
+    return this.#journal.listByUser(user).map((r) => this.#view(r, snap));
+  }
+
+  async cancel(id: string, actor: Actor): Promise<JobView> {
+    const rec = this.#owned(id, actor);
+    if (TERMINAL.has(rec.state)) return (await this.get(id))!;
+    const where = await this.#backend.cancel(id);
+    if (where === 'queued') {
+      this.#endCanceled(rec, 'canceled while waiting');
+    } else if (where === 'running') {
+      await Promise.race([this.#ended.get(id)?.promise, new Promise((r) => setTimeout(r, 30_000).unref())]);
+    }
+    this.#log.info({ job: id, by: actor.user, admin: actor.admin, where }, 'job canceled');
+    return (await this.get(id))!;
+  }
+
+  subscribe(id: string, listener: (job: JobView) => void): () => void {
+    const key = `job:${id}`;
+    this.#events.on(key, listener);
+    return () => this.#events.off(key, listener);
+  }
+
+  async result(id: string): Promise<Buffer> {
+    const rec = this.#journal.get(id);
+    if (!rec) throw new ServiceError(404, 'not_found', `no job ${id}`);
+    if (rec.state !== 'succeeded') {
+      throw new ServiceError(409, 'not_ready', `job ${id} is ${rec.state}, not succeeded`);
+    }
+    if (!rec.resultPath)
+      throw new ServiceError(410, 'result_gone', `the result of job ${id} was deleted or expired`);
+    try {
+      return readFileSync(rec.resultPath);
+    } catch (err) {
+      throw new ServiceError(
+        410,
+        'result_gone',
+        `the result of job ${id} is no longer on disk (${(err as Error).message})`,
+      );
+    }
+  }
+
+  /** Where the result lives on disk (for streaming), after the same checks as {@link result}. */
+  resultFile(id: string): { path: string; bytes: number; format: 'mp4' | 'gif' } {
+    const rec = this.#journal.get(id);
+    if (!rec) throw new ServiceError(404, 'not_found', `no job ${id}`);
+    if (rec.state !== 'succeeded') throw new ServiceError(409, 'not_ready', `job ${id} is ${rec.state}`);
+    if (!rec.resultPath)
+      throw new ServiceError(410, 'result_gone', `the result of job ${id} was deleted or expired`);
+    let bytes: number;
+    try {
+      bytes = statSync(rec.resultPath).size;
+    } catch {
+      throw new ServiceError(410, 'result_gone', `the result of job ${id} is no longer on disk`);
+    }
+    return { path: rec.resultPath, bytes, format: rec.options.format };
+  }
+
+  async deleteResult(id: string, actor: Actor): Promise<void> {
+    const rec = this.#owned(id, actor);
+    if (rec.resultPath) rmSync(rec.resultPath, { force: true });
+    this.#journal.clearResult(id);
+    this.#log.info({ job: id, by: actor.user }, 'result deleted');
+  }
+
+  async markDelivered(id: string): Promise<void> {
+    if (!this.#journal.markDelivered(id)) throw new ServiceError(404, 'not_found', `no job ${id}`);
+  }
+
+  async undelivered(): Promise<readonly JobView[]> {
+    const snap = await this.#backend.snapshot();
+    return this.#journal.undelivered().map((r) => this.#view(r, snap));
+  }
+
+  async queue(): Promise<QueueView> {
+    const snap = await this.#backend.snapshot();
+    const views = (ids: readonly string[]) =>
+      ids.flatMap((id) => {
+        const rec = this.#journal.get(id);
+        return rec ? [this.#view(rec, snap)] : [];
+      });
+    return {
+      paused: snap.paused,
+      limits: snap.limits,
+      running: views(snap.running),
+      queued: views(snap.queued),
+    };
+  }
+
+  async pause(): Promise<{ paused: boolean }> {
+    await this.#backend.pause();
+    this.#journal.saveSetting('paused', true);
+    this.#log.info('queue paused');
+    return { paused: true };
+  }
+
+  async resume(): Promise<{ paused: boolean }> {
+    await this.#backend.resume();
+    this.#journal.saveSetting('paused', false);
+    this.#log.info('queue resumed');
+    return { paused: false };
+  }
+
+  async clear(): Promise<{ canceled: number }> {
+    const ids = await this.#backend.clear();
+    for (const id of ids) {
+      const rec = this.#journal.get(id);
+      if (rec) this.#endCanceled(rec, 'canceled: an admin cleared the queue');
+    }
+    this.#log.info({ canceled: ids.length }, 'queue cleared');
+    return { canceled: ids.length };
+  }
+
+  async setLimits(limits: Partial<QueueLimits>): Promise<QueueLimits> {
+    const next = await this.#backend.setLimits(limits);
+    this.#log.info({ limits: next }, 'queue limits changed');
+    return next;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+
+  #owned(id: string, actor: Actor): JobRecord {
+    const rec = this.#journal.get(id);
+    if (!rec) throw new ServiceError(404, 'not_found', `no job ${id}`);
+    if (!actor.admin && actor.user !== rec.user) {
+      throw new ServiceError(
+        403,
+        'not_owner',
+        'only the person who asked for this job, or an admin, can do that',
+      );
+    }
+    return rec;
+  }
+
+  /** Runs one job on the engine; never throws (every outcome is journaled). */
+  async #run(job: BackendJob, signal: AbortSignal): Promise<void> {
+    const engine = this.#engine!;
+    const log = this.#log.child({ job: job.id });
+    let ended!: () => void;
+    this.#ended.set(job.id, { promise: new Promise<void>((r) => (ended = r)), resolve: () => ended() });
+    const rec = this.#journal.markRunning(job.id);
+    const live: Live = {
+      progress: { ...EMPTY_PROGRESS, steps: rec.options.steps },
+      encoding: false,
+      stepMs: [],
+    };
+    this.#live.set(job.id, live);
+    const started = performance.now();
+    const outPath = path.join(this.#journal.resultsDir, `${job.id}.${rec.options.format}`);
+    log.info({ attempt: rec.attempts, user: rec.user }, 'job started');
+    this.#emit(job.id);
+    this.#notifyQueued();
+    try {
+      if (!rec.inputPath)
+        throw new EngineError('input_missing', 'the input picture is gone from the journal');
+      const image = readFileSync(rec.inputPath);
+      const onProgress = (e: ProgressEvent) => {
+        if (e.stage === 'denoise') {
+          live.progress = { ...live.progress, step: e.step, steps: e.steps };
+          live.stepMs.push(e.stepMs);
+          this.#eta.recordStep(e.stepMs, rec.options.frames);
+          this.#metrics?.stepDuration.observe(e.stepMs / 1000);
+        } else if (e.stage === 'decode') {
+          live.progress = { ...live.progress, chunk: e.chunk, chunks: e.chunks };
+        } else {
+          live.encoding = true;
+        }
+        this.#emit(job.id);
+      };
+      const out = await engine.animate(image, rec.options, {
+        outPath,
+        signal,
+        onProgress,
+        limits: this.#limits,
+      });
+      const bytes = out.bytes ?? statSync(out.path).size;
+      const seconds = (performance.now() - started) / 1000;
+      this.#eta.recordJob(
+        out.timings.total_ms,
+        out.timings.unet_step_ms.reduce((a, b) => a + b, 0),
+        rec.options.frames,
+      );
+      this.#journal.markSucceeded(job.id, out.path, bytes);
+      this.#finishFiles(rec);
+      this.#metrics?.jobDuration.observe({ outcome: 'succeeded' }, seconds);
+      log.info({ seconds: Math.round(seconds * 1000) / 1000, bytes }, 'job succeeded');
+    } catch (err) {
+      const abort = signal.aborted && signal.reason instanceof JobAbort ? signal.reason : undefined;
+      rmSync(outPath, { force: true });
+      if (abort?.why === 'shutdown') {
+        this.#journal.requeue(job.id, true);
+        log.info('job put back in the queue for the next start (retry not used)');
+      } else if (abort?.why === 'canceled') {
+        this.#endCanceled(rec, 'canceled while running');
+        this.#metrics?.jobDuration.observe({ outcome: 'canceled' }, (performance.now() - started) / 1000);
+      } else {
+        const { message, code } = describeFailure(err);
+        this.#journal.markEnded(job.id, 'failed', message, code);
+        this.#finishFiles(rec);
+        this.#metrics?.failures.inc({ reason: code });
+        this.#metrics?.jobDuration.observe({ outcome: 'failed' }, (performance.now() - started) / 1000);
+        log.error({ err, code }, 'job failed');
+      }
+    } finally {
+      this.#live.delete(job.id);
+      this.#emit(job.id);
+      this.#ended.get(job.id)?.resolve();
+      this.#ended.delete(job.id);
+    }
+  }
+
+  #endCanceled(rec: JobRecord, reason: string): void {
+    this.#journal.markEnded(rec.id, 'canceled', reason, 'canceled');
+    this.#finishFiles(rec);
+    this.#emit(rec.id);
+    this.#notifyQueued();
+  }
+
+  /** Input pictures are deleted when a job ends. */
+  #finishFiles(rec: JobRecord): void {
+    if (rec.inputPath) rmSync(rec.inputPath, { force: true });
+    this.#journal.clearInput(rec.id);
+  }
+
+  #view(rec: JobRecord, snap: { queued: readonly string[]; running: readonly string[] }): JobView {
+    const live = this.#live.get(rec.id);
+    const position = rec.state === 'queued' ? snap.queued.indexOf(rec.id) + 1 : 0;
+    const view: JobView = {
+      id: rec.id,
+      user: rec.user,
+      state: rec.state,
+      position,
+      progress: live?.progress ?? (rec.state === 'succeeded' ? this.#doneProgress(rec) : EMPTY_PROGRESS),
+      eta_s: this.#etaSeconds(rec, live, snap),
+      ...(rec.error ? { error: rec.error } : {}),
+      ...(rec.errorCode ? { error_code: rec.errorCode } : {}),
+      options: rec.options,
+      seed: rec.options.seed,
+      ...(rec.delivery ? { delivery: rec.delivery } : {}),
+      delivered: rec.delivered,
+      created_at: rec.createdAt,
+      ...(live?.encoding ? { encoding: true } : {}),
+      format: rec.options.format,
+    };
+    return view;
+  }
+
+  #doneProgress(rec: JobRecord): JobProgress {
+    return { step: rec.options.steps, steps: rec.options.steps, chunk: 1, chunks: 1 };
+  }
+
+  #etaSeconds(
+    rec: JobRecord,
+    live: Live | undefined,
+    snap: { queued: readonly string[]; running: readonly string[] },
+  ): number | null {
+    if (TERMINAL.has(rec.state)) return 0;
+    if (rec.state === 'running') {
+      const left = this.#eta.remaining(rec.options, live?.progress ?? EMPTY_PROGRESS);
+      return left === undefined ? null : Math.ceil(left / 1000);
+    }
+    // Queued: the work of the running jobs and the jobs ahead, shared over the slots, then its own.
+    let ahead = 0;
+    for (const id of snap.running) {
+      const r = this.#journal.get(id);
+      const left = r && this.#eta.remaining(r.options, this.#live.get(id)?.progress ?? EMPTY_PROGRESS);
+      if (left === undefined) return null;
+      ahead += left ?? 0;
+    }
+    for (const id of snap.queued) {
+      if (id === rec.id) break;
+      const r = this.#journal.get(id);
+      const t = r && this.#eta.predict(r.options);
+      if (t === undefined) return null;
+      ahead += t ?? 0;
+    }
+    const own = this.#eta.predict(rec.options);
+    if (own === undefined) return null;
+    return Math.ceil((ahead / this.#concurrency + own) / 1000);
+  }
+
+  #emit(id: string): void {
+    const key = `job:${id}`;
+    if (this.#events.listenerCount(key) === 0) return;
+    void this.get(id).then((view) => {
+      if (view) this.#events.emit(key, view);
+    });
+  }
+
+  /** Positions and ETAs of waiting jobs move whenever the queue does. */
+  #notifyQueued(): void {
+    void this.#backend.snapshot().then((snap) => {
+      for (const id of snap.queued) this.#emit(id);
+    });
+  }
+}

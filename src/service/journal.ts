@@ -1,0 +1,299 @@
+/**
+ * The job journal: SQLite (node:sqlite) under DATA_DIR. Every accepted job is written here,
+ * with its input picture on disk, before the API answers; it also keeps who asked, where to
+ * deliver, whether it was delivered, how many times it started, and the queue settings.
+ */
+import { closeSync, fsyncSync, mkdirSync, openSync, rmSync, writeSync } from 'node:fs';
+import path from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import type { AnimateOptions } from '@stillmotion/engine';
+import type { DeliveryTarget, JobState, QueueLimits } from './types.ts';
+
+export interface JobRecord {
+  readonly id: string;
+  readonly seq: number;
+  readonly user: string;
+  readonly state: JobState;
+  readonly options: AnimateOptions;
+  readonly inputPath: string | null;
+  readonly resultPath: string | null;
+  readonly resultBytes: number;
+  readonly delivery: DeliveryTarget | null;
+  readonly delivered: boolean;
+  /** How many times the job started running. */
+  readonly attempts: number;
+  readonly error: string | null;
+  readonly errorCode: string | null;
+  readonly createdAt: number;
+  readonly startedAt: number | null;
+  readonly finishedAt: number | null;
+}
+
+interface Row {
+  id: string;
+  seq: number;
+  user: string;
+  state: JobState;
+  options: string;
+  input_path: string | null;
+  result_path: string | null;
+  result_bytes: number;
+  delivery: string | null;
+  delivered: number;
+  attempts: number;
+  error: string | null;
+  error_code: string | null;
+  created_at: number;
+  started_at: number | null;
+  finished_at: number | null;
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS jobs (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  id TEXT NOT NULL UNIQUE,
+  user TEXT NOT NULL,
+  state TEXT NOT NULL CHECK (state IN ('queued','running','succeeded','failed','canceled')),
+  options TEXT NOT NULL,
+  input_path TEXT,
+  result_path TEXT,
+  result_bytes INTEGER NOT NULL DEFAULT 0,
+  delivery TEXT,
+  delivered INTEGER NOT NULL DEFAULT 0,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  error TEXT,
+  error_code TEXT,
+  created_at INTEGER NOT NULL,
+  started_at INTEGER,
+  finished_at INTEGER
+);
+CREATE INDEX IF NOT EXISTS jobs_user ON jobs(user, seq);
+CREATE INDEX IF NOT EXISTS jobs_state ON jobs(state, seq);
+CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+`;
+
+function toRecord(r: Row): JobRecord {
+  return {
+    id: r.id,
+    seq: r.seq,
+    user: r.user,
+    state: r.state,
+    options: JSON.parse(r.options),
+    inputPath: r.input_path,
+    resultPath: r.result_path,
+    resultBytes: r.result_bytes,
+    delivery: r.delivery === null ? null : JSON.parse(r.delivery),
+    delivered: r.delivered === 1,
+    attempts: r.attempts,
+    error: r.error,
+    errorCode: r.error_code,
+    createdAt: r.created_at,
+    startedAt: r.started_at,
+    finishedAt: r.finished_at,
+  };
+}
+
+/** Writes a file and flushes it to disk before returning. */
+function writeDurable(file: string, data: Uint8Array): void {
+  const fd = openSync(file, 'w', 0o600);
+  try {
+    writeSync(fd, data);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+export class Journal {
+  readonly dir: string;
+  readonly inputsDir: string;
+  readonly resultsDir: string;
+  readonly #db: DatabaseSync;
+
+  constructor(dataDir: string) {
+    this.dir = dataDir;
+    this.inputsDir = path.join(dataDir, 'inputs');
+    this.resultsDir = path.join(dataDir, 'results');
+    mkdirSync(this.inputsDir, { recursive: true });
+    mkdirSync(this.resultsDir, { recursive: true });
+    this.#db = new DatabaseSync(path.join(dataDir, 'journal.sqlite'));
+    this.#db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000;');
+    this.#db.exec(SCHEMA);
+  }
+
+  close(): void {
+    if (this.#db.isOpen) this.#db.close();
+  }
+
+  /** Journals a new queued job with its input picture; durable when this returns. */
+  insert(job: {
+    id: string;
+    user: string;
+    options: AnimateOptions;
+    image: Uint8Array;
+    imageExt: string;
+    delivery?: DeliveryTarget;
+    now?: number;
+  }): JobRecord {
+    const inputPath = path.join(this.inputsDir, `${job.id}.${job.imageExt}`);
+    writeDurable(inputPath, job.image);
+    try {
+      this.#db
+        .prepare(
+          `INSERT INTO jobs (id, user, state, options, input_path, delivery, created_at)
+           VALUES (?, ?, 'queued', ?, ?, ?, ?)`,
+        )
+        .run(
+          job.id,
+          job.user,
+          JSON.stringify(job.options),
+          inputPath,
+          job.delivery === undefined ? null : JSON.stringify(job.delivery),
+          job.now ?? Date.now(),
+        );
+    } catch (err) {
+      rmSync(inputPath, { force: true });
+      throw err;
+    }
+    return this.get(job.id)!;
+  }
+
+  get(id: string): JobRecord | undefined {
+    const row = this.#db.prepare('SELECT * FROM jobs WHERE id = ?').get(id) as Row | undefined;
+    return row ? toRecord(row) : undefined;
+  }
+
+  listByUser(user: string, limit = 50): JobRecord[] {
+    const rows = this.#db
+      .prepare('SELECT * FROM jobs WHERE user = ? ORDER BY seq DESC LIMIT ?')
+      .all(user, limit) as unknown as Row[];
+    return rows.map(toRecord);
+  }
+
+  listByState(...states: JobState[]): JobRecord[] {
+    const marks = states.map(() => '?').join(',');
+    const rows = this.#db
+      .prepare(`SELECT * FROM jobs WHERE state IN (${marks}) ORDER BY seq`)
+      .all(...states) as unknown as Row[];
+    return rows.map(toRecord);
+  }
+
+  /** Ended jobs with a delivery target not yet marked delivered, oldest first. */
+  undelivered(): JobRecord[] {
+    const rows = this.#db
+      .prepare(
+        `SELECT * FROM jobs WHERE delivery IS NOT NULL AND delivered = 0
+         AND state IN ('succeeded','failed','canceled') ORDER BY seq`,
+      )
+      .all() as unknown as Row[];
+    return rows.map(toRecord);
+  }
+
+  markRunning(id: string, now = Date.now()): JobRecord {
+    this.#db
+      .prepare(`UPDATE jobs SET state = 'running', attempts = attempts + 1, started_at = ? WHERE id = ?`)
+      .run(now, id);
+    return this.get(id)!;
+  }
+
+  /** Puts a job back in the queue; `refundAttempt` undoes the start count (a clean shutdown). */
+  requeue(id: string, refundAttempt: boolean): void {
+    this.#db
+      .prepare(
+        `UPDATE jobs SET state = 'queued', started_at = NULL,
+         attempts = CASE WHEN ? THEN MAX(attempts - 1, 0) ELSE attempts END WHERE id = ?`,
+      )
+      .run(refundAttempt ? 1 : 0, id);
+  }
+
+  markSucceeded(id: string, resultPath: string, resultBytes: number, now = Date.now()): void {
+    this.#db
+      .prepare(
+        `UPDATE jobs SET state = 'succeeded', result_path = ?, result_bytes = ?, finished_at = ?,
+         error = NULL, error_code = NULL WHERE id = ?`,
+      )
+      .run(resultPath, resultBytes, now, id);
+  }
+
+  markEnded(
+    id: string,
+    state: 'failed' | 'canceled',
+    error: string,
+    errorCode: string,
+    now = Date.now(),
+  ): void {
+    this.#db
+      .prepare('UPDATE jobs SET state = ?, error = ?, error_code = ?, finished_at = ? WHERE id = ?')
+      .run(state, error, errorCode, now, id);
+  }
+
+  clearInput(id: string): void {
+    this.#db.prepare('UPDATE jobs SET input_path = NULL WHERE id = ?').run(id);
+  }
+
+  clearResult(id: string): void {
+    this.#db.prepare('UPDATE jobs SET result_path = NULL, result_bytes = 0 WHERE id = ?').run(id);
+  }
+
+  markDelivered(id: string): boolean {
+    return this.#db.prepare('UPDATE jobs SET delivered = 1 WHERE id = ?').run(id).changes > 0;
+  }
+
+  /** Ended jobs that finished before `before`. */
+  endedBefore(before: number): JobRecord[] {
+    const rows = this.#db
+      .prepare(
+        `SELECT * FROM jobs WHERE state IN ('succeeded','failed','canceled') AND finished_at < ? ORDER BY finished_at`,
+      )
+      .all(before) as unknown as Row[];
+    return rows.map(toRecord);
+  }
+
+  /** Jobs still holding a result file, oldest first (delivered ones before undelivered). */
+  withResults(): JobRecord[] {
+    const rows = this.#db
+      .prepare('SELECT * FROM jobs WHERE result_path IS NOT NULL ORDER BY delivered DESC, finished_at')
+      .all() as unknown as Row[];
+    return rows.map(toRecord);
+  }
+
+  delete(id: string): void {
+    this.#db.prepare('DELETE FROM jobs WHERE id = ?').run(id);
+  }
+
+  /** Input paths the journal still refers to (to sweep orphans left by a crash mid-accept). */
+  knownInputs(): Set<string> {
+    const rows = this.#db.prepare('SELECT input_path FROM jobs WHERE input_path IS NOT NULL').all() as {
+      input_path: string;
+    }[];
+    return new Set(rows.map((r) => r.input_path));
+  }
+
+  knownResults(): Set<string> {
+    const rows = this.#db.prepare('SELECT result_path FROM jobs WHERE result_path IS NOT NULL').all() as {
+      result_path: string;
+    }[];
+    return new Set(rows.map((r) => r.result_path));
+  }
+
+  getSettings(): { paused?: boolean; limits?: Partial<QueueLimits> } {
+    const rows = this.#db.prepare('SELECT key, value FROM settings').all() as {
+      key: string;
+      value: string;
+    }[];
+    const out: { paused?: boolean; limits?: Partial<QueueLimits> } = {};
+    for (const { key, value } of rows) {
+      if (key === 'paused') out.paused = JSON.parse(value);
+      if (key === 'limits') out.limits = JSON.parse(value);
+    }
+    return out;
+  }
+
+  saveSetting(key: 'paused' | 'limits', value: unknown): void {
+    this.#db
+      .prepare(
+        'INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value',
+      )
+      .run(key, JSON.stringify(value));
+  }
+}
