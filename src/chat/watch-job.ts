@@ -14,8 +14,11 @@ export interface WatchOptions {
   readonly intervalMs?: number;
   /** An intermediate edit failed (logged by the caller; watching goes on). */
   readonly onError?: (err: unknown) => void;
-  /** Also show the final state (done/failed/canceled) through `show`. @default false */
-  readonly showFinal?: boolean;
+  /**
+   * Also show the final state (done/failed/canceled) through `show`, as `renderProgress` gives it
+   * (`true`) or as this function writes it. @default false
+   */
+  readonly showFinal?: boolean | ((job: JobView) => string);
 }
 
 export interface WatchResult {
@@ -37,7 +40,8 @@ export function watchJob(service: JobService, id: string, options: WatchOptions)
     const finish = (job: JobView) => {
       done = true;
       unsubscribe?.();
-      const end = options.showFinal ? throttle.final(renderProgress(job)) : Promise.resolve(throttle.close());
+      const text = typeof options.showFinal === 'function' ? options.showFinal(job) : renderProgress(job);
+      const end = options.showFinal ? throttle.final(text) : Promise.resolve(throttle.close());
       end.then(
         () => resolve({ job, edits: throttle.stats.sent, editTimes: throttle.stats.sendTimes }),
         reject,

@@ -1,0 +1,94 @@
+/**
+ * `startDiscord({ service, logger, config })`: connects the Discord adapter to a JobService
+ * (in-process or through ENGINE_URL). The sidecar's main calls it when DISCORD_TOKEN is set.
+ * Resolves once the gateway session is ready and deliveries owed from before a restart are
+ * under way.
+ */
+import { Client, Events, GatewayIntentBits, Partials } from 'discord.js';
+import type { Logger } from 'pino';
+import type { JobService } from '../../src/service/types.ts';
+import { type DiscordConfig, discordConfigFromEnv } from './config.ts';
+import type { BotContext, BotModel } from './context.ts';
+import { dispatch } from './dispatcher.ts';
+import { ImageCache } from './image-cache.ts';
+import { track } from './job-flow.ts';
+import { handleMessage } from './mentions.ts';
+import { recoverDeliveries } from './recover.ts';
+
+export interface StartDiscordOptions {
+  readonly service: JobService;
+  readonly logger: Logger;
+  /**
+   * The adapter's settings, or the sidecar's config (its `env` is read with
+   * {@link discordConfigFromEnv}). @default discordConfigFromEnv(process.env)
+   */
+  readonly config?: DiscordConfig | { readonly env: Readonly<Record<string, string | undefined>> };
+  /** Model defaults for help and early option checks; taken from `service.model` when it has one. */
+  readonly model?: BotModel;
+}
+
+export interface DiscordBot {
+  readonly client: Client;
+  readonly context: BotContext;
+  /** Waits for every job flow this bot follows (tests). */
+  idle(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** Gateway intents: slash commands need only Guilds; mentions need the message ones. */
+export const INTENTS = [
+  GatewayIntentBits.Guilds,
+  GatewayIntentBits.GuildMessages,
+  GatewayIntentBits.MessageContent,
+  GatewayIntentBits.DirectMessages,
+] as const;
+
+let rejectionGuard = false;
+
+export async function startDiscord(options: StartDiscordOptions): Promise<DiscordBot> {
+  const given = options.config;
+  const config: DiscordConfig =
+    given === undefined ? discordConfigFromEnv() : 'token' in given ? given : discordConfigFromEnv(given.env);
+  const logger = options.logger.child({ adapter: 'discord' });
+  const serviceModel = (options.service as { model?: BotModel }).model;
+  const client = new Client({
+    intents: [...INTENTS],
+    partials: [Partials.Channel],
+    rest: { api: config.apiUrl },
+    allowedMentions: { parse: [], repliedUser: false },
+  });
+  const ctx: BotContext = {
+    client,
+    service: options.service,
+    logger,
+    config,
+    model: options.model ?? serviceModel,
+    images: new ImageCache(),
+    active: new Set(),
+    flows: new Set(),
+  };
+  if (!rejectionGuard) {
+    // A failed interaction must never take the process down.
+    rejectionGuard = true;
+    process.on('unhandledRejection', (reason) => logger.error({ err: reason }, 'unhandled rejection'));
+  }
+  client.on(Events.Error, (err) => logger.error({ err }, 'discord client error'));
+  client.on(Events.Warn, (message) => logger.warn({ message }, 'discord client warning'));
+  client.on(Events.InteractionCreate, (interaction) => track(ctx, dispatch(interaction, ctx)));
+  client.on(Events.MessageCreate, (message) => track(ctx, handleMessage(message, ctx)));
+  const ready = new Promise<void>((resolve) => client.once(Events.ClientReady, () => resolve()));
+  await client.login(config.token);
+  await ready;
+  logger.info({ user: client.user?.tag, app: client.application?.id }, 'discord ready');
+  await recoverDeliveries(ctx).catch((err) => logger.error({ err }, 'could not resume deliveries'));
+  return {
+    client,
+    context: ctx,
+    async idle() {
+      while (ctx.flows.size > 0) await Promise.allSettled([...ctx.flows]);
+    },
+    async stop() {
+      await client.destroy();
+    },
+  };
+}
