@@ -1,10 +1,11 @@
 /**
  * Runs one fluent-ffmpeg command as a plain child (same process group, never detached), mapping its
  * events to promises and its failures to VideoError / CanceledError. Children are SIGKILLed on
- * kill() and when this process exits.
+ * kill() and when this process exits; their partial output files are removed then too.
  */
 import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { rmSync } from 'node:fs';
 import path from 'node:path';
 import type ffmpeg from 'fluent-ffmpeg';
 import { CanceledError, VideoError } from './errors.ts';
@@ -12,17 +13,23 @@ import { CanceledError, VideoError } from './errors.ts';
 const STDERR_TAIL_LINES = 8;
 export const QUIET = ['-hide_banner', '-nostdin', '-nostats', '-loglevel', 'error'];
 
-const liveChildren = new Set<ChildProcess>();
+/** Running ffmpeg children and the partial file each writes. */
+const liveChildren = new Map<ChildProcess, string>();
 let exitHookInstalled = false;
 
-function trackChild(child: ChildProcess): void {
+function killAllOnExit(): void {
+  for (const [child, partial] of liveChildren) {
+    child.kill('SIGKILL');
+    rmSync(partial, { force: true });
+  }
+}
+
+function trackChild(child: ChildProcess, partial: string): void {
   if (!exitHookInstalled) {
     exitHookInstalled = true;
-    process.on('exit', () => {
-      for (const c of liveChildren) c.kill('SIGKILL');
-    });
+    process.on('exit', killAllOnExit);
   }
-  liveChildren.add(child);
+  liveChildren.set(child, partial);
   child.once('exit', () => liveChildren.delete(child));
 }
 
@@ -49,11 +56,10 @@ export interface Run {
   /** Settles when ffmpeg has exited: CanceledError after kill(), VideoError on failure. */
   readonly done: Promise<void>;
   kill(): void;
-  readonly killed: () => boolean;
 }
 
-/** Runs a fluent-ffmpeg command with `binary`, mapping its events to promises. */
-export function launch(command: ffmpeg.FfmpegCommand, binary: string): Run {
+/** Runs a fluent-ffmpeg command with `binary` that writes `partial`, mapping its events to promises. */
+export function launch(command: ffmpeg.FfmpegCommand, binary: string, partial: string): Run {
   let child: ChildProcess | undefined;
   let killed = false;
   let resolveStarted!: (c: ChildProcess) => void;
@@ -65,8 +71,11 @@ export function launch(command: ffmpeg.FfmpegCommand, binary: string): Run {
   const done = new Promise<void>((resolve, reject) => {
     command.on('start', () => {
       child = (command as unknown as { ffmpegProc?: ChildProcess }).ffmpegProc;
-      if (!child) return;
-      trackChild(child);
+      if (!child) {
+        rejectStarted(new VideoError('ffmpeg started without a process handle'));
+        return;
+      }
+      trackChild(child, partial);
       // Writes to a dead ffmpeg fail through their callbacks; keep the stream error from being unhandled.
       child.stdin?.on('error', () => {});
       if (killed) child.kill('SIGKILL');
@@ -92,7 +101,6 @@ export function launch(command: ffmpeg.FfmpegCommand, binary: string): Run {
       killed = true;
       child?.kill('SIGKILL');
     },
-    killed: () => killed,
   };
 }
 

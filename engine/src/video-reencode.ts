@@ -42,7 +42,7 @@ async function runToFile(
     .inputOptions(QUIET)
     .output(tmpPath)
     .outputOptions(outOptions);
-  const run = launch(command, binary);
+  const run = launch(command, binary, tmpPath);
   const onAbort = () => run.kill();
   signal?.addEventListener('abort', onAbort, { once: true });
   try {

@@ -131,7 +131,7 @@ export function openVideoEncoder(options: VideoEncoderOptions): VideoEncoder {
     ])
     .output(tmpPath)
     .outputOptions(outputOptions(options));
-  const run = launch(command, binary);
+  const run = launch(command, binary, tmpPath);
 
   let aborted = false;
   let settled = false;

@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { randomFillSync } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -72,6 +72,22 @@ function childPids(): string[] {
   return readdirSync(tasks).flatMap((t) =>
     readFileSync(`${tasks}/${t}/children`, 'utf8').split(/\s+/).filter(Boolean),
   );
+}
+
+/** The process group of a pid, from /proc/<pid>/stat (the field after the state). */
+function processGroup(pid: string | number): string {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2];
+}
+
+/** Running, not gone and not a zombie waiting for an orphan reaper. */
+function isAlive(pid: string): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
 }
 
 function leftovers(): string[] {
@@ -273,7 +289,10 @@ describe('cancellation', () => {
       signal: controller.signal,
     });
     await encoder.write(greyFrames(3, 128, 64), 3);
-    expect(childPids().length).toBeGreaterThan(0); // ffmpeg is running, waiting for more frames
+    // ffmpeg is running, waiting for more frames, in our own process group (not detached).
+    const running = childPids();
+    expect(running.length).toBeGreaterThan(0);
+    for (const pid of running) expect(processGroup(pid)).toBe(processGroup(process.pid));
     controller.abort();
     await expect(encoder.finish()).rejects.toBeInstanceOf(CanceledError);
     await expect(encoder.write(greyFrames(1, 128, 64), 1)).rejects.toBeInstanceOf(CanceledError);
@@ -317,6 +336,37 @@ describe('cancellation', () => {
     });
     await expect(job).rejects.toBeInstanceOf(CanceledError);
     expect(existsSync(outPath)).toBe(false);
+  });
+});
+
+describe('process exit', () => {
+  it('kills a running ffmpeg and removes its partial file when Node exits', async () => {
+    const scriptPath = path.join(dir, 'exit-mid-encode.ts');
+    const video = new URL('../../engine/src/video.ts', import.meta.url).href;
+    writeFileSync(
+      scriptPath,
+      [
+        `import { readdirSync, readFileSync } from 'node:fs';`,
+        `import { openVideoEncoder } from ${JSON.stringify(video)};`,
+        `const enc = openVideoEncoder({ width: 64, height: 64, fps: 7, format: 'mp4', outPath: ${JSON.stringify(path.join(dir, 'exit.mp4'))} });`,
+        `await enc.write(new Uint8Array(3 * 64 * 64 * 3), 3);`,
+        `const t = '/proc/' + process.pid + '/task';`,
+        `const pids = readdirSync(t).flatMap((x) => readFileSync(t + '/' + x + '/children', 'utf8').split(' ').filter(Boolean));`,
+        `console.log(JSON.stringify(pids));`,
+        `process.exit(0);`,
+      ].join('\n'),
+    );
+    const { stdout } = await execFileAsync(process.execPath, [scriptPath]);
+    const pids = JSON.parse(stdout) as string[];
+    expect(pids.length).toBeGreaterThan(0);
+    expect(pids.every((pid) => /^\d+$/.test(pid))).toBe(true);
+    // Without the exit hook, ffmpeg would read EOF, finish the file and leave it behind.
+    for (let i = 0; i < 50 && pids.some(isAlive); i++) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(pids.filter(isAlive)).toEqual([]);
+    expect(leftovers()).toEqual([]);
+    expect(existsSync(path.join(dir, 'exit.mp4'))).toBe(false);
   });
 });
 
