@@ -1,0 +1,75 @@
+/**
+ * The Slack adapter's settings, read from the environment (docs/product.md, "Environment
+ * contracts"). No Slack library reads environment variables, so everything is passed explicitly.
+ */
+import { parseHostList } from '../../src/chat/index.ts';
+
+export class SlackConfigError extends Error {
+  override name = 'SlackConfigError';
+  readonly code = 'bad_slack_config';
+}
+
+export interface SlackConfig {
+  readonly botToken: string;
+  /** Set: Socket Mode (no public URL). Unset: HTTP mode at POST /slack/events. */
+  readonly appToken: string | undefined;
+  readonly signingSecret: string | undefined;
+  /** Slack user ids (`U…`), optionally team-qualified (`T…:U…` or `slack:T…:U…`). */
+  readonly adminUsers: readonly string[];
+  /** Base of the Web API; Socket Mode's apps.connections.open goes there too. */
+  readonly apiUrl: string;
+  readonly attachmentHosts: readonly string[];
+  /** Largest picture the bot downloads. @default 20 MB */
+  readonly maxImageBytes: number;
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+const val = (env: Env, name: string): string | undefined => {
+  const v = env[name]?.trim();
+  return v ? v : undefined;
+};
+
+/** True when the environment asks for the Slack adapter (a bot token is set). */
+export function slackRequested(env: Env): boolean {
+  return val(env, 'SLACK_BOT_TOKEN') !== undefined;
+}
+
+/** Reads and checks the Slack settings; throws SlackConfigError naming every problem. */
+export function loadSlackConfig(env: Env, defaults: { maxImageBytes?: number } = {}): SlackConfig {
+  const problems: string[] = [];
+  const botToken = val(env, 'SLACK_BOT_TOKEN');
+  const appToken = val(env, 'SLACK_APP_TOKEN');
+  const signingSecret = val(env, 'SLACK_SIGNING_SECRET');
+  if (!botToken) problems.push('SLACK_BOT_TOKEN: required (the xoxb- bot token from "OAuth & Permissions")');
+  else if (!botToken.startsWith('xoxb-'))
+    problems.push('SLACK_BOT_TOKEN: must be a bot token starting with xoxb-');
+  if (appToken && !appToken.startsWith('xapp-')) {
+    problems.push('SLACK_APP_TOKEN: must be an app-level token starting with xapp- (connections:write)');
+  }
+  if (!appToken && !signingSecret) {
+    problems.push(
+      'SLACK_APP_TOKEN or SLACK_SIGNING_SECRET: set one (Socket Mode, or HTTP mode at /slack/events)',
+    );
+  }
+  const apiUrl = val(env, 'SLACK_API_URL') ?? 'https://slack.com/api/';
+  try {
+    new URL(apiUrl);
+  } catch {
+    problems.push(`SLACK_API_URL: not a URL (${apiUrl})`);
+  }
+  if (problems.length > 0)
+    throw new SlackConfigError(`invalid Slack configuration:\n  ${problems.join('\n  ')}`);
+  return Object.freeze({
+    botToken: botToken!,
+    appToken,
+    signingSecret,
+    adminUsers: (val(env, 'SLACK_ADMIN_USERS') ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+    apiUrl: apiUrl.endsWith('/') ? apiUrl : `${apiUrl}/`,
+    attachmentHosts: parseHostList(env.ATTACHMENT_HOSTS),
+    maxImageBytes: defaults.maxImageBytes ?? 20_000_000,
+  });
+}

@@ -1,0 +1,200 @@
+/**
+ * One Slack job from picture to video: download the picture, post the status message, submit the
+ * job, edit the status with `chat.update` (at most once per 1.5 s, through the shared throttle),
+ * upload the video into the thread with files.uploadV2, then show the caption and the buttons.
+ */
+import type { webApi } from '@slack/bolt';
+import type { AnimateOptionsInput } from '@stillmotion/engine';
+import { isFinished, renderCaption, userError, watchJob } from '../../src/chat/index.ts';
+import type { JobView } from '../../src/service/types.ts';
+import { endedBlocks, progressBlocks, resultBlocks, type StatusExtras, submittingBlocks } from './blocks.ts';
+import { asSlackTarget, type SlackDeps, type SlackTarget, slackUserId } from './context.ts';
+import { SlackUserError } from './errors.ts';
+import { downloadSlackImage, type SlackFile, uploadResult } from './slack-files.ts';
+
+type Client = webApi.WebClient;
+
+export interface JobRequest {
+  readonly team: string;
+  readonly user: string;
+  readonly channel: string;
+  /** Thread to work in; undefined for /animate (the status message starts the thread). */
+  readonly thread_ts: string | undefined;
+  readonly file: SlackFile;
+  readonly options: AnimateOptionsInput;
+  /** Shown above the progress (e.g. "several pictures: used the first"). */
+  readonly note?: string;
+}
+
+/** Where an error reply goes: only `user` sees it. */
+export interface ReplyTo {
+  readonly channel: string;
+  readonly user: string;
+  readonly thread_ts?: string;
+}
+
+/** Tells the user what went wrong, ephemerally, and logs it (faults at error level). */
+export async function replyError(deps: SlackDeps, client: Client, to: ReplyTo, err: unknown): Promise<void> {
+  const { text, expected } =
+    err instanceof SlackUserError
+      ? { text: `❌ ${err.message}`, expected: true }
+      : userError(err, '`/animate help`');
+  if (expected) deps.logger.info({ user: to.user, err: String(err) }, 'slack: refused');
+  else deps.logger.error({ user: to.user, err }, 'slack: failed');
+  await client.chat.postEphemeral({
+    channel: to.channel,
+    user: to.user,
+    text,
+    ...(to.thread_ts ? { thread_ts: to.thread_ts } : {}),
+  });
+}
+
+/**
+ * Downloads the picture, posts the status message and submits the job; the rest runs in the
+ * background. Refusals throw (the caller answers ephemerally); a status already posted is removed.
+ */
+export async function launchJob(deps: SlackDeps, client: Client, req: JobRequest): Promise<string> {
+  const image = await downloadSlackImage(deps.config, req.file);
+  const extras: StatusExtras = { user: req.user, note: noteFor(deps, req.note) };
+  const first = submittingBlocks(extras);
+  const posted = await client.chat.postMessage({
+    channel: req.channel,
+    text: first.text,
+    blocks: first.blocks,
+    ...(req.thread_ts ? { thread_ts: req.thread_ts } : {}),
+  });
+  const status_ts = posted.ts!;
+  const target: SlackTarget = {
+    platform: 'slack',
+    team: req.team,
+    user: req.user,
+    channel: req.channel,
+    status_ts,
+    thread_ts: req.thread_ts ?? status_ts,
+    file_id: req.file.id,
+  };
+  let id: string;
+  try {
+    ({ id } = await deps.service.submit({
+      image,
+      options: req.options,
+      user: slackUserId(req.team, req.user),
+      delivery: { ...target },
+    }));
+  } catch (err) {
+    await client.chat.delete({ channel: req.channel, ts: status_ts }).catch((e: unknown) => {
+      deps.logger.warn({ err: e }, 'slack: could not remove the status message of a refused job');
+    });
+    throw err;
+  }
+  deps.logger.info(
+    { job: id, user: slackUserId(req.team, req.user), channel: req.channel },
+    'slack: job submitted',
+  );
+  follow(deps, client, id, target, extras);
+  return id;
+}
+
+function noteFor(deps: SlackDeps, note: string | undefined): string | undefined {
+  const parts = [
+    note,
+    deps.randomWeights
+      ? '_The bundled tiny model has random weights: the video will look like noise._'
+      : undefined,
+  ];
+  const text = parts.filter(Boolean).join('\n');
+  return text || undefined;
+}
+
+/** Follows a job in the background until it is delivered; errors are logged, never thrown. */
+export function follow(
+  deps: SlackDeps,
+  client: Client,
+  id: string,
+  target: SlackTarget,
+  extras?: StatusExtras,
+): void {
+  if (deps.active.has(id)) return;
+  deps.active.add(id);
+  const shown: StatusExtras = extras ?? { user: target.user };
+  const log = deps.logger.child({ job: id });
+  watchJob(deps.service, id, {
+    show: (_text, job) =>
+      client.chat.update({ channel: target.channel, ts: target.status_ts, ...progressBlocks(job, shown) }),
+    onError: (err) => log.warn({ err }, 'slack: progress edit failed'),
+  })
+    .then(({ job, edits }) => {
+      log.info({ state: job.state, edits }, 'slack: job ended');
+      return deliver(deps, client, job, target, shown);
+    })
+    .catch((err: unknown) => log.error({ err }, 'slack: could not follow the job'))
+    .finally(() => deps.active.delete(id));
+}
+
+/**
+ * Posts a finished job where it belongs and marks it delivered: the video into the thread (with
+ * the caption as its comment) and the buttons on the status message; or the failure/cancel line.
+ */
+export async function deliver(
+  deps: SlackDeps,
+  client: Client,
+  job: JobView,
+  target: SlackTarget,
+  extras?: StatusExtras,
+): Promise<void> {
+  const shown: StatusExtras = extras ?? { user: target.user };
+  if (!isFinished(job) || job.delivered) return;
+  if (job.state === 'succeeded') {
+    const bytes = await deps.service.result(job.id);
+    const fileId = await uploadResult(client, {
+      channel: target.channel,
+      thread_ts: target.thread_ts,
+      bytes,
+      filename: `stillmotion-${job.seed}.${job.format}`,
+      title: job.options.prompt || `stillmotion seed ${job.seed}`,
+      comment: `<@${target.user}> ${renderCaption(job)}`,
+    });
+    await client.chat.update({
+      channel: target.channel,
+      ts: target.status_ts,
+      ...resultBlocks(job, shown, fileId),
+    });
+  } else {
+    await client.chat.update({ channel: target.channel, ts: target.status_ts, ...endedBlocks(job, shown) });
+  }
+  await deps.service.markDelivered(job.id);
+  deps.logger.info({ job: job.id, state: job.state }, 'slack: delivered');
+}
+
+/**
+ * After a restart: post every finished Slack job nobody saw yet, and follow the ones still queued
+ * or running (their status messages are still there to edit).
+ */
+export async function resumeDeliveries(
+  deps: SlackDeps,
+  client: Client,
+): Promise<{ delivered: number; followed: number }> {
+  let delivered = 0;
+  let followed = 0;
+  for (const job of await deps.service.undelivered()) {
+    const target = asSlackTarget(job.delivery);
+    if (!target || deps.active.has(job.id)) continue;
+    deps.active.add(job.id);
+    try {
+      await deliver(deps, client, job, target);
+      delivered++;
+    } catch (err) {
+      deps.logger.error({ job: job.id, err }, 'slack: could not deliver after restart');
+    } finally {
+      deps.active.delete(job.id);
+    }
+  }
+  const queue = await deps.service.queue();
+  for (const job of [...queue.running, ...queue.queued]) {
+    const target = asSlackTarget(job.delivery);
+    if (!target || deps.active.has(job.id)) continue;
+    follow(deps, client, job.id, target);
+    followed++;
+  }
+  return { delivered, followed };
+}

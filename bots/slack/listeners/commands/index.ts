@@ -1,0 +1,53 @@
+/**
+ * Slash commands. `/animate [prompt and --options]` opens the modal at once (a trigger_id lives
+ * 3 s and works once), prefilled with what was typed; `help` and bad options answer ephemerally.
+ * `/animate-queue …` is the admin command.
+ */
+import type { App } from '@slack/bolt';
+import { parseChatText, userError } from '../../../../src/chat/index.ts';
+import { runAdminCommand } from '../../admin.ts';
+import type { SlackDeps } from '../../context.ts';
+import { slackHelp } from '../../help.ts';
+import { animateModal, splitTyped } from '../../modal.ts';
+
+export const ANIMATE_COMMAND = '/animate';
+export const QUEUE_COMMAND = '/animate-queue';
+
+export function register(app: App, deps: SlackDeps): void {
+  app.command(ANIMATE_COMMAND, async ({ command, ack, client }) => {
+    let parsed: ReturnType<typeof parseChatText>;
+    try {
+      parsed = parseChatText(command.text, deps.model);
+    } catch (err) {
+      await ack({ response_type: 'ephemeral', text: userError(err, '`/animate help`').text });
+      return;
+    }
+    if (parsed.help) {
+      await ack({ response_type: 'ephemeral', text: slackHelp(deps) });
+      return;
+    }
+    await ack();
+    const { fields, extra } = splitTyped(parsed.options);
+    const view = animateModal({
+      model: deps.model,
+      typed: fields,
+      metadata: { channel: command.channel_id, extra },
+    });
+    await client.views.open({ trigger_id: command.trigger_id, view });
+  });
+
+  app.command(QUEUE_COMMAND, async ({ command, ack }) => {
+    let text: string;
+    try {
+      text = await runAdminCommand(deps, command.team_id, command.user_id, command.text);
+    } catch (err) {
+      const e = userError(err, '`/animate-queue`');
+      deps.logger[e.expected ? 'info' : 'error'](
+        { err, user: command.user_id },
+        'slack admin: command failed',
+      );
+      text = e.text;
+    }
+    await ack({ response_type: 'ephemeral', text });
+  });
+}

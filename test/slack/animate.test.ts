@@ -1,0 +1,159 @@
+/**
+ * /animate end to end: real Bolt over Socket Mode against the fake Slack, the real job service and
+ * the tiny model. Slash command → modal → submit → status message → progress edits → MP4 uploaded
+ * into the status message's thread; then the buttons.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buttonIds } from '../fakes/slack/driver.ts';
+import { ALICE, BOB, CHANNEL, ephemeralsFor, PICTURE, probe, type Rig, startRig } from './harness.ts';
+
+let rig: Rig;
+
+beforeAll(async () => {
+  rig = await startRig();
+});
+
+afterAll(async () => {
+  await rig?.close();
+});
+
+/** Opens the modal with `/animate text` and submits it with the picture `fileId` and `values`. */
+async function animate(text: string, fileId: string, values: Record<string, string> = {}) {
+  const { fake, slack } = rig;
+  const opened = fake.callsOf('views.open').length;
+  const ack = await slack.slashCommand('/animate', text, ALICE, CHANNEL);
+  const call = await fake.waitFor('views.open', () => fake.callsOf('views.open')[opened]);
+  const viewId = [...fake.views.keys()].at(-1)!;
+  const state: Record<string, Record<string, unknown>> = {
+    image: { file: { type: 'file_input', files: [{ id: fileId }] } },
+  };
+  for (const [k, v] of Object.entries(values)) state[k] = { value: { type: 'number_input', value: v } };
+  const submitAck = await slack.submitView(viewId, ALICE, state);
+  return { ack, call, submitAck, view: fake.views.get(viewId)! };
+}
+
+describe('/animate', () => {
+  it('opens a prefilled modal, then posts status, edits it, and uploads the MP4 into its thread', async () => {
+    const { fake } = rig;
+    const file = fake.addFile({ name: 'cat.png', mimetype: 'image/png', data: PICTURE });
+    const started = Date.now();
+    const { ack, call, submitAck, view } = await animate(
+      'a cat waves --frames 3 --steps 2 --seed 42 --noise 0.05',
+      file.id,
+    );
+
+    // The command is acked at once and the modal opened with the typed options.
+    expect(ack.payload).toEqual({});
+    expect(ack.ms).toBeLessThan(3000);
+    const blocks = JSON.stringify((call.args.view as { blocks: unknown[] }).blocks);
+    expect(blocks).toContain('"initial_value":"a cat waves"');
+    expect(blocks).toContain('"initial_value":"3"');
+    expect(blocks).toContain('"initial_value":"42"');
+    expect(blocks).toContain('"type":"file_input"');
+    expect(blocks).toContain('"max_files":1');
+    expect(JSON.parse(String(view.private_metadata))).toMatchObject({
+      channel: CHANNEL,
+      extra: { steps: '2', noise: '0.05' },
+    });
+    expect(submitAck.payload).toEqual({});
+
+    // Status message in the channel (top level), edited, then the video in its thread.
+    const status = await fake.waitFor('status message', () =>
+      fake.ws.messages.find((m) => m.channel === CHANNEL && m.user === fake.botUserId && !m.thread_ts),
+    );
+    const upload = await fake.waitFor(
+      'upload',
+      () => fake.ws.files.size > 1 && [...fake.ws.files.values()].find((f) => f.thread_ts),
+    );
+    expect(upload.channel).toBe(CHANNEL);
+    expect(upload.thread_ts).toBe(status.ts);
+    expect(upload.initial_comment).toContain('a cat waves');
+    expect(upload.initial_comment).toContain('seed 42');
+    expect(upload.initial_comment).toContain('--steps 2');
+    const video = probe(upload.data);
+    expect(video).toEqual({ codec: 'h264', pix_fmt: 'yuv420p', frames: 3 });
+
+    // files.uploadV2: URL, then the bytes to the other host, then complete with channel + thread.
+    const complete = fake.callsOf('files.completeUploadExternal').at(-1)!;
+    expect(complete.args).toMatchObject({ channel_id: CHANNEL, thread_ts: status.ts });
+    expect(fake.uploads.at(-1)!.bytes.equals(upload.data)).toBe(true);
+
+    // The status was edited at least once while the job moved, never faster than every 1.5 s.
+    const edits = fake.callsOf('chat.update').filter((c) => c.args.ts === status.ts && c.at >= started);
+    console.log(JSON.stringify(fake.callsOf('chat.update').map((c) => [c.at - started, c.args.text])));
+    expect(edits.length).toBeGreaterThanOrEqual(2);
+    const progressEdits = edits.filter((c) => JSON.stringify(c.args.blocks).includes('stillmotion_cancel'));
+    expect(progressEdits.length).toBeGreaterThanOrEqual(1);
+    for (let i = 1; i < progressEdits.length; i++) {
+      expect(progressEdits[i]!.at - progressEdits[i - 1]!.at).toBeGreaterThanOrEqual(1400);
+    }
+    // Finally: the caption and the buttons.
+    await fake.waitFor('result buttons', () => buttonIds(status).includes('stillmotion_reroll'));
+    expect(buttonIds(status)).toEqual([
+      'stillmotion_reroll',
+      'stillmotion_more_motion',
+      'stillmotion_less_motion',
+      'stillmotion_delete',
+    ]);
+    const job = (await rig.sidecar.service.list('slack:T0FAKE:U0ALICE')).at(-1)!;
+    expect(job.delivered).toBe(true);
+    expect(job.seed).toBe(42);
+  });
+
+  it('refuses an out-of-range option with the option and its range, without a modal', async () => {
+    const opened = rig.fake.callsOf('views.open').length;
+    const ack = await rig.slack.slashCommand('/animate', 'sea --frames 99', ALICE, CHANNEL);
+    expect(String(ack.payload.text)).toMatch(/frames.*2–14/i);
+    expect(ack.payload.response_type).toBe('ephemeral');
+    expect(rig.fake.callsOf('views.open').length).toBe(opened);
+  });
+
+  it('answers /animate help with every option', async () => {
+    const ack = await rig.slack.slashCommand('/animate', 'help', ALICE, CHANNEL);
+    for (const name of [
+      'prompt',
+      'motion',
+      'fps',
+      'frames',
+      'steps',
+      'seed',
+      'noise',
+      'guidance',
+      'size',
+      'format',
+    ]) {
+      expect(String(ack.payload.text)).toContain(`--${name}`);
+    }
+  });
+
+  it('puts a modal field error next to the field', async () => {
+    const file = rig.fake.addFile({ name: 'x.png', mimetype: 'image/png', data: PICTURE });
+    const { submitAck } = await animate('', file.id, { fps: '31' });
+    expect(submitAck.payload).toMatchObject({ response_action: 'errors' });
+    expect(String((submitAck.payload.errors as Record<string, string>).fps)).toMatch(/1–30/);
+  });
+
+  it('answers a file that is not a picture with a specific ephemeral error', async () => {
+    const { fake } = rig;
+    // Named and typed as a PNG, but the bytes are text: the magic-byte check catches it.
+    const file = fake.addFile({
+      name: 'notes.png',
+      mimetype: 'image/png',
+      data: Buffer.from('just some text, not a picture'),
+    });
+    const before = ephemeralsFor(fake, ALICE.id).length;
+    await animate('--frames 2 --steps 1', file.id);
+    const text = await fake.waitFor('ephemeral error', () => ephemeralsFor(fake, ALICE.id)[before]);
+    expect(text).toMatch(/not a picture|not a PNG/i);
+    expect(fake.downloads.at(-1)).toMatchObject({ authorized: true, status: 200 });
+  });
+
+  it('refuses the buttons to someone who is not the owner', async () => {
+    const { fake, slack } = rig;
+    const status = fake.ws.messages.find((m) => buttonIds(m).includes('stillmotion_reroll'))!;
+    const before = ephemeralsFor(fake, BOB.id).length;
+    await slack.clickButton(status, 'stillmotion_reroll', BOB);
+    const text = await fake.waitFor('refusal', () => ephemeralsFor(fake, BOB.id)[before]);
+    expect(text).toContain('Only <@U0ALICE> or an admin');
+  });
+});
