@@ -6,6 +6,7 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import type * as Ort from 'onnxruntime-node';
 import { DeviceError } from './errors.ts';
 
@@ -22,15 +23,20 @@ export const CUDA_INSTALL_HINT =
 
 let cached: Promise<OrtModule> | undefined;
 
-/** Where onnxruntime-node is resolved from: `$ORT_CUDA_NODE_MODULES` when set (the device recipe), else here. */
-function ortRequire(env: NodeJS.ProcessEnv): NodeJS.Require {
+/**
+ * The onnxruntime-node package to load: `$ORT_CUDA_NODE_MODULES/onnxruntime-node` when that
+ * node_modules folder is set (the device recipe), else the installed one.
+ */
+function ortPackage(env: NodeJS.ProcessEnv, file = ''): string {
   const dir = env.ORT_CUDA_NODE_MODULES;
-  return createRequire(dir ? path.join(path.resolve(dir), 'noop.js') : import.meta.url);
+  if (dir)
+    return createRequire(import.meta.url).resolve(path.join(path.resolve(dir), 'onnxruntime-node', file));
+  return createRequire(import.meta.url).resolve(path.posix.join('onnxruntime-node', file));
 }
 
-/** Loads onnxruntime-node once: from `$ORT_CUDA_NODE_MODULES/onnxruntime-node` when set, else the installed one. */
+/** Loads onnxruntime-node once (see {@link ortPackage}). */
 export function loadOrt(env: NodeJS.ProcessEnv = process.env): Promise<OrtModule> {
-  cached ??= import(ortRequire(env).resolve('onnxruntime-node')).then(
+  cached ??= import(pathToFileURL(ortPackage(env)).href).then(
     (m) => ((m as { default?: OrtModule }).default ?? m) as OrtModule,
   );
   return cached;
@@ -44,7 +50,7 @@ export function cudaUnavailableReason(env: NodeJS.ProcessEnv = process.env): str
   if (process.platform !== 'linux' || process.arch !== 'x64') return undefined;
   let pkg: string;
   try {
-    pkg = path.dirname(ortRequire(env).resolve('onnxruntime-node/package.json'));
+    pkg = path.dirname(ortPackage(env, 'package.json'));
   } catch {
     return undefined;
   }

@@ -5,7 +5,15 @@
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { EngineError, SvdEngine } from '@stillmotion/engine';
+import {
+  BUNDLED_MODEL_DIR,
+  EngineError,
+  inspectImage,
+  loadModelInfo,
+  parseDevice,
+  resolveOptions,
+  SvdEngine,
+} from '@stillmotion/engine';
 import { cliHelp, parseCliArgs, UsageError } from './args.ts';
 import { progressLine } from './progress-bar.ts';
 
@@ -25,9 +33,13 @@ async function main(argv: readonly string[]): Promise<number> {
     info: (_o: object, msg?: string) => process.stderr.write(`${msg}\n`),
     warn: (_o: object, msg?: string) => process.stderr.write(`warning: ${msg}\n`),
   };
-  const engine = await SvdEngine.load({ modelDir: args.model, device: args.device, logger });
+  // Validate everything cheap before any model is loaded.
+  const model = loadModelInfo(args.model ?? process.env.SVD_MODEL_DIR ?? BUNDLED_MODEL_DIR);
+  const options = resolveOptions(args.options, model);
+  parseDevice(args.device ?? process.env.SVD_DEVICE);
+  await inspectImage(image);
+  const engine = await SvdEngine.load({ modelDir: model.dir, device: args.device, logger });
   try {
-    const options = engine.resolveOptions(args.options);
     const output = path.resolve(args.output ?? imagePath.replace(/\.[^./]+$/, '') + `.${options.format}`);
     const startedAt = performance.now();
     const tty = process.stderr.isTTY;

@@ -1,0 +1,135 @@
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CanceledError } from '../../engine/src/errors.ts';
+import { type ProgressEvent, runPipeline, SvdEngine } from '../../engine/src/index.ts';
+import { loadImage } from '../../engine/src/preprocess.ts';
+
+let engine: SvdEngine;
+let rgb: Uint8Array;
+const width = 128;
+const height = 64;
+
+beforeAll(async () => {
+  engine = await SvdEngine.load({ device: 'cpu' });
+  rgb = (await loadImage(readFileSync('test/fixtures/case_public/input.png'), { width, height })).rgb;
+});
+afterAll(() => engine.release());
+
+async function frames(
+  options: Parameters<SvdEngine['resolveOptions']>[0],
+  extra: { signal?: AbortSignal; onProgress?: (e: ProgressEvent) => void; decodeChunkSize?: number } = {},
+) {
+  const out: Float32Array[] = [];
+  await runPipeline(engine.model, engine.sessions, {
+    rgb,
+    width,
+    height,
+    options: engine.resolveOptions(options),
+    onFrames: (chunk) => {
+      out.push(chunk.slice());
+    },
+    ...extra,
+  });
+  return Float32Array.from(out.flatMap((c) => [...c]));
+}
+
+describe('runPipeline', () => {
+  it('is deterministic: the same seed and options give the same frames, another seed different ones', async () => {
+    const a = await frames({ seed: 11, frames: 3, steps: 2 });
+    const b = await frames({ seed: 11, frames: 3, steps: 2 });
+    const c = await frames({ seed: 12, frames: 3, steps: 2 });
+    expect(a.length).toBe(3 * width * height * 3);
+    expect(a).toEqual(b);
+    expect(a).not.toEqual(c);
+  });
+
+  it('reports progress per denoising step and per decoded chunk', async () => {
+    const events: ProgressEvent[] = [];
+    await frames({ seed: 1, frames: 5, steps: 3 }, { decodeChunkSize: 2, onProgress: (e) => events.push(e) });
+    expect(
+      events.filter((e) => e.stage === 'denoise').map((e) => (e.stage === 'denoise' ? e.step : 0)),
+    ).toEqual([1, 2, 3]);
+    expect(
+      events
+        .filter((e) => e.stage === 'decode')
+        .map((e) => (e.stage === 'decode' ? `${e.chunk}/${e.chunks}` : '')),
+    ).toEqual(['1/3', '2/3', '3/3']);
+  });
+
+  it('stops between steps when the signal aborts', async () => {
+    const controller = new AbortController();
+    const steps: number[] = [];
+    const run = frames(
+      { seed: 1, frames: 3, steps: 10 },
+      {
+        signal: controller.signal,
+        onProgress: (e) => {
+          if (e.stage === 'denoise') {
+            steps.push(e.step);
+            if (e.step === 2) controller.abort();
+          }
+        },
+      },
+    );
+    await expect(run).rejects.toBeInstanceOf(CanceledError);
+    expect(steps).toEqual([1, 2]);
+  });
+
+  it('runs batch 1 without classifier-free guidance when max guidance ≤ 1, and the result differs from guided', async () => {
+    const unguided = await frames({ seed: 3, frames: 2, steps: 2, guidance: '1-1' });
+    const guided = await frames({ seed: 3, frames: 2, steps: 2, guidance: '1-3' });
+    expect(unguided.every((v) => v >= 0 && v <= 1)).toBe(true);
+    expect(unguided).not.toEqual(guided);
+  });
+
+  it('decodes in temporal chunks: the chunk size changes the frames, the same chunk size does not', async () => {
+    // Temporal layers mix frames only inside a chunk: chunk size 1 and all-at-once must differ, same-size runs must not.
+    const all = await frames({ seed: 5, frames: 4, steps: 1 }, { decodeChunkSize: 4 });
+    const again = await frames({ seed: 5, frames: 4, steps: 1 }, { decodeChunkSize: 4 });
+    const single = await frames({ seed: 5, frames: 4, steps: 1 }, { decodeChunkSize: 1 });
+    expect(all).toEqual(again);
+    expect(single).not.toEqual(all);
+  });
+});
+
+describe('SvdEngine', () => {
+  it('creates its sessions once and reuses them across jobs', async () => {
+    const before = engine.sessions;
+    await frames({ seed: 1, frames: 2, steps: 1 });
+    expect(engine.sessions).toBe(before);
+  });
+
+  it('reads input names and dims from the sessions', () => {
+    const unet = engine.sessions.unet;
+    expect(unet.inputs.map((i) => i.name)).toEqual([
+      'sample',
+      'timestep',
+      'encoder_hidden_states',
+      'added_time_ids',
+    ]);
+    expect(unet.input(5).shape[2]).toBe(8);
+  });
+
+  it('falls back from auto to the CPU and says why', async () => {
+    const warnings: string[] = [];
+    const e = await SvdEngine.load({
+      device: 'auto',
+      logger: { info() {}, warn: (_o, m) => warnings.push(m ?? '') },
+    });
+    expect(e.provider).toBe('cpu');
+    expect(warnings.join('\n')).toMatch(/CUDA is not usable \(.+\); falling back to the CPU/);
+    await e.release();
+  });
+
+  it('refuses an explicit cuda that cannot load with what to install', async () => {
+    await expect(SvdEngine.load({ device: 'cuda' })).rejects.toThrow(
+      /ONNXRUNTIME_NODE_INSTALL=cuda12 .*CUDA 12 and cuDNN 9/,
+    );
+  });
+
+  it('refuses an unknown device naming the valid ones', async () => {
+    await expect(SvdEngine.load({ device: 'tpu' })).rejects.toThrow(
+      'Unsupported device: "tpu". Should be one of: auto, cuda, cpu.',
+    );
+  });
+});
