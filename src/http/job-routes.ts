@@ -9,6 +9,7 @@ import type { Actor } from '../service/types.ts';
 import { ServiceError } from '../service/types.ts';
 import { bearerMatches, requireJobAccess } from './auth.ts';
 import type { AppOptions } from './context.ts';
+import { mapError } from './errors.ts';
 import { readJobForm } from './job-form.ts';
 import { sendResult } from './result-route.ts';
 import { streamJob } from './sse.ts';
@@ -32,19 +33,18 @@ export function registerJobRoutes(app: FastifyInstance, o: AppOptions): void {
   const token = o.adminToken;
 
   app.post('/v1/jobs', async (req, reply) => {
-    requireJobAccess(req, token);
-    const form = await readJobForm(req, specs);
-    const user = form.user ?? `http:${req.ip}`;
     try {
+      requireJobAccess(req, token);
+      const form = await readJobForm(req, specs);
       const { id, position } = await o.service.submit({
         image: form.image,
         options: form.options,
-        user,
+        user: form.user ?? `http:${req.ip}`,
         delivery: form.delivery,
       });
       return reply.code(202).send({ id, position });
     } catch (err) {
-      if (err instanceof ServiceError) o.metrics?.refused.inc({ code: err.code });
+      o.metrics?.refused.inc({ code: mapError(err).body.code });
       throw err;
     }
   });
