@@ -265,6 +265,19 @@ describe('openVideoEncoder (streaming)', () => {
     expectGreyRamp(means, 9);
   });
 
+  it('resolves a write only once ffmpeg has read it (backpressure)', async () => {
+    const outPath = path.join(dir, 'backpressure.mp4');
+    const frames = greyFrames(20, 640, 360, (i) => 10 * i);
+    const encoder = openVideoEncoder({ width: 640, height: 360, fps: 7, format: 'mp4', outPath });
+    await encoder.write(frames, 20);
+    // 13.8 MB went through a pipe that holds at most 1 MiB: ffmpeg has read the rest already.
+    const [pid] = childPids();
+    const rchar = Number(/rchar: (\d+)/.exec(readFileSync(`/proc/${pid}/io`, 'utf8'))?.[1]);
+    expect(rchar).toBeGreaterThan(frames.length - 1024 * 1024);
+    const r = await encoder.finish();
+    expect((await ffprobe(r.path)).nb_frames).toBe(20);
+  });
+
   it('refuses to finish a video with no frames', async () => {
     const outPath = path.join(dir, 'empty.mp4');
     const encoder = openVideoEncoder({ width: 64, height: 64, fps: 7, format: 'mp4', outPath });
