@@ -66,8 +66,10 @@ export async function handleButton(interaction: ButtonInteraction, ctx: BotConte
   if (admin && job.user !== actor.user) ctx.logger.info({ jobId, admin: actor.user, action }, 'admin action');
   switch (action) {
     case 'cancel': {
+      // Canceling a running job waits for it to stop: acknowledge first.
+      await interaction.deferReply({ flags: MessageFlags.Ephemeral });
       await ctx.service.cancel(jobId, actor);
-      await interaction.reply({ content: `✖️ Canceled job \`${jobId}\`.`, flags: MessageFlags.Ephemeral });
+      await interaction.editReply({ content: `✖️ Canceled job \`${jobId}\`.` });
       return;
     }
     case 'delete': {

@@ -1,0 +1,119 @@
+/**
+ * End-to-end harness: the real in-process job service on the tiny model, the real discord.js bot
+ * (startDiscord), and the fake Discord with its CDN. One per test file.
+ */
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import pino from 'pino';
+import type { DiscordConfig } from '../../bots/discord/config.ts';
+import { type DiscordBot, startDiscord } from '../../bots/discord/start.ts';
+import { createLocalSidecar, type LocalSidecar } from '../../src/service/sidecar.ts';
+import { FakeDiscord, type RestCall } from '../fakes/discord/fake-discord.ts';
+import { ffprobe, type ProbeResult } from '../helpers/ffprobe.ts';
+
+export const INPUT_PNG = path.resolve(import.meta.dirname, '../fixtures/case_public/input.png');
+
+/** Small jobs so the suite stays fast on two cores. */
+export const SMALL = [
+  { name: 'frames', type: 4, value: 2 },
+  { name: 'steps', type: 4, value: 1 },
+] as const;
+
+export interface Harness {
+  readonly fake: FakeDiscord;
+  readonly sidecar: LocalSidecar;
+  readonly bot: DiscordBot;
+  readonly dataDir: string;
+  readonly png: Buffer;
+  stop(): Promise<void>;
+}
+
+export interface HarnessOptions {
+  readonly config?: Partial<DiscordConfig>;
+  readonly dataDir?: string;
+  /** Start the queue (load the engine) now. @default true */
+  readonly warm?: boolean;
+  readonly perUser?: number;
+  readonly logLevel?: string;
+}
+
+export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
+  const dataDir = options.dataDir ?? (await mkdtemp(path.join(tmpdir(), 'sm-discord-')));
+  const logger = pino(
+    { level: options.logLevel ?? process.env.TEST_LOG_LEVEL ?? 'silent' },
+    pino.destination(2),
+  );
+  const sidecar = await createLocalSidecar(
+    {
+      dataDir,
+      concurrency: 1,
+      perUser: options.perUser ?? 3,
+      maxQueued: 100,
+      maxUploadBytes: 20_000_000,
+      maxPixels: 40_000_000,
+      resultTtlMs: 3_600_000,
+      dataDirMaxBytes: 1e9,
+      modelDir: undefined,
+      device: 'cpu',
+    },
+    logger,
+  );
+  if (options.warm !== false) await sidecar.warm();
+  const fake = await FakeDiscord.start();
+  const bot = await startDiscord({
+    service: sidecar.service,
+    logger,
+    config: {
+      token: fake.token,
+      apiUrl: fake.apiUrl,
+      adminRoleIds: [],
+      attachmentHosts: [fake.cdn.host],
+      maxImageBytes: 20 * 1024 * 1024,
+      downloadTimeoutMs: 5000,
+      editIntervalMs: 1500,
+      defaultUploadLimit: 10 * 1024 * 1024,
+      tokenLifetimeMs: 14 * 60 * 1000,
+      ...options.config,
+    },
+  });
+  const png = await readFile(INPUT_PNG);
+  return {
+    fake,
+    sidecar,
+    bot,
+    dataDir,
+    png,
+    async stop() {
+      await bot.stop();
+      await fake.stop();
+      await sidecar.service.shutdown();
+      if (!options.dataDir) await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** ffprobe on the bytes of an uploaded file. */
+export async function probeUpload(data: Buffer, name = 'out.mp4'): Promise<ProbeResult> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'sm-probe-'));
+  try {
+    const file = path.join(dir, name);
+    await writeFile(file, data);
+    return await ffprobe(file);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** A message post (bot token) carrying a file, after index `after` of the call log. */
+export function isFilePost(c: RestCall): boolean {
+  return (
+    c.method === 'POST' && /^\/channels\/\d+\/messages$|^\/webhooks\//.test(c.path) && c.files.length > 0
+  );
+}
+
+/** Edit intervals (ms) between consecutive PATCHes of one interaction's original message. */
+export function editGaps(calls: readonly RestCall[]): number[] {
+  const edits = calls.filter((c) => c.method === 'PATCH' && c.path.endsWith('/messages/@original'));
+  return edits.slice(1).map((c, i) => c.at - edits[i]!.at);
+}
