@@ -132,7 +132,9 @@ export class LocalJobService implements JobService {
     let requeued = 0;
     let retried = 0;
     let failed = 0;
-    for (const rec of this.#journal.listByState('running')) {
+    const running = this.#journal.listByState('running');
+    const queued = this.#journal.listByState('queued');
+    for (const rec of running) {
       const log = this.#log.child({ job: rec.id });
       if (rec.attempts >= 2) {
         this.#finishFiles(rec);
@@ -152,7 +154,7 @@ export class LocalJobService implements JobService {
         retried++;
       }
     }
-    for (const rec of this.#journal.listByState('queued')) {
+    for (const rec of queued) {
       await this.#backend.enqueue({ id: rec.id, user: rec.user }, { bypassCaps: true });
       requeued++;
     }
