@@ -1,0 +1,161 @@
+#!/usr/bin/env python3
+"""Time diffusers' StableVideoDiffusionPipeline on the model that export_svd.py --random-weights builds.
+
+    diffusers_bench.py [CONFIG_DIR] [--device cuda|cpu] [--dtype fp16|fp32] [--frames 25] [--steps 25]
+                       [--width 1024] [--height 576] [--decode-chunk-size 8] [--runs 2] [--video OUT.mp4]
+
+Builds the same networks as models/export/export_svd.py (same configs, same seed), puts them in a
+StableVideoDiffusionPipeline with its default attention (SDPA), runs one warm-up and then --runs timed
+calls on one picture, and prints one JSON line: the medians of unet_step_ms (one UNet call, CUDA-synced),
+vae_decode_ms (all decode chunks), pipeline_ms (PNG in memory to frames), video_ms (export_to_video, or
+null when no video writer is installed), total_s, and torch's peak allocated memory. GPU memory as the
+driver sees it is sampled outside, by sample_vram.py. Needs torch, transformers and diffusers (or
+DIFFUSERS_SRC pointing at a diffusers checkout's src folder).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, '..', '..', 'models', 'export'))
+
+
+def log(msg: str) -> None:
+    print(f'diffusers_bench: {msg}', file=sys.stderr, flush=True)
+
+
+def picture(width: int, height: int):
+    """The bench picture: a blue field with an orange disc (what src/cli/bench.ts draws)."""
+    from PIL import Image, ImageDraw
+
+    im = Image.new('RGB', (width, height), (40, 90, 160))
+    r = height // 3
+    ImageDraw.Draw(im).ellipse([width // 2 - r, height // 2 - r, width // 2 + r, height // 2 + r], fill=(255, 165, 0))
+    return im
+
+
+class Timer:
+    """Wraps a module method and records its CUDA-synchronised wall time per call."""
+
+    def __init__(self, torch, owner, attr: str) -> None:
+        self.torch, self.calls = torch, []
+        inner = getattr(owner, attr)
+
+        def timed(*a, **k):
+            self.sync()
+            t = time.perf_counter()
+            out = inner(*a, **k)
+            self.sync()
+            self.calls.append((time.perf_counter() - t) * 1000)
+            return out
+
+        setattr(owner, attr, timed)
+
+    def sync(self) -> None:
+        if self.torch.cuda.is_available():
+            self.torch.cuda.synchronize()
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    p.add_argument('config', nargs='?', help='diffusers config folder (default: built-in SVD-XT configs)')
+    p.add_argument('--device', default='cuda')
+    p.add_argument('--dtype', choices=('fp16', 'fp32'), default='fp16')
+    p.add_argument('--frames', type=int, default=25)
+    p.add_argument('--steps', type=int, default=25)
+    p.add_argument('--width', type=int, default=1024)
+    p.add_argument('--height', type=int, default=576)
+    p.add_argument('--decode-chunk-size', type=int, default=8)
+    p.add_argument('--runs', type=int, default=2)
+    p.add_argument('--fps', type=int, default=7)
+    args = p.parse_args(argv)
+
+    import torch
+
+    import export_svd
+
+    if os.environ.get('DIFFUSERS_SRC'):
+        sys.path.insert(0, os.environ['DIFFUSERS_SRC'])
+    from diffusers import EulerDiscreteScheduler, StableVideoDiffusionPipeline
+    from diffusers.utils import export_to_video
+    from transformers import CLIPImageProcessor
+
+    build_args = argparse.Namespace(random_weights=True, src=args.config)
+    clip, vae, unet = export_svd.build_models(build_args, torch)
+    sched = EulerDiscreteScheduler(**export_svd.read_config(args.config, 'scheduler', export_svd.SVD_SCHEDULER_CONFIG))
+    pipe = StableVideoDiffusionPipeline(vae=vae, image_encoder=clip, unet=unet, scheduler=sched,
+                                        feature_extractor=CLIPImageProcessor())
+    dtype = torch.float16 if args.dtype == 'fp16' else torch.float32
+    pipe.to(args.device, dtype)
+    pipe.set_progress_bar_config(disable=True)
+    unet_t = Timer(torch, pipe.unet, 'forward')
+    dec_t = Timer(torch, pipe.vae, 'decode')
+    image = picture(args.width, args.height)
+    out_dir = tempfile.mkdtemp(prefix='diffusers-bench-')
+    results = []
+    video_note = None
+    for run in range(args.runs + 1):
+        unet_t.calls.clear()
+        dec_t.calls.clear()
+        if torch.cuda.is_available():
+            torch.cuda.reset_peak_memory_stats()
+        t0 = time.perf_counter()
+        with torch.no_grad():
+            frames = pipe(image, height=args.height, width=args.width, num_frames=args.frames,
+                          num_inference_steps=args.steps, decode_chunk_size=args.decode_chunk_size, fps=args.fps,
+                          motion_bucket_id=127, noise_aug_strength=0.02, generator=torch.manual_seed(1)).frames[0]
+        unet_t.sync()
+        t1 = time.perf_counter()
+        video_ms = None
+        try:
+            export_to_video(frames, os.path.join(out_dir, f'run{run}.mp4'), fps=args.fps)
+            video_ms = (time.perf_counter() - t1) * 1000
+        except (ImportError, OSError, RuntimeError, AttributeError) as err:  # no imageio/opencv writer here
+            video_note = f'export_to_video unavailable: {type(err).__name__}: {str(err)[:120]}'
+        rec = {
+            'unet_step_ms': statistics.median(unet_t.calls),
+            'unet_calls': len(unet_t.calls),
+            'vae_decode_ms': sum(dec_t.calls),
+            'pipeline_ms': (t1 - t0) * 1000,
+            'video_ms': video_ms,
+            'torch_peak_gib': torch.cuda.max_memory_allocated() / 2**30 if torch.cuda.is_available() else None,
+        }
+        log(('warm-up ' if run == 0 else f'run {run}: ') + json.dumps({k: v for k, v in rec.items()}))
+        if run > 0:
+            results.append(rec)
+
+    def med(key):
+        vals = [r[key] for r in results if r[key] is not None]
+        return round(statistics.median(vals), 2) if vals else None
+
+    pipeline_ms, video = med('pipeline_ms'), med('video_ms')
+    report = {
+        'device': torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'cpu',
+        'dtype': args.dtype,
+        'shape': {'frames': args.frames, 'width': args.width, 'height': args.height, 'steps': args.steps},
+        'decode_chunk_size': args.decode_chunk_size,
+        'runs': args.runs,
+        'unet_step_ms': med('unet_step_ms'),
+        'unet_calls_per_run': results[0]['unet_calls'],
+        'vae_decode_ms': med('vae_decode_ms'),
+        'pipeline_ms': pipeline_ms,
+        'video_ms': video,
+        'total_s': round((pipeline_ms + (video or 0)) / 1000, 3),
+        'torch_peak_gib': med('torch_peak_gib'),
+        'attention': type(pipe.unet.attn_processors[next(iter(pipe.unet.attn_processors))]).__name__,
+        'torch': torch.__version__,
+        'note': video_note,
+    }
+    print(json.dumps(report))
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

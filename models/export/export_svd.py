@@ -1,0 +1,303 @@
+#!/usr/bin/env python3
+"""Convert a diffusers-format Stable Video Diffusion folder (SVD, SVD-XT, XT-1.1) into stillmotion's model
+folder: image_encoder.onnx, vae_encoder.onnx, unet.onnx, vae_decoder.onnx and model.json.
+
+    export_svd.py SRC --out DIR [--precision fp16|fp32] [--optimize-cuda]
+    export_svd.py --random-weights [SRC] --out DIR ...    (the real SVD-XT architecture, random weights)
+
+The ONNX contract is the one of models/tiny (see models/export/README.md): every input and output is
+float32 at the session boundary, with the same names and dynamic axes. --precision fp16 stores weights
+and computes in float16 inside the graph (for CUDA); the VAE encoder stays float32 (force_upcast).
+torch, diffusers and transformers are imported only when a conversion runs, so --help needs none of them.
+Set DIFFUSERS_SRC to a diffusers checkout's `src` folder to use it instead of an installed diffusers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+if HERE not in sys.path:
+    sys.path.insert(0, HERE)
+
+OPSET = 17
+PARTS = ('image_encoder', 'vae_encoder', 'unet', 'vae_decoder')
+
+# stabilityai/stable-video-diffusion-img2vid-xt, for --random-weights without a source folder.
+# The UNet's values are also diffusers' defaults for UNetSpatioTemporalConditionModel.
+SVD_XT_UNET = {
+    'in_channels': 8, 'out_channels': 4, 'num_frames': 25, 'layers_per_block': 2,
+    'block_out_channels': [320, 640, 1280, 1280], 'num_attention_heads': [5, 10, 20, 20],
+    'cross_attention_dim': 1024, 'transformer_layers_per_block': 1,
+    'addition_time_embed_dim': 256, 'projection_class_embeddings_input_dim': 768,
+    'down_block_types': ['CrossAttnDownBlockSpatioTemporal'] * 3 + ['DownBlockSpatioTemporal'],
+    'up_block_types': ['UpBlockSpatioTemporal'] + ['CrossAttnUpBlockSpatioTemporal'] * 3,
+}
+SVD_XT_VAE = {
+    'in_channels': 3, 'out_channels': 3, 'latent_channels': 4, 'layers_per_block': 2,
+    'block_out_channels': [128, 256, 512, 512], 'down_block_types': ['DownEncoderBlock2D'] * 4,
+    'scaling_factor': 0.18215, 'force_upcast': True,
+}
+SVD_XT_CLIP = {  # OpenCLIP ViT-H/14 image tower with a 1024-d projection
+    'hidden_size': 1280, 'intermediate_size': 5120, 'num_attention_heads': 16, 'num_hidden_layers': 32,
+    'patch_size': 14, 'image_size': 224, 'projection_dim': 1024, 'hidden_act': 'gelu', 'layer_norm_eps': 1e-5,
+}
+SVD_SCHEDULER = {'sigma_min': 0.002, 'sigma_max': 700.0, 'prediction_type': 'v_prediction'}
+# The EulerDiscreteScheduler config of the SVD checkpoints (for building a diffusers pipeline).
+SVD_SCHEDULER_CONFIG = {
+    **SVD_SCHEDULER, 'beta_start': 0.00085, 'beta_end': 0.012, 'beta_schedule': 'scaled_linear',
+    'interpolation_type': 'linear', 'num_train_timesteps': 1000, 'steps_offset': 1, 'timestep_spacing': 'leading',
+    'timestep_type': 'continuous', 'use_karras_sigmas': True,
+}
+LICENSE_REAL = ('Stable Video Diffusion weights by Stability AI, under the Stability AI Community License '
+                '(accepted on the model hub before download). This folder is a format conversion of them.')
+LICENSE_RANDOM = ('Random weights in the SVD-XT architecture, made by models/export/export_svd.py --random-weights '
+                  'for benchmarks; no checkpoint licence applies. Its videos are noise.')
+
+
+def log(msg: str) -> None:
+    print(f'export_svd: {msg}', file=sys.stderr, flush=True)
+
+
+def parse_args(argv: list[str] | None):
+    p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0], formatter_class=argparse.RawDescriptionHelpFormatter,
+                                epilog='See models/export/README.md for the whole procedure.')
+    p.add_argument('src', nargs='?', help='diffusers folder (model_index.json, unet/, vae/, image_encoder/, scheduler/)')
+    p.add_argument('--out', required=True, help='output model folder (created; existing model files are replaced)')
+    p.add_argument('--precision', choices=('fp16', 'fp32'), default='fp16',
+                   help='fp16 for CUDA (default), fp32 for the CPU; the VAE encoder is always fp32')
+    p.add_argument('--optimize-cuda', action='store_true',
+                   help='fuse the UNet for onnxruntime CUDA (MultiHeadAttention, GroupNorm...); see optimize_cuda.py')
+    p.add_argument('--route', choices=('auto', 'ort', 'rewrite'), default='auto', help='--optimize-cuda route')
+    p.add_argument('--random-weights', action='store_true',
+                   help="the real architecture with random weights: configs from SRC if given, else SVD-XT's")
+    p.add_argument('--device', choices=('auto', 'cuda', 'cpu'), default='auto', help='where torch traces the models')
+    p.add_argument('--name', help='model.json name (default: the source folder name)')
+    p.add_argument('--fps', type=int, help='fps the model was trained at (default 7; 6 for XT-1.1 folders)')
+    p.add_argument('--motion', type=int, default=127, help='motion bucket the model was trained at')
+    p.add_argument('--width', type=int, default=1024, help='native width for model.json (default 1024)')
+    p.add_argument('--height', type=int, default=576, help='native height for model.json (default 576)')
+    p.add_argument('--check', action='store_true', help='compare each fp32 export with torch on onnxruntime (CPU)')
+    p.add_argument('--only', choices=PARTS, action='append', help='export only this part (repeatable)')
+    args = p.parse_args(argv)
+    if not args.random_weights and not args.src:
+        p.error('give a diffusers folder, or --random-weights')
+    if args.precision == 'fp32' and args.optimize_cuda:
+        p.error('--optimize-cuda makes an fp16 CUDA model: use it with --precision fp16')
+    return args
+
+
+def read_config(src: str | None, sub: str, default: dict) -> dict:
+    if not src:
+        return dict(default)
+    for name in ('config.json', 'scheduler_config.json'):
+        path = os.path.join(src, sub, name)
+        if os.path.exists(path):
+            with open(path) as f:
+                return {k: v for k, v in json.load(f).items() if not k.startswith('_')}
+    raise SystemExit(f'export_svd: {src}/{sub} has no config.json')
+
+
+def weights_variant(src: str, sub: str) -> str | None:
+    """The hub repos ship both fp32 and `.fp16.` files; use the fp16 ones only when they are all there is."""
+    files = os.listdir(os.path.join(src, sub))
+    plain = [f for f in files if re.match(r'(diffusion_pytorch_model|model)(-\d+-of-\d+)?\.(safetensors|bin)$', f)]
+    halves = [f for f in files if '.fp16.' in f]
+    return 'fp16' if not plain and halves else None
+
+
+def build_models(args, torch):
+    """Load (or build with random weights) the three networks, in float32, in eval mode."""
+    if os.environ.get('DIFFUSERS_SRC'):
+        sys.path.insert(0, os.environ['DIFFUSERS_SRC'])
+    from diffusers import AutoencoderKLTemporalDecoder, UNetSpatioTemporalConditionModel
+    from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
+
+    if args.random_weights:
+        torch.manual_seed(0)
+        unet = UNetSpatioTemporalConditionModel(**read_config(args.src, 'unet', SVD_XT_UNET))
+        vae = AutoencoderKLTemporalDecoder(**read_config(args.src, 'vae', SVD_XT_VAE))
+        clip = CLIPVisionModelWithProjection(CLIPVisionConfig(**read_config(args.src, 'image_encoder', SVD_XT_CLIP)))
+    else:
+        src = args.src
+        kw = lambda sub: {'subfolder': sub, 'variant': weights_variant(src, sub), 'torch_dtype': torch.float32}  # noqa: E731
+        unet = UNetSpatioTemporalConditionModel.from_pretrained(src, **kw('unet'))
+        vae = AutoencoderKLTemporalDecoder.from_pretrained(src, **kw('vae'))
+        clip = CLIPVisionModelWithProjection.from_pretrained(src, **kw('image_encoder'))
+    return clip.float().eval(), vae.float().eval(), unet.float().eval()
+
+
+def wrappers(torch, clip, vae, unet):
+    """Modules whose forward is exactly the ONNX contract of each file."""
+    nn = torch.nn
+
+    class ImageEncoder(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.clip = clip
+
+        def forward(self, pixel_values):
+            return self.clip(pixel_values).image_embeds
+
+    class VaeEncoder(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.vae = vae
+
+        def forward(self, image):  # the latent distribution's mode, not scaled
+            return self.vae.encode(image).latent_dist.mode()
+
+    class VaeDecoder(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.vae = vae
+
+        def forward(self, latent):  # latents already divided by the scaling factor; one temporal chunk
+            return self.vae.decode(latent, num_frames=latent.shape[0]).sample
+
+    class Unet(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.unet = unet
+
+        def forward(self, sample, timestep, encoder_hidden_states, added_time_ids):  # v-prediction
+            return self.unet(sample, timestep, encoder_hidden_states, added_time_ids, return_dict=False)[0]
+
+    return {'image_encoder': ImageEncoder(), 'vae_encoder': VaeEncoder(), 'unet': Unet(), 'vae_decoder': VaeDecoder()}
+
+
+def specs(torch, dev, dim: int):
+    """Per part: sample inputs for tracing (small: every named axis is dynamic), names, dynamic axes."""
+    r = lambda *s: torch.randn(*s, device=dev)  # noqa: E731
+    h, w = 64, 128
+    return {
+        'image_encoder': ((r(1, 3, 224, 224),), ['pixel_values'], ['image_embeds'],
+                          {'pixel_values': {0: 'batch'}, 'image_embeds': {0: 'batch'}}),
+        'vae_encoder': ((r(1, 3, h, w),), ['image'], ['latent'],
+                        {'image': {0: 'batch', 2: 'height', 3: 'width'},
+                         'latent': {0: 'batch', 2: 'latent_height', 3: 'latent_width'}}),
+        'unet': ((r(2, 4, 8, h // 8, w // 8), torch.tensor([0.5], device=dev), r(2, 1, dim),
+                  torch.tensor([[6.0, 127.0, 0.02]] * 2, device=dev)),
+                 ['sample', 'timestep', 'encoder_hidden_states', 'added_time_ids'], ['noise_pred'],
+                 {'sample': {0: 'batch', 1: 'frames', 3: 'latent_height', 4: 'latent_width'},
+                  'encoder_hidden_states': {0: 'batch'}, 'added_time_ids': {0: 'batch'},
+                  'noise_pred': {0: 'batch', 1: 'frames', 3: 'latent_height', 4: 'latent_width'}}),
+        'vae_decoder': ((r(3, 4, h // 8, w // 8),), ['latent'], ['frames'],
+                        {'latent': {0: 'frames', 2: 'latent_height', 3: 'latent_width'},
+                         'frames': {0: 'frames', 2: 'height', 3: 'width'}}),
+    }
+
+
+def export_fp32(torch, module, sample, ins, outs, axes, path: str) -> None:
+    """TorchScript exporter, opset 17, fp32; rewritten as one file (+ one .data file when over 2 GiB)."""
+    import onnx
+
+    from optimize_cuda import save
+
+    tmp = path + '.trace'
+    os.makedirs(tmp, exist_ok=True)
+    traced = os.path.join(tmp, 'model.onnx')
+    with torch.no_grad():
+        torch.onnx.export(module, sample, traced, input_names=ins, output_names=outs, dynamic_axes=axes,
+                          opset_version=OPSET, do_constant_folding=True, dynamo=False)
+    save(onnx.load(traced), path)
+    shutil.rmtree(tmp)
+
+
+def check(torch, module, sample, ins, path: str) -> float:
+    import numpy as np
+    import onnxruntime as ort
+
+    sess = ort.InferenceSession(path, providers=['CPUExecutionProvider'])
+    with torch.no_grad():
+        ref = module(*sample).float().cpu().numpy()
+    got = sess.run(None, {k: v.cpu().numpy() for k, v in zip(ins, sample)})[0]
+    return float(np.abs(ref - got).max())
+
+
+def write_model_json(args, out: str, files: dict, dtypes: dict, vae_cfg: dict, unet_cfg: dict, sched: dict) -> dict:
+    src_name = os.path.basename(os.path.normpath(args.src)) if args.src else 'svd-xt'
+    is_11 = bool(re.search(r'1[-_.]1', src_name))
+    name = args.name or (f'{src_name} (random weights)' if args.random_weights else src_name)
+    meta = {
+        'name': name,
+        'description': f'{src_name} exported by models/export/export_svd.py, {args.precision}'
+                       + (', CUDA-optimised UNet' if args.optimize_cuda else '')
+                       + '; every model input and output is float32.',
+        'random_weights': bool(args.random_weights),
+        'frames': int(unet_cfg.get('num_frames', 25)),
+        'width': args.width,
+        'height': args.height,
+        'fps': args.fps or (6 if is_11 else 7),
+        'motion': args.motion,
+        'noise_aug_strength': 0.02,
+        'vae_scaling_factor': float(vae_cfg.get('scaling_factor', 0.18215)),
+        'scheduler': {k: sched.get(k, v) for k, v in SVD_SCHEDULER.items()},
+        'dtypes': dtypes,
+        'files': files,
+        'license': LICENSE_RANDOM if args.random_weights else LICENSE_REAL,
+    }
+    with open(os.path.join(out, 'model.json'), 'w') as f:
+        json.dump(meta, f, indent=2)
+        f.write('\n')
+    return meta
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    import torch
+
+    from optimize_cuda import optimize, save, to_fp16
+
+    dev = 'cuda' if args.device == 'cuda' or (args.device == 'auto' and torch.cuda.is_available()) else 'cpu'
+    os.makedirs(args.out, exist_ok=True)
+    t0 = time.time()
+    clip, vae, unet = build_models(args, torch)
+    log(f'built models in {time.time() - t0:.0f} s; tracing on {dev}')
+    clip, vae, unet = clip.to(dev), vae.to(dev), unet.to(dev)
+    mods = wrappers(torch, clip, vae, unet)
+    report = {'parts': {}}
+    files, dtypes = {}, {}
+    for part, (sample, ins, outs, axes) in specs(torch, dev, unet.config.cross_attention_dim).items():
+        files[part] = f'{part}.onnx'
+        dtypes[part] = 'float32'  # at the session boundary, always
+        if args.only and part not in args.only:
+            continue
+        t = time.time()
+        final = os.path.join(args.out, files[part])
+        half = args.precision == 'fp16' and part != 'vae_encoder'
+        fp32_path = final + '.fp32.onnx' if half else final
+        export_fp32(torch, mods[part], sample, ins, outs, axes, fp32_path)
+        info: dict = {'export_s': round(time.time() - t, 1)}
+        if args.check:
+            info['ort_vs_torch_maxabs'] = check(torch, mods[part], sample, ins, fp32_path)
+        if half and part == 'unet' and args.optimize_cuda:
+            info['optimize'] = optimize(fp32_path, final, route=args.route, fp16=True)
+        elif half:
+            import onnx
+
+            save(to_fp16(onnx.load(fp32_path)), final)
+        if half:
+            os.remove(fp32_path)
+            if os.path.exists(fp32_path + '.data'):
+                os.remove(fp32_path + '.data')
+        info['precision'] = 'fp16' if half else 'fp32'
+        info['seconds'] = round(time.time() - t, 1)
+        report['parts'][part] = info
+        log(f'{part}: {info}')
+    report['model'] = write_model_json(args, args.out, files, dtypes, dict(vae.config), dict(unet.config),
+                                       read_config(args.src, 'scheduler', SVD_SCHEDULER_CONFIG))
+    report['out'] = args.out
+    report['seconds'] = round(time.time() - t0, 1)
+    print(json.dumps(report))
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
