@@ -104,11 +104,11 @@ async function parseBody(req: IncomingMessage, raw: Buffer): Promise<{ body: any
     const form = await new Request('http://fake/', {
       method: 'POST',
       headers: { 'content-type': type },
-      body: raw,
+      body: new Uint8Array(raw),
     }).formData();
     const files: RecordedFile[] = [];
     let body: any = {};
-    for (const [field, value] of form.entries()) {
+    for (const [field, value] of form as unknown as Iterable<[string, FormDataEntryValue]>) {
       if (typeof value === 'string') {
         if (field === 'payload_json') body = JSON.parse(value);
         else body[field] = value;
@@ -205,12 +205,17 @@ export async function handleRest(
     state.onCall?.(call);
     return true;
   };
-  const m = (re: RegExp) => re.exec(path);
   const method = call.method;
-  let match: RegExpExecArray | null;
+  let match = [] as unknown as RegExpExecArray;
+  const hit = (re: RegExp, wanted?: string): boolean => {
+    const found = re.exec(path);
+    if (!found || (wanted && wanted !== method)) return false;
+    match = found;
+    return true;
+  };
 
   // Interaction callback and webhooks: no Authorization header.
-  if ((match = m(/^\/interactions\/(\d+)\/([^/]+)\/callback$/)) && method === 'POST') {
+  if (hit(/^\/interactions\/(\d+)\/([^/]+)\/callback$/, 'POST')) {
     const interaction = state.interactions.get(match[1]!);
     if (!interaction || interaction.token !== match[2])
       return reply(404, { code: 10062, message: 'Unknown interaction' });
@@ -246,8 +251,8 @@ export async function handleRest(
     }
     return reply(204);
   }
-  if ((match = m(/^\/webhooks\/(\d+)\/([^/]+)(\/messages\/([^/]+))?$/))) {
-    const interaction = [...state.interactions.values()].find((i) => i.token === match![2]);
+  if (hit(/^\/webhooks\/(\d+)\/([^/]+)(\/messages\/([^/]+))?$/)) {
+    const interaction = [...state.interactions.values()].find((i) => i.token === match[2]);
     if (state.webhookFailure) {
       const f = state.webhookFailure;
       return reply(f.status, { code: f.code, message: f.message });
@@ -280,7 +285,7 @@ export async function handleRest(
   }
   if (path === '/applications/@me' && method === 'GET')
     return reply(200, { id: state.appId, name: 'stillmotion', flags: 0 });
-  if ((match = m(/^\/applications\/(\d+)(\/guilds\/(\d+))?\/commands$/)) && method === 'PUT') {
+  if (hit(/^\/applications\/(\d+)(\/guilds\/(\d+))?\/commands$/, 'PUT')) {
     state.commands.push({ guild: match[3], body });
     return reply(
       200,
@@ -289,11 +294,11 @@ export async function handleRest(
         id: snowflake(),
         application_id: state.appId,
         version: snowflake(),
-        guild_id: match![3],
+        guild_id: match[3],
       })),
     );
   }
-  if ((match = m(/^\/channels\/(\d+)\/messages\/(\d+)\/threads$/)) && method === 'POST') {
+  if (hit(/^\/channels\/(\d+)\/messages\/(\d+)\/threads$/, 'POST')) {
     if (state.threadsForbidden) return reply(403, { code: 50013, message: 'Missing Permissions' });
     const [, channelId, messageId] = match;
     if (state.channelTypes.get(channelId!) === 1)
@@ -320,10 +325,10 @@ export async function handleRest(
     state.channelTypes.set(messageId!, 11);
     return reply(201, thread);
   }
-  if ((match = m(/^\/channels\/(\d+)\/messages$/)) && method === 'POST') {
+  if (hit(/^\/channels\/(\d+)\/messages$/, 'POST')) {
     return reply(200, createMessage(state, match[1]!, body, files));
   }
-  if ((match = m(/^\/channels\/(\d+)\/messages\/(\d+)$/))) {
+  if (hit(/^\/channels\/(\d+)\/messages\/(\d+)$/)) {
     const message = state.messages.get(match[2]!);
     if (!message || message.channel_id !== match[1])
       return reply(404, { code: 10008, message: 'Unknown Message' });
