@@ -55,6 +55,13 @@ export function sweep(
   }
 
   let orphans = 0;
+  // Inputs of ended jobs (normally deleted when the job ends; a crash can leave one behind).
+  for (const job of journal.endedBefore(now + 1)) {
+    if (!job.inputPath) continue;
+    rmSync(job.inputPath, { force: true });
+    journal.clearInput(job.id);
+    orphans++;
+  }
   const known = new Set([...journal.knownInputs(), ...journal.knownResults()]);
   for (const dir of [journal.inputsDir, journal.resultsDir]) {
     for (const name of readdirSync(dir)) {
