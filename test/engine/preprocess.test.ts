@@ -218,9 +218,11 @@ describe('inspectImage: refusals', () => {
     };
     for (const [format, buf] of Object.entries(files)) {
       expect(await inspectImage(buf)).toMatchObject({ format }); // whole: accepted
-      const err = await refusal(() => inspectImage(buf.subarray(0, Math.floor(buf.length * 0.6))));
-      expect([format, err.code, err.status]).toEqual([format, 'corrupt_image', 422]);
-      expect(err.message).toMatch(/damaged or incomplete/);
+      for (const kept of [0.1, 0.6, 0.98]) {
+        const err = await refusal(() => inspectImage(buf.subarray(0, Math.floor(buf.length * kept))));
+        expect([format, kept, err.code, err.status]).toEqual([format, kept, 'corrupt_image', 422]);
+        expect(err.message).toMatch(/damaged or incomplete/);
+      }
     }
   });
 
