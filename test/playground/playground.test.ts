@@ -66,10 +66,10 @@ describe('playground', () => {
       .toMatch(/a card that moves.*succeeded/);
 
     // A refusal is shown next to the form.
-    await page.fill('#frames', '99');
+    await page.fill('#motion', 'wild');
     await page.getByRole('button', { name: 'Animate' }).click();
-    await expect.poll(() => page.locator('#form-error').textContent()).toMatch(/frames must be .*2–14/);
-    await page.fill('#frames', '2');
+    await expect.poll(() => page.locator('#form-error').textContent()).toMatch(/motion must be .*1–255/);
+    await page.fill('#motion', '');
 
     // A waiting job can be canceled from the recent list.
     await call(h.url, 'POST', '/v1/queue/pause', { token: ADMIN_TOKEN });
