@@ -52,6 +52,8 @@ export class FakeSlack {
   readonly downloads: Download[] = [];
   readonly uploads: Array<{ file_id: string; bytes: Buffer; authorized: boolean }> = [];
   readonly responses: Array<{ id: string; body: Record<string, unknown> }> = [];
+  /** Methods that answer `{ok: false, error: 'service_unavailable'}`, to play a Slack outage. */
+  readonly outage = new Set<string>();
   /** Base of the Web API, for SLACK_API_URL. */
   apiUrl = '';
   /** This server's origin (API, files, Socket Mode). */
@@ -199,6 +201,7 @@ export class FakeSlack {
     this.calls.push({ method, args, token, at: Date.now() });
     const wanted = method === 'apps.connections.open' ? this.appToken : this.botToken;
     if (token !== wanted) return sendJson(res, 200, { ok: false, error: 'invalid_auth' });
+    if (this.outage.has(method)) return sendJson(res, 200, { ok: false, error: 'service_unavailable' });
     const impl = METHODS[method];
     if (!impl) return sendJson(res, 200, { ok: false, error: 'unknown_method' });
     sendJson(res, 200, impl(this.#ctx, args));
