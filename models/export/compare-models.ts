@@ -42,21 +42,29 @@ function parseDims(text: string): Map<string, number> {
   return dims;
 }
 
-function makeFeeds(ort: Ort, session: import('onnxruntime-node').InferenceSession, dims: Map<string, number>, seed: number) {
+function makeFeeds(
+  ort: Ort,
+  session: import('onnxruntime-node').InferenceSession,
+  dims: Map<string, number>,
+  seed: number,
+) {
   const rand = lcg(seed);
   const feeds: Record<string, import('onnxruntime-node').Tensor> = {};
   for (const meta of session.inputMetadata) {
-    if (!meta.isTensor || meta.type !== 'float32') throw new Error(`input ${meta.name}: only float32 tensors are supported`);
+    if (!meta.isTensor || meta.type !== 'float32')
+      throw new Error(`input ${meta.name}: only float32 tensors are supported`);
     const shape = meta.shape.map((d) => {
       if (typeof d === 'number' && d > 0) return d;
       const v = dims.get(String(d));
-      if (v === undefined) throw new Error(`input ${meta.name}: give a value for dimension "${d}" with --dims`);
+      if (v === undefined)
+        throw new Error(`input ${meta.name}: give a value for dimension "${d}" with --dims`);
       return v;
     });
     const size = shape.reduce((a, b) => a * b, 1);
     const data = new Float32Array(size);
     if (meta.name === 'timestep') data.fill(0.7);
-    else if (meta.name === 'added_time_ids') for (let i = 0; i < size; i++) data[i] = [6, 127, 0.02][i % 3] as number;
+    else if (meta.name === 'added_time_ids')
+      for (let i = 0; i < size; i++) data[i] = [6, 127, 0.02][i % 3] as number;
     else for (let i = 0; i < size; i++) data[i] = rand() * 2 - 1;
     feeds[meta.name] = new ort.Tensor('float32', data, shape);
   }
@@ -96,7 +104,8 @@ async function main(): Promise<number> {
   for (const [name, ta] of Object.entries(a.out)) {
     const tb = b.out[name];
     if (!tb) throw new Error(`output ${name} is missing from ${fileB}`);
-    if (ta.dims.join('x') !== tb.dims.join('x')) throw new Error(`output ${name}: shape ${ta.dims} vs ${tb.dims}`);
+    if (ta.dims.join('x') !== tb.dims.join('x'))
+      throw new Error(`output ${name}: shape ${ta.dims} vs ${tb.dims}`);
     const da = ta.data as Float32Array;
     const db = tb.data as Float32Array;
     let m = 0;
