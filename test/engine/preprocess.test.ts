@@ -353,6 +353,16 @@ describe('loadImage', () => {
     expect(pixel(img, 6, 2)).toEqual([128, 128, 128]);
   });
 
+  it('converts a CMYK jpeg to RGB', async () => {
+    const cmyk = await solid(32, 16, [200, 30, 30, 255]).toColourspace('cmyk').jpeg().toBuffer();
+    expect((await sharp(cmyk).metadata()).channels).toBe(4);
+    const img = await loadImage(cmyk, { width: 32, height: 16 });
+    expect(img.rgb.length).toBe(32 * 16 * 3);
+    const [r, g, b] = pixel(img, 16, 8);
+    expect(r).toBeGreaterThan(170);
+    expect(g + b).toBeLessThan(90);
+  });
+
   it('uses the first frame of an animated gif', async () => {
     const img = await loadImage(await animatedGif(), { width: 8, height: 4 });
     expect(pixel(img, 4, 2)).toEqual([255, 0, 0]);
