@@ -9,8 +9,10 @@
  * the width and then along the height (a kornia-style separable `filter2d`); then resizes with
  * PyTorch's bicubic (A = −0.75, `align_corners=True`, border indices clamped).
  *
- * Every step here rounds to float32 where PyTorch's float32 kernels do, in the same order, so the
- * result matches diffusers to float32 rounding rather than merely "closely".
+ * Every step rounds to float32 where the float32 reference does, in the same order, and fuses the
+ * multiply-adds it fuses: the result equals diffusers' `clip_pixel_values` in
+ * test/fixtures/case_public bit for bit, and the blur equals PyTorch's (reflect pad + depthwise
+ * conv2d) bit for bit on a 1024×576 test card (test/engine/clip-resize.test.ts).
  */
 import { vaePixels } from './preprocess.ts';
 
@@ -127,8 +129,8 @@ export function antialiasBlur(
 
 /**
  * A fused multiply-add on float32 values: a·b is exact in float64 (24 + 24 bits), so one float64
- * add and one rounding to float32 give the fused result (barring a double-rounding tie, which is
- * rarer than one in 2^29 operations).
+ * add and one rounding to float32 give the fused result, except in the very rare case where the
+ * float64 sum lands exactly halfway between two float32 values (double rounding).
  */
 function fma(a: number, b: number, c: number): number {
   return f32(a * b + c);
