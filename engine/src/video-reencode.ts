@@ -1,13 +1,13 @@
 /**
- * A smaller re-encode of an MP4, for chat upload limits (Discord: the interaction's
+ * A smaller re-encode of an MP4 or GIF result, for chat upload limits (Discord: the interaction's
  * attachment_size_limit, 10 MiB by default).
  */
-import { copyFile, rename, rm, stat } from 'node:fs/promises';
+import { copyFile, open, rename, rm, stat } from 'node:fs/promises';
 import ffmpeg from 'fluent-ffmpeg';
 import { CanceledError, VideoError } from './errors.ts';
 import { resolveFfmpeg } from './ffmpeg-path.ts';
-import { launch, partialPath, QUIET } from './ffmpeg-run.ts';
-import { readMp4Info } from './mp4-info.ts';
+import { GIF_PALETTE_GRAPH, launch, partialPath, QUIET } from './ffmpeg-run.ts';
+import { type Mp4Info, readMp4Info } from './mp4-info.ts';
 import type { VideoResult } from './video.ts';
 
 export interface ReencodeOptions {
@@ -61,35 +61,39 @@ function evenSide(side: number, scale: number): number {
   return Math.max(2, Math.round((side * scale) / 2) * 2);
 }
 
-/**
- * Re-encodes an MP4 so it fits in maxBytes (an upload limit). The bitrate comes from the duration
- * and the budget; the picture is made smaller up front only where that bitrate would be too thin
- * for its size. Two tries at that size (the second aimed by how far the first overshot), then
- * smaller sizes. A file already under the limit is copied as it is.
- */
-export async function reencodeSmaller(
-  inPath: string,
-  outPath: string,
-  maxBytes: number,
-  options: ReencodeOptions = {},
-): Promise<ReencodeResult> {
-  if (!Number.isFinite(maxBytes) || maxBytes <= CONTAINER_RESERVE) {
-    throw new VideoError(`maxBytes must be more than ${CONTAINER_RESERVE}, got ${maxBytes}`);
-  }
-  let inBytes: number;
+/** Width and height from a GIF's logical screen descriptor, or undefined if it is not a GIF. */
+async function readGifSize(file: string): Promise<{ width: number; height: number } | undefined> {
+  const handle = await open(file, 'r');
   try {
-    inBytes = (await stat(inPath)).size;
-  } catch (err) {
-    throw new VideoError(`cannot read ${inPath}: ${(err as Error).message}`, { cause: err });
+    const header = Buffer.alloc(10);
+    const { bytesRead } = await handle.read(header, 0, 10, 0);
+    if (bytesRead < 10 || header.toString('latin1', 0, 4) !== 'GIF8') return undefined;
+    return { width: header.readUInt16LE(6), height: header.readUInt16LE(8) };
+  } finally {
+    await handle.close();
   }
-  const info = await readMp4Info(inPath);
-  if (inBytes <= maxBytes) {
-    await copyFile(inPath, outPath);
-    return { path: outPath, bytes: inBytes, width: info.width, height: info.height };
-  }
-  const binary = options.ffmpegPath ?? resolveFfmpeg().path;
+}
+
+interface Job {
+  readonly inPath: string;
+  readonly outPath: string;
+  readonly inBytes: number;
+  readonly maxBytes: number;
+  readonly binary: string;
+  readonly signal: AbortSignal | undefined;
+}
+
+async function fail(job: Job, lastBytes: number): Promise<never> {
+  await rm(job.outPath, { force: true });
+  throw new VideoError(
+    `cannot re-encode ${job.inPath} under ${job.maxBytes} bytes (smallest try: ${lastBytes} bytes)`,
+  );
+}
+
+/** H.264: a bitrate from the budget, two tries at one size, then smaller sizes. */
+async function smallerMp4(job: Job, info: Mp4Info): Promise<ReencodeResult> {
   const fps = info.frames / info.durationS;
-  let kbps = Math.max(8, Math.floor(((maxBytes - CONTAINER_RESERVE) * 8 * 0.95) / info.durationS / 1000));
+  let kbps = Math.max(8, Math.floor(((job.maxBytes - CONTAINER_RESERVE) * 8 * 0.95) / info.durationS / 1000));
   const bitsPerPixel = (scale: number) =>
     (kbps * 1000) / (evenSide(info.width, scale) * evenSide(info.height, scale) * fps);
 
@@ -100,15 +104,15 @@ export async function reencodeSmaller(
   ) {
     scale *= SCALE_STEP;
   }
-  let lastBytes = inBytes;
+  let lastBytes = job.inBytes;
   for (let attempt = 0; attempt < MAX_TRIES; attempt++) {
     if (attempt >= 2) scale *= SCALE_STEP;
     const width = evenSide(info.width, scale);
     const height = evenSide(info.height, scale);
     if (Math.min(width, height) < MIN_SIDE) break;
     const bytes = await runToFile(
-      inPath,
-      outPath,
+      job.inPath,
+      job.outPath,
       [
         '-an',
         '-vf',
@@ -130,15 +134,84 @@ export async function reencodeSmaller(
         '-f',
         'mp4',
       ],
-      binary,
-      options.signal,
+      job.binary,
+      job.signal,
     );
-    if (bytes <= maxBytes) return { path: outPath, bytes, width, height };
+    if (bytes <= job.maxBytes) return { path: job.outPath, bytes, width, height };
     lastBytes = bytes;
-    kbps = Math.max(8, Math.floor(kbps * (maxBytes / bytes) * 0.9));
+    kbps = Math.max(8, Math.floor(kbps * (job.maxBytes / bytes) * 0.9));
   }
-  await rm(outPath, { force: true });
-  throw new VideoError(
-    `cannot re-encode ${inPath} under ${maxBytes} bytes (smallest try: ${lastBytes} bytes)`,
-  );
+  return fail(job, lastBytes);
+}
+
+/** GIF: its size goes with the pixel count, so shrink by the square root of the overshoot. */
+async function smallerGif(job: Job, size: { width: number; height: number }): Promise<ReencodeResult> {
+  let scale = Math.min(1, Math.sqrt(job.maxBytes / job.inBytes) * 0.9);
+  let lastBytes = job.inBytes;
+  for (let attempt = 0; attempt < MAX_TRIES; attempt++) {
+    const width = Math.max(1, Math.round(size.width * scale));
+    const height = Math.max(1, Math.round(size.height * scale));
+    if (Math.min(width, height) < MIN_SIDE) break;
+    const bytes = await runToFile(
+      job.inPath,
+      job.outPath,
+      [
+        '-an',
+        '-vf',
+        `scale=${width}:${height}:flags=lanczos,${GIF_PALETTE_GRAPH}`,
+        '-loop',
+        '0',
+        '-f',
+        'gif',
+      ],
+      job.binary,
+      job.signal,
+    );
+    if (bytes <= job.maxBytes) return { path: job.outPath, bytes, width, height };
+    lastBytes = bytes;
+    scale *= Math.min(SCALE_STEP, Math.sqrt(job.maxBytes / bytes) * 0.9);
+  }
+  return fail(job, lastBytes);
+}
+
+/**
+ * Re-encodes an MP4 or a GIF so it fits in maxBytes (an upload limit). A file already under the
+ * limit is copied as it is.
+ *
+ * MP4: the bitrate comes from the duration and the budget; the picture is made smaller up front
+ * only where that bitrate would be too thin for its size. Two tries at that size (the second aimed
+ * by how far the first overshot), then smaller sizes.
+ * GIF: smaller sizes until it fits.
+ */
+export async function reencodeSmaller(
+  inPath: string,
+  outPath: string,
+  maxBytes: number,
+  options: ReencodeOptions = {},
+): Promise<ReencodeResult> {
+  if (!Number.isFinite(maxBytes) || maxBytes <= CONTAINER_RESERVE) {
+    throw new VideoError(`maxBytes must be more than ${CONTAINER_RESERVE}, got ${maxBytes}`);
+  }
+  let inBytes: number;
+  let gif: { width: number; height: number } | undefined;
+  try {
+    inBytes = (await stat(inPath)).size;
+    gif = await readGifSize(inPath);
+  } catch (err) {
+    throw new VideoError(`cannot read ${inPath}: ${(err as Error).message}`, { cause: err });
+  }
+  const size = gif ?? (await readMp4Info(inPath));
+  if (inBytes <= maxBytes) {
+    await copyFile(inPath, outPath);
+    return { path: outPath, bytes: inBytes, width: size.width, height: size.height };
+  }
+  const job: Job = {
+    inPath,
+    outPath,
+    inBytes,
+    maxBytes,
+    binary: options.ffmpegPath ?? resolveFfmpeg().path,
+    signal: options.signal,
+  };
+  return 'durationS' in size ? smallerMp4(job, size) : smallerGif(job, size);
 }

@@ -9,7 +9,7 @@ import { rename, rm, stat } from 'node:fs/promises';
 import ffmpeg from 'fluent-ffmpeg';
 import { CanceledError, VideoError } from './errors.ts';
 import { resolveFfmpeg } from './ffmpeg-path.ts';
-import { launch, partialPath, QUIET } from './ffmpeg-run.ts';
+import { GIF_PALETTE_GRAPH, launch, partialPath, QUIET } from './ffmpeg-run.ts';
 
 export { type ReencodeOptions, type ReencodeResult, reencodeSmaller } from './video-reencode.ts';
 
@@ -69,8 +69,7 @@ function checkEncoderOptions(o: VideoEncoderOptions): void {
 function outputOptions(o: VideoEncoderOptions): string[] {
   const rate = String(o.fps);
   if (o.format === 'gif') {
-    const graph = 'split[a][b];[a]palettegen=stats_mode=full[p];[b][p]paletteuse=dither=sierra2_4a';
-    return ['-an', '-vf', graph, '-r', rate, '-loop', '0', '-f', 'gif'];
+    return ['-an', '-vf', GIF_PALETTE_GRAPH, '-r', rate, '-loop', '0', '-f', 'gif'];
   }
   const evenW = o.width + (o.width % 2);
   const evenH = o.height + (o.height % 2);

@@ -483,6 +483,22 @@ describe('reencodeSmaller', () => {
     expect((await ffprobe(r.path)).width).toBe(640);
   });
 
+  it('shrinks a GIF over the limit into a smaller GIF with every frame', async () => {
+    const src = path.join(dir, 'noisy.gif');
+    const frames = new Uint8Array(6 * 136 * 240 * 3);
+    randomFillSync(frames);
+    await encodeVideo({ frames, numFrames: 6, width: 240, height: 136, fps: 7, format: 'gif', outPath: src });
+    const inBytes = readFileSync(src).length;
+    const limit = Math.floor(inBytes / 3);
+    const r = await reencodeSmaller(src, path.join(dir, 'noisy-small.gif'), limit);
+    expect(r.bytes).toBeLessThanOrEqual(limit);
+    expect(readFileSync(r.path).subarray(0, 6).toString('latin1')).toBe('GIF89a');
+    const p = await ffprobe(r.path);
+    expect(p).toMatchObject({ codec: 'gif', nb_frames: 6, width: r.width, height: r.height });
+    expect(p.width).toBeLessThan(240);
+    expect(p.width / p.height).toBeCloseTo(240 / 136, 1);
+  });
+
   it('copies a file that already fits', async () => {
     const src = path.join(dir, 'nine.mp4');
     const r = await reencodeSmaller(src, path.join(dir, 'copy.mp4'), 10 * 1024 * 1024);
