@@ -1,11 +1,12 @@
 /**
- * Rate limit for progress edits: at most one send per interval (1.5 s by default) per job, only
+ * Rate limit for progress edits: at most one send per interval (1.5 s by default) per job,
+ * counted from the end of the previous send so requests also arrive that far apart; only
  * the latest value is kept, sends never overlap, identical values are skipped, and the final value
  * is always delivered.
  */
 
 export interface ThrottleOptions {
-  /** Minimum time between the start of two sends. @default 1500 */
+  /** Minimum time from the end of one send to the start of the next. @default 1500 */
   readonly intervalMs?: number;
   /** Called when an intermediate send throws; the throttle goes on. A failing final send rejects final(). */
   readonly onError?: (err: unknown) => void;
@@ -25,10 +26,9 @@ export class ProgressThrottle<T> {
   readonly #intervalMs: number;
   readonly #onError: (err: unknown) => void;
   #pending: { value: T } | undefined;
-  #last: T | undefined;
+  #last: { value: T } | undefined;
   #lastAt = Number.NEGATIVE_INFINITY;
-  #timer: NodeJS.Timeout | undefined;
-  #inflight: Promise<void> = Promise.resolve();
+  #loop: Promise<void> | undefined;
   #closed = false;
   #sent = 0;
   #skipped = 0;
@@ -49,63 +49,63 @@ export class ProgressThrottle<T> {
     if (this.#closed) return;
     if (this.#pending) this.#skipped++;
     this.#pending = { value };
-    this.#schedule();
+    this.#loop ??= this.#run().finally(() => {
+      this.#loop = undefined;
+    });
   }
 
   /** Drops any pending value, waits for a send in flight, then sends `value` (unless already shown). */
   async final(value: T): Promise<void> {
-    this.#closed = true;
-    if (this.#timer) clearTimeout(this.#timer);
-    this.#timer = undefined;
-    if (this.#pending) this.#skipped++;
-    this.#pending = undefined;
-    await this.#inflight;
-    if (this.#last === value) {
+    this.close();
+    await this.#loop;
+    if (this.#last && this.#last.value === value) {
       this.#skipped++;
       return;
     }
-    const wait = this.#lastAt + this.#intervalMs - Date.now();
-    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-    await this.#deliver(value, true);
+    await this.#spacing();
+    await this.#deliver(value);
   }
 
-  /** Stops without sending anything more. */
+  /** Stops without sending anything more (a send in flight completes). */
   close(): void {
     this.#closed = true;
-    if (this.#timer) clearTimeout(this.#timer);
-    this.#timer = undefined;
+    if (this.#pending) this.#skipped++;
     this.#pending = undefined;
   }
 
-  #schedule(): void {
-    if (this.#timer) return;
-    const wait = Math.max(0, this.#lastAt + this.#intervalMs - Date.now());
-    this.#timer = setTimeout(() => {
-      this.#timer = undefined;
+  /** Waits until one interval has passed since the last send finished. */
+  async #spacing(): Promise<void> {
+    const wait = this.#lastAt + this.#intervalMs - Date.now();
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+  }
+
+  async #run(): Promise<void> {
+    while (this.#pending && !this.#closed) {
+      await this.#spacing();
       const next = this.#pending;
       this.#pending = undefined;
       if (!next || this.#closed) return;
-      this.#inflight = this.#inflight.then(() => this.#deliver(next.value, false));
-    }, wait);
-    this.#timer.unref?.();
+      if (this.#last && this.#last.value === next.value) {
+        this.#skipped++;
+        continue;
+      }
+      try {
+        await this.#deliver(next.value);
+      } catch (err) {
+        this.#onError(err);
+      }
+    }
   }
 
-  async #deliver(value: T, rethrow: boolean): Promise<void> {
-    if (this.#last === value) {
-      this.#skipped++;
-      return;
-    }
-    this.#lastAt = Date.now();
-    this.#sendTimes.push(this.#lastAt);
+  async #deliver(value: T): Promise<void> {
+    this.#sendTimes.push(Date.now());
     this.#sent++;
     try {
       await this.#send(value);
-      this.#last = value;
-    } catch (err) {
-      if (rethrow) throw err;
-      this.#onError(err);
+      this.#last = { value };
+    } finally {
+      // Counted from the end of a send, so that requests also arrive at least one interval apart.
+      this.#lastAt = Date.now();
     }
-    // A value that arrived while this send was in flight waits for the next slot.
-    if (this.#pending && !this.#closed) this.#schedule();
   }
 }

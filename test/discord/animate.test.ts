@@ -11,54 +11,246 @@ afterAll(async () => {
   await h?.stop();
 });
 
+const route = (path: string) => path.replace(/\d{5,}|itok-[^/]+/g, ':id');
+
 describe('/animate', () => {
   it('defers, edits its progress, and posts a valid MP4 in a thread on its reply', async () => {
     const { fake } = h;
     const alice = fake.user('alice');
     const image = fake.attachment(fake.upload('cat.png', h.png, 'image/png'));
     const start = fake.calls.length;
+    // Paused, so the first edit shows the queue position; resumed once it has.
+    await h.sidecar.service.pause();
     const ix = fake.slash(
       'animate',
       [
         { name: 'image', type: 11, value: image.id },
         { name: 'prompt', type: 3, value: 'waves crashing' },
-        ...SMALL,
+        { name: 'frames', type: 4, value: 4 },
+        { name: 'steps', type: 4, value: 8 },
         { name: 'seed', type: 4, value: 42 },
+        { name: 'motion', type: 3, value: '210' },
       ],
       { user: alice, attachments: [image] },
     );
+    const queued = await fake.waitForCall(
+      (c) => c.method === 'PATCH' && c.path.includes(ix.token),
+      30_000,
+      start,
+    );
+    expect(queued.body.content).toMatch(/Queued: position 1 · ETA/);
+    await h.sidecar.service.resume();
     const post = await fake.waitForCall((c) => isFilePost(c), 120_000, start);
     await h.bot.idle();
     const calls = fake.calls.slice(start);
     const callback = calls.find((c) => c.path.startsWith(`/interactions/${ix.id}/`));
     expect(callback?.body.type).toBe(5);
     expect(callback!.at - ix.dispatchedAt).toBeLessThan(3000);
-    console.info(
-      calls
-        .map((c) => `${c.method} ${c.path} ${c.status} ${JSON.stringify(c.body)?.slice(0, 200)}`)
-        .join('\n'),
-    );
     const edits = calls.filter((c) => c.method === 'PATCH' && c.path.endsWith('/messages/@original'));
-    expect(edits.length).toBeGreaterThanOrEqual(2);
-    expect(edits.some((e) => /Queued|Animating|Decoding|Encoding/.test(e.body.content))).toBe(true);
+    expect(edits.length).toBeGreaterThanOrEqual(3);
+    expect(edits.some((e) => /step \d\/8 · ETA/.test(e.body.content))).toBe(true);
+    expect(edits.slice(0, -1).every((e) => e.body.components[0].components[0].label === 'Cancel')).toBe(true);
     expect(edits.at(-1)!.body.content).toMatch(/Done/);
-    for (const gap of editGaps(calls)) expect(gap).toBeGreaterThanOrEqual(1450);
-    const thread = calls.find((c) => c.method === 'POST' && /\/threads$/.test(c.path));
-    expect(thread).toBeDefined();
+    expect(edits.at(-1)!.body.components).toEqual([]);
+    const gaps = editGaps(calls);
+    for (const gap of gaps) expect(gap).toBeGreaterThanOrEqual(1450);
     const statusId = fake.state.interactions.get(ix.id)!.originalId!;
+    const thread = calls.find((c) => c.method === 'POST' && /\/threads$/.test(c.path));
     expect(thread!.path).toBe(`/channels/${fake.channelId}/messages/${statusId}/threads`);
     expect(post.path).toBe(`/channels/${statusId}/messages`);
-    expect(post.body.content).toContain('waves crashing');
+    expect(post.body.content).toContain('“waves crashing”');
     expect(post.body.content).toContain('seed 42');
+    expect(post.body.content).toContain('--motion 210');
     expect(post.body.content).toContain(`<@${alice.id}>`);
+    expect(post.body.allowed_mentions).toEqual({ users: [alice.id] });
     const labels = post.body.components[0].components.map((b: { label: string }) => b.label);
     expect(labels).toEqual(['Reroll', 'More motion', 'Less motion', 'Delete']);
+    // motion 210: +50 would leave 1–255, so More motion is disabled.
+    expect(post.body.components[0].components[1].disabled).toBe(true);
+    expect(post.body.components[0].components[2].disabled).toBe(false);
     const probe = await probeUpload(post.files[0]!.data);
     expect(probe.codec).toBe('h264');
-    expect(probe.nb_frames).toBe(2);
-    const rest = calls.filter((c) => c.at <= post.at || c === post);
+    expect(probe.pix_fmt).toBe('yuv420p');
+    expect(probe.nb_frames).toBe(4);
+    const rest = calls.filter((c) => c.at <= post.at);
+    const span = (edits.at(-1)!.at - edits[0]!.at) / 1000;
     console.info(
-      `REST calls for one /animate job: ${rest.length} (${rest.map((c) => `${c.method} ${c.path.replace(/\d{5,}|itok-[^/]+/g, ':id')}`).join(', ')})`,
+      `[discord metrics] /animate job: ${rest.length} REST calls (${rest.map((c) => `${c.method} ${route(c.path)}`).join(', ')}); ` +
+        `${edits.length} edits over ${span.toFixed(1)} s = ${(edits.length / Math.max(span, 1e-3)).toFixed(2)} edits/s, min gap ${Math.min(...gaps)} ms`,
     );
+    expect(rest.length).toBe(edits.length + 3);
+  });
+
+  it('posts in the thread it is used in, without a new thread', async () => {
+    const { fake } = h;
+    const image = fake.attachment(fake.upload('cat.png', h.png, 'image/png'));
+    const start = fake.calls.length;
+    fake.slash('animate', [{ name: 'image', type: 11, value: image.id }, ...SMALL], {
+      attachments: [image],
+      channelId: fake.threadId,
+    });
+    const post = await fake.waitForCall((c) => isFilePost(c), 120_000, start);
+    await h.bot.idle();
+    expect(post.path).toBe(`/channels/${fake.threadId}/messages`);
+    expect(fake.calls.slice(start).some((c) => c.path.endsWith('/threads'))).toBe(false);
+  });
+
+  it('replies in place in DMs', async () => {
+    const { fake } = h;
+    const image = fake.attachment(fake.upload('cat.png', h.png, 'image/png'));
+    const start = fake.calls.length;
+    const ix = fake.slash('animate', [{ name: 'image', type: 11, value: image.id }, ...SMALL], {
+      attachments: [image],
+      channelId: fake.dmChannelId,
+    });
+    const post = await fake.waitForCall((c) => isFilePost(c), 120_000, start);
+    await h.bot.idle();
+    expect(post.path).toBe(`/webhooks/${fake.appId}/${ix.token}`);
+    expect((await probeUpload(post.files[0]!.data)).nb_frames).toBe(2);
+    expect(fake.calls.slice(start).some((c) => c.path.endsWith('/threads'))).toBe(false);
+  });
+
+  it('replies in place where no thread can be created', async () => {
+    const { fake } = h;
+    fake.state.threadsForbidden = true;
+    try {
+      const image = fake.attachment(fake.upload('cat.png', h.png, 'image/png'));
+      const start = fake.calls.length;
+      const ix = fake.slash('animate', [{ name: 'image', type: 11, value: image.id }, ...SMALL], {
+        attachments: [image],
+      });
+      const post = await fake.waitForCall((c) => isFilePost(c), 120_000, start);
+      await h.bot.idle();
+      expect(fake.calls.slice(start).find((c) => c.path.endsWith('/threads'))?.status).toBe(403);
+      expect(post.path).toBe(`/webhooks/${fake.appId}/${ix.token}`);
+    } finally {
+      fake.state.threadsForbidden = false;
+    }
+  });
+
+  it('re-encodes a video over the upload limit, with a note', async () => {
+    const { fake } = h;
+    const image = fake.attachment(fake.upload('cat.png', h.png, 'image/png'));
+    const start = fake.calls.length;
+    fake.slash(
+      'animate',
+      [
+        { name: 'image', type: 11, value: image.id },
+        { name: 'frames', type: 4, value: 8 },
+        { name: 'steps', type: 4, value: 1 },
+      ],
+      { attachments: [image], attachmentSizeLimit: 9000 },
+    );
+    const post = await fake.waitForCall((c) => isFilePost(c), 120_000, start);
+    await h.bot.idle();
+    const data = post.files[0]!.data;
+    expect(data.byteLength).toBeLessThanOrEqual(9000);
+    expect(post.body.content).toMatch(/re-encoded from .* to fit the .* upload limit/);
+    const probe = await probeUpload(data);
+    expect(probe.codec).toBe('h264');
+    expect(probe.nb_frames).toBe(8);
+  });
+
+  it('/animate help lists every option, ephemerally', async () => {
+    const { fake } = h;
+    const ix = fake.slash('animate', [{ name: 'help', type: 5, value: true }]);
+    const cb = await fake.waitForCall((c) => c.path.startsWith(`/interactions/${ix.id}/`));
+    expect(cb.body.type).toBe(4);
+    expect(cb.body.data.flags & 64).toBe(64);
+    for (const name of [
+      'prompt',
+      'motion',
+      'fps',
+      'frames',
+      'steps',
+      'seed',
+      'noise',
+      'guidance',
+      'size',
+      'format',
+    ]) {
+      expect(cb.body.data.content).toContain(`--${name}`);
+    }
+    expect(cb.body.data.content).toContain('2–14');
+  });
+
+  it('suggests motion and guidance values', async () => {
+    const { fake } = h;
+    const ix = fake.autocomplete('animate', { name: 'motion', type: 3, value: 'h' });
+    const cb = await fake.waitForCall((c) => c.path.startsWith(`/interactions/${ix.id}/`));
+    expect(cb.body.type).toBe(8);
+    expect(cb.body.data.choices).toEqual([{ name: 'high (200)', value: 'high' }]);
+    const ix2 = fake.autocomplete('animate', { name: 'guidance', type: 3, value: '2-4' });
+    const cb2 = await fake.waitForCall((c) => c.path.startsWith(`/interactions/${ix2.id}/`));
+    expect(cb2.body.data.choices[0]).toEqual({ name: '2-4', value: '2-4' });
+  });
+
+  describe('refusals are ephemeral and say why', () => {
+    async function refusal(
+      attachment: Record<string, unknown>,
+      extra: { name: string; type: number; value: unknown }[] = [],
+    ) {
+      const { fake } = h;
+      const ix = fake.slash('animate', [{ name: 'image', type: 11, value: attachment.id }, ...extra], {
+        attachments: [attachment],
+      });
+      const cb = await fake.waitForCall((c) => c.path.startsWith(`/interactions/${ix.id}/`));
+      expect(cb.body.type).toBe(4);
+      expect(cb.body.data.flags & 64).toBe(64);
+      return cb.body.data.content as string;
+    }
+
+    it('a non-image attachment', async () => {
+      const { fake } = h;
+      const text = await refusal(
+        fake.attachment(fake.upload('notes.txt', Buffer.from('hello'), 'text/plain')),
+      );
+      expect(text).toMatch(/not a picture.*text\/plain/);
+    });
+
+    it('a picture on a host that is not in ATTACHMENT_HOSTS', async () => {
+      const { fake } = h;
+      const text = await refusal(
+        fake.attachment({
+          name: 'cat.png',
+          url: 'https://evil.example/cat.png',
+          size: 651,
+          contentType: 'image/png',
+        }),
+      );
+      expect(text).toMatch(/can't fetch.*only be downloaded from 127\.0\.0\.1:\d+/);
+    });
+
+    it('an oversized file', async () => {
+      const { fake } = h;
+      const text = await refusal(
+        fake.attachment({ ...fake.upload('huge.png', h.png, 'image/png'), size: 30 * 1024 * 1024 }),
+      );
+      expect(text).toMatch(/too large.*30 MB.*20 MB/);
+    });
+
+    it('an option out of range, never clamped', async () => {
+      const { fake } = h;
+      const text = await refusal(fake.attachment(fake.upload('cat.png', h.png, 'image/png')), [
+        { name: 'motion', type: 3, value: '300' },
+      ]);
+      expect(text).toMatch(/motion.*1–255.*got "300"/i);
+    });
+
+    it('a file that lies about being a picture, found after the defer', async () => {
+      const { fake } = h;
+      const ix = fake.slash('animate', [{ name: 'image', type: 11, value: '1' }], {
+        attachments: [
+          { ...fake.attachment(fake.upload('fake.png', Buffer.from('<svg/>'), 'image/png')), id: '1' },
+        ],
+      });
+      const follow = await fake.waitForCall(
+        (c) => c.method === 'POST' && c.path === `/webhooks/${fake.appId}/${ix.token}`,
+      );
+      expect(follow.body.flags & 64).toBe(64);
+      expect(follow.body.content).toMatch(/not a PNG, JPEG, WebP, GIF or AVIF/);
+      // The public "thinking…" reply was deleted first, so nothing public remains.
+      expect(fake.callsFor(ix).map((c) => c.method)).toEqual(['POST', 'DELETE', 'POST']);
+    });
   });
 });
