@@ -116,6 +116,32 @@ describe('app_mention', () => {
     expect((await rig.sidecar.service.list(ALICE_ID)).length).toBe(jobs);
   });
 
+  it('over the per-user limit: says which limit, and removes the status message it had posted', async () => {
+    const { fake, slack, sidecar } = rig;
+    await sidecar.service.pause();
+    const limits = (await sidecar.service.queue()).limits;
+    await sidecar.service.setLimits({ per_user: 1 });
+    try {
+      const a = fake.addFile({ name: 'a.png', mimetype: 'image/png', data: PICTURE });
+      await slack.mention({ user: BOB, channel: CHANNEL, text: '--frames 2 --steps 1', files: [a] });
+      await fake.waitFor('first job queued', () =>
+        fake.ws.messages.some(
+          (m) => m.text.includes('Queued') && JSON.stringify(m.blocks).includes('<@U0BOB>'),
+        ),
+      );
+      const deletes = fake.callsOf('chat.delete').length;
+      const before = ephemeralsFor(fake, BOB.id).length;
+      await slack.mention({ user: BOB, channel: CHANNEL, text: '--frames 2 --steps 1', files: [a] });
+      const text = await fake.waitFor('refusal', () => ephemeralsFor(fake, BOB.id)[before]);
+      expect(text).toMatch(/limit/i);
+      expect(fake.callsOf('chat.delete').length).toBe(deletes + 1);
+    } finally {
+      await sidecar.service.clear();
+      await sidecar.service.setLimits(limits);
+      await sidecar.service.resume();
+    }
+  });
+
   it('answers help with the option list', async () => {
     const { fake, slack } = rig;
     const before = ephemeralsFor(fake, ALICE.id).length;
