@@ -173,7 +173,9 @@ export async function inspectImage(buf: Buffer, limits?: ImageLimits): Promise<I
   const { format, meta, maxPixels } = await checkHeader(buf, limits);
   try {
     await sharp(buf, { failOn: FAIL_ON, limitInputPixels: maxPixels })
-      .resize(8, 8, { fit: 'fill', kernel: 'nearest' })
+      // Not kernel 'nearest': libvips would then skip the rows it does not sample, and a file
+      // cut short near its end would pass.
+      .resize(8, 8, { fit: 'fill' })
       .raw()
       .toBuffer();
   } catch (err) {
