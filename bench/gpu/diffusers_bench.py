@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     from transformers import CLIPImageProcessor
 
     build_args = argparse.Namespace(random_weights=True, src=args.config)
-    clip, vae, unet = export_svd.build_models(build_args, torch)
+    clip, vae, unet = export_svd.build_models(build_args, torch, args.device)
     sched = EulerDiscreteScheduler(**export_svd.read_config(args.config, 'scheduler', export_svd.SVD_SCHEDULER_CONFIG))
     pipe = StableVideoDiffusionPipeline(vae=vae, image_encoder=clip, unet=unet, scheduler=sched,
                                         feature_extractor=CLIPImageProcessor())

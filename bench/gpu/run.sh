@@ -12,7 +12,7 @@
 # --dry-run: the tiny architecture on the CPU, 128x64, 2 steps, everything written to a temp folder; the
 # export and diffusers steps run when torch and diffusers can be imported, and are skipped otherwise.
 #
-# Environment: DIFFUSERS_SRC (a diffusers checkout's src folder), PYTHON (default python3),
+# Environment: DIFFUSERS_SRC (a diffusers checkout's src folder, or a .tar.xz of it), PYTHON (default python3),
 # BENCH_CMD (default "node src/cli/bench.ts"), WORK_DIR (default /tmp/bench-gpu, or a temp folder for
 # --dry-run), RESULTS_DIR (default bench/results), VIDEO_MS (stillmotion's video step timed elsewhere,
 # when the device has no ffmpeg), ROUTE (optimize_cuda route: auto|ort|rewrite).
@@ -49,6 +49,14 @@ else
 fi
 mkdir -p "$work"
 say "work folder $work"
+
+# DIFFUSERS_SRC may be a .tar.xz of diffusers' src folder (it packs to ~2 MB, so it can travel to the device).
+if [ -n "${DIFFUSERS_SRC:-}" ] && [ -f "$DIFFUSERS_SRC" ]; then
+  mkdir -p "$work/diffusers-src"
+  tar xJf "$DIFFUSERS_SRC" -C "$work/diffusers-src"
+  export DIFFUSERS_SRC=$work/diffusers-src
+fi
+[ -n "${DIFFUSERS_SRC:-}" ] && export DIFFUSERS_SRC=$(cd "$DIFFUSERS_SRC" && pwd)
 
 have_torch=0
 if "$py" -c 'import os, sys; sys.path.insert(0, os.environ.get("DIFFUSERS_SRC", "")); import torch, transformers, diffusers' 2>/dev/null; then

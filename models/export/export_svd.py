@@ -112,8 +112,8 @@ def weights_variant(src: str, sub: str) -> str | None:
     return 'fp16' if not plain and halves else None
 
 
-def build_models(args, torch):
-    """Load (or build with random weights) the three networks, in float32, in eval mode."""
+def build_models(args, torch, device: str = 'cpu'):
+    """Load (or build with random weights, directly on `device`) the three networks, float32, eval mode."""
     if os.environ.get('DIFFUSERS_SRC'):
         sys.path.insert(0, os.environ['DIFFUSERS_SRC'])
     from diffusers import AutoencoderKLTemporalDecoder, UNetSpatioTemporalConditionModel
@@ -121,9 +121,10 @@ def build_models(args, torch):
 
     if args.random_weights:
         torch.manual_seed(0)
-        unet = UNetSpatioTemporalConditionModel(**read_config(args.src, 'unet', SVD_XT_UNET))
-        vae = AutoencoderKLTemporalDecoder(**read_config(args.src, 'vae', SVD_XT_VAE))
-        clip = CLIPVisionModelWithProjection(CLIPVisionConfig(**read_config(args.src, 'image_encoder', SVD_XT_CLIP)))
+        with torch.device(device):  # initialising 1.5 B parameters is much faster on the GPU
+            unet = UNetSpatioTemporalConditionModel(**read_config(args.src, 'unet', SVD_XT_UNET))
+            vae = AutoencoderKLTemporalDecoder(**read_config(args.src, 'vae', SVD_XT_VAE))
+            clip = CLIPVisionModelWithProjection(CLIPVisionConfig(**read_config(args.src, 'image_encoder', SVD_XT_CLIP)))
     else:
         src = args.src
         kw = lambda sub: {'subfolder': sub, 'variant': weights_variant(src, sub), 'torch_dtype': torch.float32}  # noqa: E731
@@ -258,7 +259,7 @@ def main(argv: list[str] | None = None) -> int:
     dev = 'cuda' if args.device == 'cuda' or (args.device == 'auto' and torch.cuda.is_available()) else 'cpu'
     os.makedirs(args.out, exist_ok=True)
     t0 = time.time()
-    clip, vae, unet = build_models(args, torch)
+    clip, vae, unet = build_models(args, torch, dev)
     log(f'built models in {time.time() - t0:.0f} s; tracing on {dev}')
     clip, vae, unet = clip.to(dev), vae.to(dev), unet.to(dev)
     mods = wrappers(torch, clip, vae, unet)
