@@ -5,10 +5,12 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import type { FastifyInstance } from 'fastify';
 import { type Config, ConfigError, loadConfig } from './config.ts';
-import { buildApp, type SidecarInfo } from './http/app.ts';
+import { type AppOptions, buildApp, type SidecarInfo } from './http/app.ts';
 import { listen } from './http/server.ts';
 import { createLogger, type Logger } from './log.ts';
+import type { ModelSummary } from './service/engine-port.ts';
 import { HttpJobService } from './service/http-client.ts';
 import { createLocalSidecar } from './service/sidecar.ts';
 import type { JobService } from './service/types.ts';
@@ -16,52 +18,55 @@ import type { JobService } from './service/types.ts';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 interface BotHandle {
-  stop?: () => Promise<void> | void;
+  readonly requestListener?: unknown;
+  stop?(): Promise<void> | void;
 }
 
-type BotStarter = (deps: {
-  service: JobService;
-  logger: Logger;
-  config: Config;
-}) => Promise<BotHandle | undefined>;
+interface BotDeps {
+  readonly service: JobService;
+  readonly logger: Logger;
+  readonly config: Config;
+  readonly model: ModelSummary;
+}
 
-/** Starts the bots whose tokens are set; each is imported only then. A bot that fails is logged. */
-async function startBots(service: JobService, logger: Logger, config: Config): Promise<BotHandle[]> {
-  const env = config.env;
-  const bots: { name: string; enabled: boolean; file: string; exportName: string }[] = [
-    {
-      name: 'discord',
-      enabled: Boolean(env.DISCORD_TOKEN),
-      file: 'bots/discord/start.ts',
-      exportName: 'startDiscord',
-    },
-    {
-      name: 'slack',
-      enabled: Boolean(env.SLACK_BOT_TOKEN && (env.SLACK_APP_TOKEN || env.SLACK_SIGNING_SECRET)),
-      file: 'bots/slack/start.ts',
-      exportName: 'startSlack',
-    },
-  ];
-  const handles: BotHandle[] = [];
-  for (const bot of bots) {
-    if (!bot.enabled) continue;
-    const file = path.join(root, bot.file);
-    const log = logger.child({ bot: bot.name });
-    if (!existsSync(file)) {
-      log.error({ file: bot.file }, `${bot.name} tokens are set, but ${bot.file} is missing`);
-      continue;
-    }
-    try {
-      const mod = (await import(pathToFileURL(file).href)) as Record<string, BotStarter>;
-      const start = mod[bot.exportName];
-      if (typeof start !== 'function') throw new Error(`${bot.file} does not export ${bot.exportName}`);
-      handles.push((await start({ service, logger: log, config })) ?? {});
-      log.info(`${bot.name} bot started`);
-    } catch (err) {
-      log.error({ err }, `${bot.name} bot failed to start`);
-    }
+interface BotSpec {
+  readonly name: 'discord' | 'slack';
+  readonly file: string;
+  readonly exportName: string;
+}
+
+const DISCORD: BotSpec = { name: 'discord', file: 'bots/discord/start.ts', exportName: 'startDiscord' };
+const SLACK: BotSpec = { name: 'slack', file: 'bots/slack/start.ts', exportName: 'startSlack' };
+
+async function importFrom(file: string): Promise<Record<string, unknown>> {
+  return import(pathToFileURL(path.join(root, file)).href);
+}
+
+/** Starts one bot, imported only now; a bot that fails to start is logged and the rest go on. */
+async function startBot(spec: BotSpec, deps: BotDeps): Promise<BotHandle | undefined> {
+  const log = deps.logger.child({ bot: spec.name });
+  if (!existsSync(path.join(root, spec.file))) {
+    log.error({ file: spec.file }, `${spec.name} tokens are set, but ${spec.file} is missing`);
+    return undefined;
   }
-  return handles;
+  try {
+    const start = (await importFrom(spec.file))[spec.exportName];
+    if (typeof start !== 'function') throw new Error(`${spec.file} does not export ${spec.exportName}`);
+    const handle = (await start({ ...deps, logger: log })) as BotHandle | undefined;
+    log.info(`${spec.name} bot started`);
+    return handle ?? {};
+  } catch (err) {
+    log.error({ err }, `${spec.name} bot failed to start`);
+    return undefined;
+  }
+}
+
+/** Slack's HTTP mode is served at POST /slack/events on this port: mount it before listening. */
+async function mountSlack(app: FastifyInstance, bot: () => BotHandle | undefined): Promise<void> {
+  const { mountSlackEvents } = (await importFrom('bots/slack/http-mount.ts')) as {
+    mountSlackEvents: (server: FastifyInstance, source: () => BotHandle | undefined) => void;
+  };
+  mountSlackEvents(app, bot);
 }
 
 async function remoteInfo(client: HttpJobService, logger: Logger): Promise<SidecarInfo> {
@@ -77,10 +82,9 @@ async function remoteInfo(client: HttpJobService, logger: Logger): Promise<Sidec
   }
 }
 
-async function main(): Promise<void> {
-  let config: Config;
+function readConfig(): Config {
   try {
-    config = loadConfig();
+    return loadConfig();
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`stillmotion: ${err.message}\n`);
@@ -88,58 +92,58 @@ async function main(): Promise<void> {
     }
     throw err;
   }
+}
+
+async function main(): Promise<void> {
+  const config = readConfig();
   const logger = createLogger(config.logLevel);
 
-  let service: JobService;
-  let info: SidecarInfo;
-  let stopService: () => Promise<void> = async () => {};
-  let appExtras: {
-    metrics?: import('./service/metrics.ts').ServiceMetrics;
-    resultFile?: typeof local.resultFile;
-  } = {};
+  let appOptions: AppOptions;
+  let stopService = async () => {};
   let warm: (() => Promise<unknown>) | undefined;
-  const local = {
-    resultFile: undefined as
-      | ((id: string) => { path: string; bytes: number; format: 'mp4' | 'gif' })
-      | undefined,
-  };
-
   if (config.engineUrl) {
     const client = new HttpJobService({ baseUrl: config.engineUrl, token: config.adminToken });
-    info = await remoteInfo(client, logger);
-    service = client;
-    logger.info({ engine: config.engineUrl }, 'using the remote sidecar');
+    const info = await remoteInfo(client, logger);
+    appOptions = {
+      service: client,
+      info,
+      logger,
+      adminToken: config.adminToken,
+      maxUploadBytes: config.maxUploadBytes,
+    };
+    logger.info({ engine: config.engineUrl }, 'using the remote sidecar (ENGINE_URL)');
   } else {
     const sidecar = await createLocalSidecar(config, logger, { defaultMetrics: true });
-    service = sidecar.service;
-    info = {
-      model: sidecar.service.model,
-      ready: () => sidecar.service.ready,
-      provider: () => sidecar.service.provider,
+    const service = sidecar.service;
+    appOptions = {
+      service,
+      info: { model: service.model, ready: () => service.ready, provider: () => service.provider },
+      logger,
+      adminToken: config.adminToken,
+      maxUploadBytes: config.maxUploadBytes,
+      metrics: sidecar.metrics,
+      resultFile: (id) => service.resultFile(id),
     };
-    local.resultFile = (id) => sidecar.service.resultFile(id);
-    appExtras = { metrics: sidecar.metrics, resultFile: local.resultFile };
-    stopService = () => sidecar.service.shutdown();
+    stopService = () => service.shutdown();
     warm = sidecar.warm;
   }
 
-  const app = await buildApp({
-    service,
-    info,
-    logger,
-    adminToken: config.adminToken,
-    maxUploadBytes: config.maxUploadBytes,
-    ...appExtras,
-  });
+  const env = config.env;
+  const wantDiscord = Boolean(env.DISCORD_TOKEN);
+  const wantSlack = Boolean(env.SLACK_BOT_TOKEN && (env.SLACK_APP_TOKEN || env.SLACK_SIGNING_SECRET));
+  let slack: BotHandle | undefined;
+
+  const app = await buildApp(appOptions);
+  if (wantSlack && !env.SLACK_APP_TOKEN) await mountSlack(app, () => slack);
   const server = await listen(app, config.host, config.port);
   process.stderr.write(`stillmotion: playground at ${server.url}\n`);
-  logger.info({ url: server.url, model: info.model.name }, 'listening');
-  if (info.model.randomWeights) {
+  logger.info({ url: server.url, model: appOptions.info.model.name }, 'listening');
+  if (appOptions.info.model.randomWeights) {
     logger.warn('the bundled tiny model has random weights: its videos look like noise (set SVD_MODEL_DIR)');
   }
 
-  let stopping = false;
   const bots: BotHandle[] = [];
+  let stopping = false;
   const shutdown = async (signal: string) => {
     if (stopping) return;
     stopping = true;
@@ -156,14 +160,21 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
 
-  if (warm) {
-    warm().catch((err: unknown) => {
-      logger.fatal({ err }, 'the engine cannot start');
-      process.stderr.write(`stillmotion: the engine cannot start: ${(err as Error).message}\n`);
-      process.exit(1);
-    });
+  warm?.().catch((err: unknown) => {
+    logger.fatal({ err }, 'the engine cannot start');
+    process.stderr.write(`stillmotion: the engine cannot start: ${(err as Error).message}\n`);
+    process.exit(1);
+  });
+
+  const deps: BotDeps = { service: appOptions.service, logger, config, model: appOptions.info.model };
+  if (wantDiscord) {
+    const discord = await startBot(DISCORD, deps);
+    if (discord) bots.push(discord);
   }
-  bots.push(...(await startBots(service, logger, config)));
+  if (wantSlack) {
+    slack = await startBot(SLACK, deps);
+    if (slack) bots.push(slack);
+  }
 }
 
 process.on('unhandledRejection', (reason) => {

@@ -3,60 +3,16 @@
  * process group mid-job, start again on the same DATA_DIR: every job completes, and every result
  * is still waiting to be delivered. SIGTERM puts the running job back without using its retry.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { afterAll, describe, expect, it } from 'vitest';
 import { call, png, postJob } from './harness.ts';
+import { killAll, spawnMain, until } from './spawn-main.ts';
 
-const root = path.resolve(import.meta.dirname, '../..');
 const dataDir = mkdtempSync(path.join(tmpdir(), 'stillmotion-restart-'));
-const children: ChildProcess[] = [];
-
-async function startServer(): Promise<{ child: ChildProcess; url: string; exited: Promise<number | null> }> {
-  const child = spawn(process.execPath, ['src/main.ts'], {
-    cwd: root,
-    detached: true,
-    env: {
-      PATH: process.env.PATH,
-      HOME: process.env.HOME,
-      DATA_DIR: dataDir,
-      PORT: '0',
-      LOG_LEVEL: 'warn',
-      SVD_DEVICE: 'cpu',
-      STILLMOTION_ADMIN_TOKEN: 'restart-token',
-    },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  children.push(child);
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  let stderr = '';
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no URL printed:\n${stderr}`)), 30_000);
-    child.stderr!.on('data', (d: Buffer) => {
-      stderr += d.toString();
-      const m = /playground at (http:\/\/\S+)/.exec(stderr);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1]!);
-      }
-    });
-    child.on('exit', (code) => reject(new Error(`exited ${code}:\n${stderr}`)));
-  });
-  return { child, url, exited };
-}
-
-async function until<T>(fn: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+const startServer = () => spawnMain({ DATA_DIR: dataDir, STILLMOTION_ADMIN_TOKEN: 'restart-token' });
 
 const jobState = async (url: string, id: string) => (await call(url, 'GET', `/v1/jobs/${id}`)).body;
 
@@ -70,9 +26,7 @@ function attemptsOf(id: string): number {
 }
 
 afterAll(() => {
-  for (const c of children) {
-    if (c.exitCode === null && c.signalCode === null && c.pid) process.kill(-c.pid, 'SIGKILL');
-  }
+  killAll();
   rmSync(dataDir, { recursive: true, force: true });
 });
 
