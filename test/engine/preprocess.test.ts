@@ -218,14 +218,21 @@ describe('inspectImage: refusals', () => {
     };
     for (const [format, buf] of Object.entries(files)) {
       expect(await inspectImage(buf)).toMatchObject({ format }); // whole: accepted
-      // Cut early, midway, and by the last 20 bytes (pixel data of the last rows, not just a trailer).
-      for (const kept of [0.1, 0.6, buf.length - 20]) {
-        const end = kept < 1 ? Math.floor(buf.length * kept) : kept;
-        const err = await refusal(() => inspectImage(buf.subarray(0, end)));
+      // Cut early, midway, and near the end: only the last rows of pixels are missing.
+      for (const kept of [0.1, 0.6, 0.99]) {
+        const err = await refusal(() => inspectImage(buf.subarray(0, Math.floor(buf.length * kept))));
         expect([format, kept, err.code, err.status]).toEqual([format, kept, 'corrupt_image', 422]);
         expect(err.message).toMatch(/damaged or incomplete/);
       }
     }
+  });
+
+  it('reads every row: a file missing only its last rows of pixels is refused', async () => {
+    // A decoder that samples rows (a nearest-neighbour thumbnail) would stop early and pass these.
+    const buf = await noisy(512, 384).png({ compressionLevel: 1 }).toBuffer();
+    expect(await inspectImage(buf)).toMatchObject({ width: 512, height: 384 });
+    const err = await refusal(() => inspectImage(buf.subarray(0, Math.floor(buf.length * 0.995))));
+    expect(err.code).toBe('corrupt_image');
   });
 
   it('refuses a png with a valid signature and garbage after it as corrupt_image', async () => {
