@@ -1,0 +1,216 @@
+/**
+ * The Lua scripts that keep the shared job state consistent. Each one runs atomically in Redis,
+ * so caps, round-robin order and "exactly one result" hold with any number of producers and
+ * workers. ARGV[1] is always the key prefix; the other keys are built from it (a single Redis or
+ * Sentinel deployment: the scripts touch keys they do not declare, so Redis Cluster is out).
+ *
+ * Fencing: a worker acts on a running job only while the job's `attempts` equals the attempt its
+ * claim returned. A worker that lost its job (killed and retried elsewhere, or too slow to renew
+ * its lock) finds its writes refused, so a job completes exactly once.
+ */
+
+const PRELUDE = `
+local P = ARGV[1]
+local function jk(id) return P .. ':job:' .. id end
+local function publish(id, kind) redis.call('PUBLISH', P .. ':events', id .. ' ' .. kind) end
+local function fenced(id, attempt)
+  local st = redis.call('HMGET', jk(id), 'state', 'attempts')
+  return st[1] == 'running' and st[2] == attempt
+end
+-- Ends a job: state, reason, caps released, input deleted, kept for the result TTL, announced.
+local function finish(id, state, err, code, now, ttl)
+  local k = jk(id)
+  local user = redis.call('HGET', k, 'user')
+  redis.call('HSET', k, 'state', state, 'ended_at', now, 'encoding', '0')
+  if err ~= '' then redis.call('HSET', k, 'error', err, 'error_code', code) end
+  redis.call('HINCRBY', k, 'ends', 1)
+  redis.call('SREM', P .. ':active:' .. user, id)
+  redis.call('ZREM', P .. ':queued', id)
+  redis.call('SREM', P .. ':running', id)
+  redis.call('DEL', P .. ':input:' .. id)
+  local delivery = redis.call('HGET', k, 'delivery')
+  if delivery and delivery ~= '' and redis.call('HGET', k, 'delivered') ~= '1' then
+    redis.call('SADD', P .. ':undelivered', id)
+  end
+  redis.call('PEXPIRE', k, ttl)
+  redis.call('HINCRBY', P .. ':stats', state, 1)
+  if state == 'failed' then redis.call('HINCRBY', P .. ':stats', 'failed:' .. code, 1) end
+  publish(id, 'state')
+end
+`;
+
+/**
+ * Admission: caps, round number, job record, input picture, all at once.
+ * ARGV: P, id, user, now, options, delivery, format, image, per_user default, max_queued default,
+ * bypass caps ('1'), user list TTL (ms). Returns {'ok', round, position} or {cap, count, limit}.
+ *
+ * Fair order: a user's n-th waiting job gets round max(their last round + 1, current round), where
+ * the current round is that of the last job started; jobs run by (round, arrival). So every user
+ * with waiting jobs gets one start per round, and a newcomer joins the end of the current round.
+ */
+export const ADMIT = `${PRELUDE}
+local id, user, now = ARGV[2], ARGV[3], ARGV[4]
+local settings = redis.call('HMGET', P .. ':settings', 'per_user', 'max_queued')
+local per = tonumber(settings[1]) or tonumber(ARGV[9])
+local maxq = tonumber(settings[2]) or tonumber(ARGV[10])
+local activeKey = P .. ':active:' .. user
+local active = redis.call('SCARD', activeKey)
+local queued = redis.call('ZCARD', P .. ':queued')
+if ARGV[11] ~= '1' then
+  if active >= per then return {'user_limit', active, per} end
+  if queued >= maxq then return {'queue_full', queued, maxq} end
+end
+if queued == 0 then
+  redis.call('DEL', P .. ':rounds')
+  redis.call('SET', P .. ':round', '0')
+end
+local cur = tonumber(redis.call('GET', P .. ':round') or '0')
+local last = tonumber(redis.call('HGET', P .. ':rounds', user) or '-1')
+local round = math.max(last + 1, cur)
+if round > 2000000 then round = 2000000 end
+redis.call('HSET', P .. ':rounds', user, round)
+local seq = redis.call('INCR', P .. ':seq') % 4294967296
+local score = string.format('%.0f', round * 4294967296 + seq)
+redis.call('HSET', jk(id), 'id', id, 'user', user, 'state', 'queued', 'options', ARGV[5],
+  'delivery', ARGV[6], 'format', ARGV[7], 'created_at', now, 'round', round, 'score', score,
+  'attempts', 0, 'delivered', '0', 'ends', 0)
+redis.call('SET', P .. ':input:' .. id, ARGV[8])
+redis.call('SADD', activeKey, id)
+redis.call('ZADD', P .. ':queued', score, id)
+redis.call('ZADD', P .. ':user-jobs:' .. user, now, id)
+redis.call('PEXPIRE', P .. ':user-jobs:' .. user, ARGV[12])
+publish(id, 'state')
+return {'ok', round, redis.call('ZRANK', P .. ':queued', id) + 1}
+`;
+
+/**
+ * A worker takes a job BullMQ handed it. ARGV: P, id, worker, now, max tries, result TTL (ms).
+ * Returns {'ok', attempt, options, image} | {'ended', state} | {'exhausted', tries} | {'missing'}.
+ * A job found `running` was left by a worker that died (BullMQ's stalled-job check gave it back):
+ * it counts as a new try, and after the last try it fails with a reason the user sees.
+ */
+export const CLAIM = `${PRELUDE}
+local id, now, ttl = ARGV[2], ARGV[4], ARGV[6]
+local k = jk(id)
+local st = redis.call('HMGET', k, 'state', 'cancel', 'round')
+local state = st[1]
+if not state then return {'missing'} end
+if state ~= 'queued' and state ~= 'running' then return {'ended', state} end
+if st[2] == '1' then
+  finish(id, 'canceled', 'canceled while running', 'canceled', now, ttl)
+  return {'ended', 'canceled'}
+end
+local attempts = redis.call('HINCRBY', k, 'attempts', 1)
+redis.call('ZREM', P .. ':queued', id)
+if attempts > tonumber(ARGV[5]) then
+  local tries = attempts - 1
+  finish(id, 'failed', 'a worker stopped while running this job (' .. tries ..
+    (tries == 1 and ' time' or ' times') .. '), so it was not tried again', 'interrupted', now, ttl)
+  return {'exhausted', tries}
+end
+redis.call('HSET', k, 'state', 'running', 'worker', ARGV[3], 'started_at', now, 'progress', '',
+  'encoding', '0', 'start_seq', redis.call('INCR', P .. ':starts'))
+if attempts == 1 then redis.call('HSET', k, 'first_started_at', now) end
+redis.call('SADD', P .. ':running', id)
+local cur = tonumber(redis.call('GET', P .. ':round') or '0')
+local r = tonumber(st[3]) or 0
+if r > cur then redis.call('SET', P .. ':round', r) end
+publish(id, 'state')
+return {'ok', attempts, redis.call('HGET', k, 'options'), redis.call('GET', P .. ':input:' .. id) or ''}
+`;
+
+/** ARGV: P, id, attempt, progress JSON, encoding ('0'|'1'). Returns 1 if cancel was asked, 0, or -1 if the job is no longer this worker's. */
+export const PROGRESS = `${PRELUDE}
+local id = ARGV[2]
+if not fenced(id, ARGV[3]) then return -1 end
+redis.call('HSET', jk(id), 'progress', ARGV[4], 'encoding', ARGV[5])
+publish(id, 'progress')
+if redis.call('HGET', jk(id), 'cancel') == '1' then return 1 end
+return 0
+`;
+
+/** ARGV: P, id, attempt, now, TTL (ms), video bytes, size, run ms. Returns 1, or 0 when fenced off. */
+export const COMPLETE = `${PRELUDE}
+local id = ARGV[2]
+if not fenced(id, ARGV[3]) then return 0 end
+redis.call('SET', P .. ':result:' .. id, ARGV[6], 'PX', ARGV[5])
+redis.call('HSET', jk(id), 'result_bytes', ARGV[7], 'run_ms', ARGV[8])
+finish(id, 'succeeded', '', '', ARGV[4], ARGV[5])
+return 1
+`;
+
+/** ARGV: P, id, attempt, now, TTL (ms), state (failed|canceled), message, code. Returns 1 or 0 (fenced off). */
+export const END = `${PRELUDE}
+local id = ARGV[2]
+if not fenced(id, ARGV[3]) then return 0 end
+finish(id, ARGV[6], ARGV[7], ARGV[8], ARGV[4], ARGV[5])
+return 1
+`;
+
+/** A stopping worker puts its job back without using up the try. ARGV: P, id, attempt. */
+export const RELEASE = `${PRELUDE}
+local id = ARGV[2]
+if not fenced(id, ARGV[3]) then return 0 end
+local k = jk(id)
+redis.call('HINCRBY', k, 'attempts', -1)
+redis.call('HSET', k, 'state', 'queued', 'progress', '', 'encoding', '0', 'worker', '')
+redis.call('SREM', P .. ':running', id)
+redis.call('ZADD', P .. ':queued', redis.call('HGET', k, 'score'), id)
+publish(id, 'state')
+return 1
+`;
+
+/**
+ * Cancel. ARGV: P, id, now, TTL (ms), reason. A waiting job ends at once ('queued'); a running
+ * one is flagged and its worker told on the cancel channel ('running'); else 'ended' | 'unknown'.
+ */
+export const CANCEL = `${PRELUDE}
+local id = ARGV[2]
+local state = redis.call('HGET', jk(id), 'state')
+if not state then return 'unknown' end
+if state == 'queued' then
+  finish(id, 'canceled', ARGV[5], 'canceled', ARGV[3], ARGV[4])
+  return 'queued'
+end
+if state == 'running' then
+  redis.call('HSET', jk(id), 'cancel', '1')
+  redis.call('PUBLISH', P .. ':cancel', id)
+  return 'running'
+end
+return 'ended'
+`;
+
+/** ARGV: P, id. Returns 1, or 0 for an unknown job. */
+export const DELIVERED = `${PRELUDE}
+local id = ARGV[2]
+if redis.call('EXISTS', jk(id)) == 0 then return 0 end
+redis.call('HSET', jk(id), 'delivered', '1')
+redis.call('SREM', P .. ':undelivered', id)
+publish(id, 'state')
+return 1
+`;
+
+/** Undoes an admission whose BullMQ job could not be added. ARGV: P, id. Returns 1, or 0 if it moved on. */
+export const FORGET = `${PRELUDE}
+local id = ARGV[2]
+local k = jk(id)
+if redis.call('HGET', k, 'state') ~= 'queued' then return 0 end
+local user = redis.call('HGET', k, 'user')
+redis.call('SREM', P .. ':active:' .. user, id)
+redis.call('ZREM', P .. ':queued', id)
+redis.call('ZREM', P .. ':user-jobs:' .. user, id)
+redis.call('DEL', k, P .. ':input:' .. id)
+return 1
+`;
+
+export const SCRIPTS = {
+  smForget: FORGET,
+  smAdmit: ADMIT,
+  smClaim: CLAIM,
+  smProgress: PROGRESS,
+  smComplete: COMPLETE,
+  smEnd: END,
+  smRelease: RELEASE,
+  smCancel: CANCEL,
+  smDelivered: DELIVERED,
+} as const;

@@ -1,0 +1,459 @@
+/**
+ * The job service in redis mode (QUEUE_BACKEND=redis): the bots, the playground and the HTTP API
+ * are producers. A job is admitted atomically into the shared state (caps, fair round, picture),
+ * then handed to one BullMQ queue with its round as priority; GPU workers anywhere take it from
+ * there (src/scale/worker.ts). Events come back over Redis pub/sub. Same contract, same states
+ * and same refusals as the in-process service; while Redis is away every call answers a 503
+ * "queue unavailable" ServiceError, and the connections come back by themselves.
+ */
+import { randomBytes } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { type AnimateOptions, ImageError, OptionError, resolveOptions } from '@stillmotion/engine';
+import { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Logger } from '../log.ts';
+import type { InspectImage, ModelSummary } from '../service/engine-port.ts';
+import {
+  type Actor,
+  type JobService,
+  type JobView,
+  type QueueLimits,
+  type QueueView,
+  ServiceError,
+  type SubmitRequest,
+  type UserId,
+} from '../service/types.ts';
+import { asServiceError, connect, QueueUnavailableError, withTimeout } from './connection.ts';
+import { ScaleStore, type StoredJob } from './store.ts';
+import { readSnapshot, type ScaleSnapshot, toView } from './views.ts';
+
+export interface RedisJobServiceOptions {
+  readonly redisUrl: string;
+  /** Key prefix of the shared state; BullMQ's keys live under `<prefix>:bull`. */
+  readonly prefix?: string;
+  readonly model: ModelSummary;
+  readonly inspectImage: InspectImage;
+  readonly logger: Logger;
+  /** Defaults until an admin sets limits (they are then shared by every producer). */
+  readonly limits: QueueLimits;
+  readonly maxUploadBytes?: number;
+  readonly maxPixels?: number;
+  readonly resultTtlMs?: number;
+  /** How often queued jobs are checked for a missing BullMQ job (default 10 s). */
+  readonly reconcileEveryMs?: number;
+}
+
+export const QUEUE_NAME = 'animate';
+const TERMINAL = new Set(['succeeded', 'failed', 'canceled']);
+const USER_RE = /^[a-z]+:\S{1,200}$/;
+
+export class RedisJobService implements JobService {
+  readonly model: ModelSummary;
+  readonly store: ScaleStore;
+  readonly queueName = QUEUE_NAME;
+  readonly #redis: Redis;
+  readonly #sub: Redis;
+  readonly #queue: Queue;
+  readonly #o: RedisJobServiceOptions;
+  readonly #log: Logger;
+  readonly #events = new EventEmitter();
+  readonly #pending = new Set<string>();
+  readonly #ttlMs: number;
+  #flushing = false;
+  #timer: NodeJS.Timeout | undefined;
+  #lastSnap: ScaleSnapshot | undefined;
+  #closed = false;
+
+  constructor(o: RedisJobServiceOptions) {
+    this.#o = o;
+    this.model = o.model;
+    this.#log = o.logger;
+    this.#ttlMs = o.resultTtlMs ?? 86_400_000;
+    const prefix = o.prefix ?? 'stillmotion';
+    this.#redis = connect(o.redisUrl, 'producer');
+    this.#sub = connect(o.redisUrl, 'subscriber');
+    this.store = new ScaleStore(this.#redis, prefix);
+    this.#queue = new Queue(QUEUE_NAME, {
+      connection: this.#redis,
+      prefix: `${prefix}:bull`,
+      defaultJobOptions: { attempts: 1, removeOnComplete: true, removeOnFail: { age: 86_400 } },
+    });
+    this.#queue.on('error', (err) => this.#log.debug({ err: err.message }, 'queue connection error'));
+    this.#events.setMaxListeners(0);
+    this.#sub.on('message', (_channel: string, message: string) => this.#onEvent(message));
+    this.#sub.on('ready', () => {
+      // After a reconnect, events may have been missed: refresh everyone who listens.
+      for (const name of this.#events.eventNames()) this.#schedule(String(name));
+    });
+    void this.#sub.subscribe(this.store.eventsChannel).catch(() => {});
+    this.#redis.on('ready', () => void this.reconcile().catch(() => {}));
+    this.#redis.on('end', () => this.#log.warn('redis connection ended'));
+    const every = o.reconcileEveryMs ?? 10_000;
+    this.#timer = setInterval(() => void this.#tick().catch(() => {}), Math.min(every, 2000));
+    this.#timer.unref();
+    let ticks = 0;
+    this.#tickReconcile = () => ++ticks % Math.max(1, Math.round(every / 2000)) === 0;
+  }
+
+  readonly #tickReconcile: () => boolean;
+
+  /** True while Redis answers and at least one worker is up (what /readyz reports). */
+  get ready(): boolean {
+    return this.connected && (this.#lastSnap?.workers.length ?? 0) > 0;
+  }
+
+  get connected(): boolean {
+    return this.#redis.status === 'ready';
+  }
+
+  /** The providers of the live workers, e.g. `cuda` or `cpu,cuda`. */
+  get provider(): string | undefined {
+    const names = [...new Set(this.#lastSnap?.workers.map((w) => w.provider) ?? [])].sort();
+    return names.length ? names.join(',') : undefined;
+  }
+
+  /** Waits for the first connection (or throws after `ms`). */
+  async waitConnected(ms = 10_000): Promise<void> {
+    await withTimeout(this.#queue.waitUntilReady(), ms, 'connecting to Redis');
+    await this.#tick();
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearInterval(this.#timer);
+    await this.#queue.close().catch(() => {});
+    this.#sub.disconnect();
+    this.#redis.disconnect();
+  }
+
+  async submit(req: SubmitRequest): Promise<{ id: string; position: number }> {
+    if (this.#closed)
+      throw new ServiceError(503, 'shutting_down', 'the service is shutting down; try again shortly');
+    if (typeof req.user !== 'string' || !USER_RE.test(req.user)) {
+      throw new ServiceError(400, 'bad_user', 'user must be a namespaced id such as discord:123 or web:abc', {
+        option: 'user',
+      });
+    }
+    let options: AnimateOptions;
+    try {
+      await this.#o.inspectImage(req.image, {
+        maxBytes: this.#o.maxUploadBytes ?? 20_000_000,
+        maxPixels: this.#o.maxPixels ?? 40_000_000,
+      });
+      options = resolveOptions(req.options, this.model);
+    } catch (err) {
+      if (err instanceof ImageError) throw new ServiceError(err.status, err.code, err.message);
+      if (err instanceof OptionError)
+        throw new ServiceError(400, 'bad_option', err.message, { option: err.option });
+      throw err;
+    }
+    this.#requireConnection();
+    const id = randomBytes(9).toString('base64url');
+    const admitted = await this.#guard(() =>
+      this.store.admit({
+        id,
+        user: req.user,
+        now: Date.now(),
+        options,
+        delivery: req.delivery,
+        image: req.image,
+        defaults: this.#o.limits,
+        listTtlMs: this.#ttlMs * 2,
+      }),
+    );
+    if (admitted.kind === 'user_limit') {
+      throw new ServiceError(
+        429,
+        'user_limit',
+        `you already have ${admitted.count} jobs queued or running (limit ${admitted.limit} per user); wait for one to finish`,
+      );
+    }
+    if (admitted.kind !== 'ok') {
+      throw new ServiceError(
+        429,
+        'queue_full',
+        `the queue is full (${admitted.count} jobs waiting, limit ${admitted.limit}); try again later`,
+      );
+    }
+    try {
+      await this.#addToQueue(id, admitted.round);
+    } catch (err) {
+      // Not handed to BullMQ: undo, so the caller's 503 is the truth. If even that fails, the job
+      // is recorded and the reconciler hands it over later, so it was accepted after all.
+      const undone = await this.store.forget(id).catch(() => false);
+      this.#log.warn({ job: id, undone, err: (err as Error).message }, 'could not queue an admitted job');
+      if (undone) throw new QueueUnavailableError(err);
+    }
+    this.#log.info({ job: id, user: req.user, position: admitted.position, options }, 'job accepted');
+    return { id, position: admitted.position };
+  }
+
+  async get(id: string): Promise<JobView | undefined> {
+    return this.#guard(async () => {
+      const job = await this.store.job(id);
+      return job ? toView(job, await this.#snapshot()) : undefined;
+    });
+  }
+
+  async list(user: UserId): Promise<readonly JobView[]> {
+    return this.#guard(async () => {
+      const key = this.store.key('user-jobs', user);
+      const ids = await this.#redis.zrevrange(key, 0, 49);
+      return this.#views(ids, (gone) => this.#redis.zrem(key, ...gone));
+    });
+  }
+
+  async cancel(id: string, actor: Actor): Promise<JobView> {
+    const job = await this.#owned(id, actor);
+    if (TERMINAL.has(job.state)) return (await this.get(id))!;
+    const where = await this.#guard(() => this.store.cancel(id, 'canceled while waiting', this.#ttlMs));
+    if (where === 'queued') await this.#removeFromQueue(id);
+    if (where === 'running') await this.#waitEnded(id, 30_000);
+    this.#log.info({ job: id, by: actor.user, admin: actor.admin, where }, 'job canceled');
+    return (await this.get(id))!;
+  }
+
+  subscribe(id: string, listener: (job: JobView) => void): () => void {
+    this.#events.on(id, listener);
+    return () => this.#events.off(id, listener);
+  }
+
+  async result(id: string): Promise<Buffer> {
+    const job = await this.#guard(() => this.store.job(id));
+    if (!job) throw new ServiceError(404, 'not_found', `no job ${id}`);
+    if (job.state !== 'succeeded')
+      throw new ServiceError(409, 'not_ready', `job ${id} is ${job.state}, not succeeded`);
+    const bytes = await this.#guard(() => this.store.result(id));
+    if (!bytes) throw new ServiceError(410, 'result_gone', `the result of job ${id} was deleted or expired`);
+    return bytes;
+  }
+
+  async deleteResult(id: string, actor: Actor): Promise<void> {
+    await this.#owned(id, actor);
+    await this.#guard(() =>
+      this.#redis
+        .multi()
+        .del(this.store.key('result', id))
+        .hset(this.store.key('job', id), 'result_gone', '1')
+        .exec(),
+    );
+    this.#log.info({ job: id, by: actor.user }, 'result deleted');
+  }
+
+  async markDelivered(id: string): Promise<void> {
+    if (!(await this.#guard(() => this.store.markDelivered(id))))
+      throw new ServiceError(404, 'not_found', `no job ${id}`);
+  }
+
+  async undelivered(): Promise<readonly JobView[]> {
+    return this.#guard(async () => {
+      const key = this.store.key('undelivered');
+      const ids = await this.#redis.smembers(key);
+      const views = await this.#views(ids, (gone) => this.#redis.srem(key, ...gone));
+      return views
+        .filter((v) => TERMINAL.has(v.state) && !v.delivered)
+        .sort((a, b) => a.created_at - b.created_at);
+    });
+  }
+
+  async queue(): Promise<QueueView> {
+    return this.#guard(async () => {
+      const snap = await this.#snapshot();
+      const views = (ids: readonly string[]) =>
+        ids.flatMap((id) => {
+          const j = snap.active.get(id);
+          return j ? [toView(j, snap)] : [];
+        });
+      return {
+        paused: snap.paused,
+        limits: snap.limits,
+        running: views(snap.running),
+        queued: views(snap.queued),
+      };
+    });
+  }
+
+  async pause(): Promise<{ paused: boolean }> {
+    await this.#guard(async () => {
+      await withTimeout(this.#queue.pause(), 5000, 'pausing the queue');
+      await this.#redis.hset(this.store.key('settings'), 'paused', '1');
+    });
+    this.#log.info('queue paused');
+    return { paused: true };
+  }
+
+  async resume(): Promise<{ paused: boolean }> {
+    await this.#guard(async () => {
+      await this.#redis.hset(this.store.key('settings'), 'paused', '0');
+      await withTimeout(this.#queue.resume(), 5000, 'resuming the queue');
+    });
+    this.#log.info('queue resumed');
+    return { paused: false };
+  }
+
+  async clear(): Promise<{ canceled: number }> {
+    const canceled = await this.#guard(async () => {
+      const ids = await this.#redis.zrange(this.store.key('queued'), 0, -1);
+      let n = 0;
+      for (const id of ids) {
+        if ((await this.store.cancel(id, 'canceled: an admin cleared the queue', this.#ttlMs)) !== 'queued')
+          continue;
+        n++;
+        await this.#removeFromQueue(id);
+      }
+      return n;
+    });
+    this.#log.info({ canceled }, 'queue cleared');
+    return { canceled };
+  }
+
+  async setLimits(limits: Partial<QueueLimits>): Promise<QueueLimits> {
+    for (const [name, value] of Object.entries(limits)) {
+      if (value !== undefined && (!Number.isInteger(value) || value < 1)) {
+        throw new ServiceError(400, 'bad_limit', `${name} must be a whole number ≥ 1 (got ${value})`, {
+          option: name,
+        });
+      }
+    }
+    const next = await this.#guard(async () => {
+      const fields: string[] = [];
+      if (limits.per_user !== undefined) fields.push('per_user', String(limits.per_user));
+      if (limits.max_queued !== undefined) fields.push('max_queued', String(limits.max_queued));
+      if (fields.length) await this.#redis.hset(this.store.key('settings'), ...fields);
+      return (await this.#snapshot()).limits;
+    });
+    this.#log.info({ limits: next }, 'queue limits changed');
+    return next;
+  }
+
+  /**
+   * Hands every waiting job that has no BullMQ job (its producer died between admission and the
+   * add) to the queue. Safe to run anywhere, any time: adding an existing job id is a no-op, and a
+   * job is only re-added while it is still waiting.
+   */
+  async reconcile(minAgeMs = 5000): Promise<number> {
+    if (!this.connected) return 0;
+    const queued = await this.#redis.zrange(this.store.key('queued'), 0, -1);
+    let added = 0;
+    for (const job of await this.store.jobs(queued)) {
+      if (!job || job.state !== 'queued' || Date.now() - job.createdAt < minAgeMs) continue;
+      if ((await this.#redis.exists(this.#queue.toKey(job.id))) === 1) continue;
+      if ((await this.store.job(job.id))?.state !== 'queued') continue;
+      await this.#addToQueue(job.id, job.round);
+      added++;
+      this.#log.warn({ job: job.id }, 'waiting job had no queue entry: queued it again');
+    }
+    return added;
+  }
+
+  /** The last snapshot read (for metrics), refreshed every 2 s. */
+  get lastSnapshot(): ScaleSnapshot | undefined {
+    return this.#lastSnap;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+
+  async #tick(): Promise<void> {
+    if (!this.connected) return;
+    await this.#snapshot();
+    if (this.#tickReconcile()) await this.reconcile();
+  }
+
+  async #snapshot(): Promise<ScaleSnapshot> {
+    this.#lastSnap = await readSnapshot(this.store, this.#o.limits);
+    return this.#lastSnap;
+  }
+
+  #requireConnection(): void {
+    if (!this.connected) throw new QueueUnavailableError(new Error(`redis is ${this.#redis.status}`));
+  }
+
+  async #guard<T>(fn: () => Promise<T>): Promise<T> {
+    this.#requireConnection();
+    try {
+      return await fn();
+    } catch (err) {
+      throw asServiceError(err);
+    }
+  }
+
+  async #addToQueue(id: string, round: number): Promise<void> {
+    await withTimeout(
+      this.#queue.add('animate', { id }, { jobId: id, priority: Math.min(round + 1, 2_097_152) }),
+      5000,
+      'adding the job to the queue',
+    );
+  }
+
+  /** Best effort: a job a worker already holds is skipped by its claim (the job is canceled). */
+  async #removeFromQueue(id: string): Promise<void> {
+    await this.#queue.remove(id).catch(() => 0);
+  }
+
+  async #views(ids: readonly string[], dropGone: (gone: string[]) => Promise<unknown>): Promise<JobView[]> {
+    const jobs = await this.store.jobs(ids);
+    const gone = ids.filter((_, i) => !jobs[i]);
+    if (gone.length) await dropGone(gone);
+    const snap = await this.#snapshot();
+    return jobs.filter((j): j is StoredJob => j !== undefined).map((j) => toView(j, snap));
+  }
+
+  async #owned(id: string, actor: Actor): Promise<StoredJob> {
+    const job = await this.#guard(() => this.store.job(id));
+    if (!job) throw new ServiceError(404, 'not_found', `no job ${id}`);
+    if (!actor.admin && actor.user !== job.user) {
+      throw new ServiceError(
+        403,
+        'not_owner',
+        'only the person who asked for this job, or an admin, can do that',
+      );
+    }
+    return job;
+  }
+
+  #waitEnded(id: string, ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      timer.unref();
+      const off = this.subscribe(id, (v) => TERMINAL.has(v.state) && done());
+      function done(): void {
+        clearTimeout(timer);
+        off();
+        resolve();
+      }
+      void this.get(id).then((v) => v && TERMINAL.has(v.state) && done(), done);
+    });
+  }
+
+  /** Pub/sub message `<id> <kind>`: refresh that job; a state change moves every waiting job. */
+  #onEvent(message: string): void {
+    const [id, kind] = message.split(' ');
+    if (this.#events.listenerCount(id) > 0) this.#schedule(id);
+    if (kind === 'state') for (const name of this.#events.eventNames()) this.#schedule(String(name));
+  }
+
+  #schedule(id: string): void {
+    this.#pending.add(id);
+    if (this.#flushing) return;
+    this.#flushing = true;
+    setImmediate(() => void this.#flush());
+  }
+
+  async #flush(): Promise<void> {
+    const ids = [...this.#pending].filter((id) => this.#events.listenerCount(id) > 0);
+    this.#pending.clear();
+    try {
+      if (ids.length && this.connected) {
+        const jobs = await this.store.jobs(ids);
+        const snap = await this.#snapshot();
+        for (const job of jobs) if (job) this.#events.emit(job.id, toView(job, snap));
+      }
+    } catch (err) {
+      this.#log.debug({ err: (err as Error).message }, 'could not refresh job events');
+    } finally {
+      this.#flushing = false;
+      if (this.#pending.size) this.#schedule([...this.#pending][0]);
+    }
+  }
+}

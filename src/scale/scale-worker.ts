@@ -1,0 +1,300 @@
+/**
+ * A GPU worker in redis mode: a BullMQ Worker whose concurrency is its engines (one per GPU).
+ * It claims each job in the shared state (fenced by the attempt number), runs it on a warm
+ * engine, streams progress, and ends it exactly once. Cancels arrive over pub/sub and, as a
+ * fallback, through the progress writes. Killed mid-job, its lock lapses and BullMQ's stalled-job
+ * check hands the job to another worker; stopped with SIGTERM, it puts its jobs back first.
+ */
+import { readFile, rm } from 'node:fs/promises';
+import { hostname, tmpdir } from 'node:os';
+import path from 'node:path';
+import { EngineError, ImageError, OptionError, type ProgressEvent } from '@stillmotion/engine';
+import { type Job, WaitingError, Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Logger } from '../log.ts';
+import type { EnginePort } from '../service/engine-port.ts';
+import type { ServiceMetrics } from '../service/metrics.ts';
+import { JobAbort } from '../service/queue-backend.ts';
+import type { JobProgress } from '../service/types.ts';
+import { connect } from './connection.ts';
+import { QUEUE_NAME } from './redis-job-service.ts';
+import { ScaleStore } from './store.ts';
+import type { WorkerBeat } from './views.ts';
+
+export interface ScaleWorkerOptions {
+  readonly redisUrl: string;
+  readonly prefix: string;
+  readonly workerId: string;
+  /** One engine per job slot (the same engine may repeat to share it). */
+  readonly engines: readonly EnginePort[];
+  readonly logger: Logger;
+  readonly maxTries: number;
+  readonly lockMs: number;
+  readonly stalledMs: number;
+  readonly heartbeatMs: number;
+  readonly resultTtlMs: number;
+  readonly limits?: { readonly maxBytes?: number; readonly maxPixels?: number };
+  readonly device?: string;
+  readonly metrics?: ServiceMetrics;
+  readonly tmpDir?: string;
+}
+
+/** The job went to another worker (this one was too slow or presumed dead). */
+class LostJob extends Error {
+  override name = 'LostJob';
+}
+
+interface Running {
+  readonly abort: AbortController;
+  readonly attempt: number;
+}
+
+const EMA = 0.3;
+
+function describeFailure(err: unknown): { message: string; code: string } {
+  if (err instanceof ImageError || err instanceof OptionError)
+    return { message: err.message, code: 'bad_input' };
+  if (err instanceof EngineError) return { message: `the engine failed: ${err.message}`, code: err.code };
+  const text = err instanceof Error ? err.message : String(err);
+  return { message: `the engine failed: ${text.split('\n')[0]}`, code: 'engine_error' };
+}
+
+export class ScaleWorker {
+  readonly id: string;
+  readonly #o: ScaleWorkerOptions;
+  readonly #log: Logger;
+  readonly #redis: Redis;
+  readonly #sub: Redis;
+  readonly #store: ScaleStore;
+  readonly #free: EnginePort[];
+  readonly #running = new Map<string, Running>();
+  readonly #stats = { succeeded: 0, failed: 0, canceled: 0, retried: 0 };
+  readonly #started = Date.now();
+  #worker: Worker | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #stopping = false;
+
+  constructor(o: ScaleWorkerOptions) {
+    if (o.engines.length < 1) throw new TypeError('a worker needs at least one engine');
+    this.#o = o;
+    this.id = o.workerId;
+    this.#log = o.logger.child({ worker: o.workerId });
+    this.#redis = connect(o.redisUrl, 'worker');
+    this.#sub = connect(o.redisUrl, 'subscriber');
+    this.#store = new ScaleStore(this.#redis, o.prefix);
+    this.#free = [...o.engines];
+  }
+
+  /** Jobs running here now. */
+  get running(): number {
+    return this.#running.size;
+  }
+
+  get concurrency(): number {
+    return this.#o.engines.length;
+  }
+
+  async start(): Promise<void> {
+    this.#sub.on('message', (_channel: string, id: string) => this.#abort(id, new JobAbort('canceled')));
+    await this.#sub.subscribe(this.#store.cancelChannel);
+    this.#worker = new Worker(QUEUE_NAME, (job, token) => this.#process(job, token), {
+      connection: {
+        url: this.#o.redisUrl,
+        maxRetriesPerRequest: null,
+        retryStrategy: (n) => Math.min(200 * n, 2000),
+      },
+      prefix: `${this.#o.prefix}:bull`,
+      concurrency: this.concurrency,
+      lockDuration: this.#o.lockMs,
+      stalledInterval: this.#o.stalledMs,
+      // Our claim counts tries and fails the job itself; BullMQ must not fail it first.
+      maxStalledCount: this.#o.maxTries + 1,
+      runRetryDelay: 1000,
+      drainDelay: 1,
+    });
+    this.#worker.on('error', (err) => this.#log.warn({ err: err.message }, 'queue connection error'));
+    this.#worker.on('stalled', (id) =>
+      this.#log.warn({ job: id }, 'a stalled job was put back in the queue'),
+    );
+    await this.#worker.waitUntilReady();
+    await this.#beat();
+    this.#timer = setInterval(() => void this.#beat().catch(() => {}), this.#o.heartbeatMs);
+    this.#timer.unref();
+    this.#log.info({ concurrency: this.concurrency }, 'worker joined the queue');
+  }
+
+  /** Leaves: stops taking jobs, puts the running ones back (their try not used), and exits the queue. */
+  async stop(): Promise<void> {
+    if (this.#stopping) return;
+    this.#stopping = true;
+    clearInterval(this.#timer);
+    for (const id of this.#running.keys()) this.#abort(id, new JobAbort('shutdown'));
+    await this.#worker?.close();
+    await this.#redis.hdel(this.#store.key('workers'), this.id).catch(() => {});
+    this.#sub.disconnect();
+    this.#redis.disconnect();
+    this.#log.info('worker left the queue');
+  }
+
+  #abort(id: string, reason: Error): void {
+    const run = this.#running.get(id);
+    if (run && !run.abort.signal.aborted) {
+      this.#log.info({ job: id, why: reason.message }, 'aborting job');
+      run.abort.abort(reason);
+    }
+  }
+
+  async #process(job: Job, token: string | undefined): Promise<void> {
+    const id = job.id!;
+    const log = this.#log.child({ job: id });
+    const claim = await this.#persist(() =>
+      this.#store.claim(id, this.id, this.#o.maxTries, this.#o.resultTtlMs),
+    );
+    if (claim.kind !== 'ok') {
+      log.info({ claim }, 'job not run');
+      if (claim.kind === 'exhausted') this.#stats.failed++;
+      return;
+    }
+    if (claim.attempt > 1) this.#stats.retried++;
+    const { attempt, options, image } = claim;
+    const abort = new AbortController();
+    this.#running.set(id, { abort, attempt });
+    const engine = this.#free.pop()!;
+    const outPath = path.join(this.#o.tmpDir ?? tmpdir(), `stillmotion-${this.id}-${id}.${options.format}`);
+    const started = performance.now();
+    let progress: JobProgress = { step: 0, steps: options.steps, chunk: 0, chunks: 0 };
+    let encoding = false;
+    let writes = Promise.resolve();
+    const stepMs: number[] = [];
+    log.info({ attempt, user: job.data?.user }, 'job started');
+    const onProgress = (e: ProgressEvent) => {
+      if (e.stage === 'denoise') {
+        progress = { ...progress, step: e.step, steps: e.steps };
+        stepMs.push(e.stepMs);
+        this.#o.metrics?.stepDuration.observe(e.stepMs / 1000);
+      } else if (e.stage === 'decode') progress = { ...progress, chunk: e.chunk, chunks: e.chunks };
+      else encoding = true;
+      const p = progress;
+      const enc = encoding;
+      writes = writes.then(async () => {
+        const r = await this.#store.progress(id, attempt, p, enc).catch(() => 'ok' as const);
+        if (r === 'cancel') this.#abort(id, new JobAbort('canceled'));
+        if (r === 'lost') this.#abort(id, new LostJob('the job was handed to another worker'));
+      });
+    };
+    try {
+      if (image.length === 0)
+        throw new EngineError('input_missing', 'the input picture is gone from the store');
+      const out = await engine.animate(image, options, {
+        outPath,
+        signal: abort.signal,
+        onProgress,
+        limits: this.#o.limits,
+      });
+      await writes;
+      const video = await readFile(out.path);
+      const runMs = performance.now() - started;
+      const done = await this.#persist(() =>
+        this.#store.complete(id, attempt, video, this.#o.resultTtlMs, runMs),
+      );
+      if (done) {
+        this.#stats.succeeded++;
+        this.#o.metrics?.jobDuration.observe({ outcome: 'succeeded' }, runMs / 1000);
+        await this.#recordSpeed(out.timings.total_ms, stepMs, options.frames).catch(() => {});
+        log.info({ ms: Math.round(runMs), bytes: video.length }, 'job succeeded');
+      } else log.warn('finished, but the job had been handed to another worker: result dropped');
+    } catch (err) {
+      await writes;
+      const reason = abort.signal.aborted ? abort.signal.reason : undefined;
+      if (reason instanceof JobAbort && reason.why === 'shutdown') {
+        await this.#persist(() => this.#store.release(id, attempt));
+        if (token) await job.moveToWait(token);
+        log.info('job put back in the queue (try not used)');
+        throw new WaitingError();
+      }
+      if (reason instanceof LostJob) {
+        log.warn('job was handed to another worker: stopped here');
+      } else if (reason instanceof JobAbort) {
+        const ok = await this.#persist(() =>
+          this.#store.end(id, attempt, 'canceled', 'canceled while running', 'canceled', this.#o.resultTtlMs),
+        );
+        if (ok) this.#stats.canceled++;
+        this.#o.metrics?.jobDuration.observe({ outcome: 'canceled' }, (performance.now() - started) / 1000);
+        log.info('job canceled while running');
+      } else {
+        const { message, code } = describeFailure(err);
+        const ok = await this.#persist(() =>
+          this.#store.end(id, attempt, 'failed', message, code, this.#o.resultTtlMs),
+        );
+        if (ok) this.#stats.failed++;
+        this.#o.metrics?.failures.inc({ reason: code });
+        this.#o.metrics?.jobDuration.observe({ outcome: 'failed' }, (performance.now() - started) / 1000);
+        log.error({ err, code }, 'job failed');
+      }
+    } finally {
+      this.#running.delete(id);
+      this.#free.push(engine);
+      await rm(outPath, { force: true });
+    }
+  }
+
+  /** Writes that must land: retried while Redis is away (the job's lock lapses meanwhile at worst). */
+  async #persist<T>(fn: () => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await fn();
+      } catch (err) {
+        if (attempt === 1 || attempt % 20 === 0)
+          this.#log.warn({ err: (err as Error).message, attempt }, 'redis write failed; retrying');
+        await new Promise((r) => setTimeout(r, Math.min(250 * attempt, 2000)));
+      }
+    }
+  }
+
+  /** Folds this job's measured speed into the shared estimate every producer's ETAs use. */
+  async #recordSpeed(totalMs: number, stepMs: readonly number[], frames: number): Promise<void> {
+    const key = this.#store.key('eta');
+    const old = await this.#redis.hgetall(key);
+    const fold = (prev: string | undefined, v: number) => {
+      const p = Number(prev);
+      return Number.isFinite(p) && p > 0 ? p + EMA * (v - p) : v;
+    };
+    const stepSum = stepMs.reduce((a, b) => a + b, 0);
+    const fields: (string | number)[] = [
+      'overhead_frame_ms',
+      fold(old.overhead_frame_ms, Math.max(0, totalMs - stepSum) / frames),
+    ];
+    if (stepMs.length)
+      fields.push('step_frame_ms', fold(old.step_frame_ms, stepSum / stepMs.length / frames));
+    await this.#redis.hset(key, ...fields);
+  }
+
+  async #beat(): Promise<void> {
+    const engine = this.#o.engines[0];
+    const beat: WorkerBeat = {
+      id: this.id,
+      host: hostname(),
+      pid: process.pid,
+      concurrency: this.concurrency,
+      running: this.#running.size,
+      ...this.#stats,
+      provider: engine.provider,
+      model: engine.model.name,
+      device: this.#o.device ?? engine.provider,
+      started: this.#started,
+      seen: Date.now(),
+    };
+    const key = this.#store.key('workers');
+    await this.#redis.hset(key, this.id, JSON.stringify(beat));
+    // A cancel whose pub/sub message was missed (a reconnect) still reaches the job here.
+    for (const id of this.#running.keys()) {
+      if ((await this.#redis.hget(this.#store.key('job', id), 'cancel')) === '1')
+        this.#abort(id, new JobAbort('canceled'));
+    }
+    // Forget workers gone for an hour (their ids are per process).
+    for (const [wid, text] of Object.entries(await this.#redis.hgetall(key))) {
+      const seen = Number((JSON.parse(text) as { seen?: number }).seen);
+      if (!(Date.now() - seen < 3_600_000)) await this.#redis.hdel(key, wid);
+    }
+  }
+}

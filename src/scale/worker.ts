@@ -1,0 +1,117 @@
+/**
+ * `npm run worker`: one GPU sidecar worker for QUEUE_BACKEND=redis. Loads the engine once per GPU
+ * (pinned with WORKER_GPUS or CUDA_VISIBLE_DEVICES), warms it up, then takes jobs from the shared
+ * BullMQ queue until SIGTERM/SIGINT, when it puts its running jobs back and leaves. Logs go to
+ * stderr. Configuration: src/scale/worker-config.ts and src/scale/README.md.
+ */
+import { createServer } from 'node:http';
+import { checkFfmpeg, SvdEngine } from '@stillmotion/engine';
+import { ConfigError } from '../config.ts';
+import { createLogger } from '../log.ts';
+import type { EnginePort } from '../service/engine-port.ts';
+import { ServiceMetrics } from '../service/metrics.ts';
+import { ScaleWorker } from './scale-worker.ts';
+import { loadWorkerConfig, type WorkerConfig } from './worker-config.ts';
+
+async function loadEngines(
+  config: WorkerConfig,
+  logger: ReturnType<typeof createLogger>,
+): Promise<EnginePort[]> {
+  if (config.gpus.length === 0) {
+    const engine = await SvdEngine.load({ modelDir: config.modelDir, device: config.device, logger });
+    await engine.warmup();
+    return Array.from({ length: config.concurrency }, () => engine);
+  }
+  const engines: EnginePort[] = [];
+  for (const gpu of config.gpus) {
+    // The engine reads its CUDA device id when it creates its sessions.
+    process.env.SVD_CUDA_DEVICE_ID = String(gpu);
+    const engine = await SvdEngine.load({ modelDir: config.modelDir, device: config.device, logger });
+    await engine.warmup();
+    logger.info({ gpu, provider: engine.provider }, 'engine warm on GPU');
+    engines.push(engine);
+  }
+  return engines;
+}
+
+async function main(): Promise<void> {
+  let config: WorkerConfig;
+  try {
+    config = loadWorkerConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`stillmotion worker: ${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const logger = createLogger(config.logLevel);
+  const ffmpeg = await checkFfmpeg();
+  logger.info({ ffmpeg: ffmpeg.path, version: ffmpeg.version }, 'ffmpeg found');
+  const started = performance.now();
+  const engines = await loadEngines(config, logger);
+  const metrics = new ServiceMetrics({ defaultMetrics: true });
+  metrics.provider.set({ provider: engines[0].provider, model: engines[0].model.name }, 1);
+  logger.info(
+    {
+      provider: engines[0].provider,
+      model: engines[0].model.name,
+      ms: Math.round(performance.now() - started),
+    },
+    'engine warm',
+  );
+  const worker = new ScaleWorker({
+    redisUrl: config.redisUrl,
+    prefix: config.prefix,
+    workerId: config.workerId,
+    engines,
+    logger,
+    maxTries: config.maxTries,
+    lockMs: config.lockMs,
+    stalledMs: config.stalledMs,
+    heartbeatMs: config.heartbeatMs,
+    resultTtlMs: config.resultTtlMs,
+    limits: { maxBytes: config.maxUploadBytes, maxPixels: config.maxPixels },
+    device: config.gpus.length ? `cuda:${config.gpus.join(',')}` : engines[0].provider,
+    metrics,
+  });
+  metrics.depthSource = async () => ({ queued: 0, running: worker.running });
+  await worker.start();
+
+  if (config.metricsPort !== undefined) {
+    const server = createServer((req, res) => {
+      if (req.url !== '/metrics') {
+        res.writeHead(404).end();
+        return;
+      }
+      void metrics.registry.metrics().then((text) => {
+        res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(text);
+      });
+    });
+    server.listen(config.metricsPort, config.metricsHost);
+    server.unref();
+  }
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'stopping: running jobs go back to the queue');
+    try {
+      await worker.stop();
+    } catch (err) {
+      logger.error({ err }, 'error while stopping');
+    }
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+}
+
+process.on('unhandledRejection', (reason) => {
+  process.stderr.write(
+    `stillmotion worker: unhandled rejection: ${String((reason as Error)?.stack ?? reason)}\n`,
+  );
+});
+
+await main();
