@@ -133,6 +133,8 @@ export function openVideoEncoder(options: VideoEncoderOptions): VideoEncoder {
   const run = launch(command, binary, tmpPath);
 
   let aborted = false;
+  /** finish() was called: no more writes. */
+  let closing = false;
   let settled = false;
   let framesWritten = 0;
   let queue: Promise<void> = Promise.resolve();
@@ -184,7 +186,8 @@ export function openVideoEncoder(options: VideoEncoderOptions): VideoEncoder {
 
   return {
     write(frames, count) {
-      if (settled) return Promise.reject(aborted ? new CanceledError() : new VideoError('encoder is closed'));
+      if (aborted) return Promise.reject(new CanceledError());
+      if (settled || closing) return Promise.reject(new VideoError('encoder is closed'));
       if (!Number.isInteger(count) || count < 1 || frames.length !== count * frameBytes) {
         return Promise.reject(
           new VideoError(
@@ -199,7 +202,9 @@ export function openVideoEncoder(options: VideoEncoderOptions): VideoEncoder {
     },
 
     async finish() {
-      if (settled) throw aborted ? new CanceledError() : new VideoError('encoder is closed');
+      if (aborted) throw new CanceledError();
+      if (settled || closing) throw new VideoError('encoder is closed');
+      closing = true;
       try {
         await queue;
         if (aborted) throw new CanceledError();

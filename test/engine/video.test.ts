@@ -259,7 +259,10 @@ describe('openVideoEncoder (streaming)', () => {
     await pending;
     reused.fill(0);
     await encoder.write(all.subarray(8 * frameBytes), 1);
-    const r = await encoder.finish();
+    const finishing = encoder.finish();
+    await expect(encoder.write(all.subarray(0, frameBytes), 1)).rejects.toThrow(/encoder is closed/);
+    await expect(encoder.finish()).rejects.toThrow(/encoder is closed/);
+    const r = await finishing;
     expect((await ffprobe(r.path)).nb_frames).toBe(9);
     const means = await frameMeans(r.path, 128, 64);
     expectGreyRamp(means, 9);
