@@ -199,18 +199,20 @@ describe('clipPixelValues', () => {
     expect(red(218)).toBeCloseTo(0, 5);
   });
 
-  it('takes well under 100 ms for a 1024×576 picture', () => {
+  it('takes well under 100 ms of CPU for a 1024×576 picture', () => {
     const rgb = testCard(1024, 576);
     clipPixelValues(rgb, 1024, 576); // warm up the JIT
     const times: number[] = [];
     for (let i = 0; i < 3; i++) {
-      const started = performance.now();
+      // CPU time, not wall time: other processes on a shared test machine do not count.
+      const started = process.cpuUsage();
       clipPixelValues(rgb, 1024, 576);
-      times.push(performance.now() - started);
+      const used = process.cpuUsage(started);
+      times.push((used.user + used.system) / 1000);
     }
     times.sort((a, b) => a - b);
-    // About 30 ms of CPU on an idle core of the dev machine; the bound leaves room for a busy shared machine.
-    expect(times[1]).toBeLessThan(250);
+    // About 30 ms on the 2-core dev machine when idle, 40–60 ms when it is busy.
+    expect(times[1]).toBeLessThan(150);
   });
 
   it('rejects an RGB buffer of the wrong length', () => {
