@@ -88,7 +88,7 @@ describe('the resize’s parts', () => {
   it('blurs a 1024×576 picture exactly as diffusers’ kornia-style blur on PyTorch', () => {
     const src = vaePixels(testCard(1024, 576), 1024, 576);
     const out = antialiasBlur(src, 3, 576, 1024, 224, 224);
-    // Recorded with PyTorch (reflect pad + depthwise conv2d, width then height, float32, CPU).
+    // Recorded with PyTorch 1.13 on the CPU (diffusers' reflect pad + depthwise conv2d, width then height, float32).
     // [channel, y, x, value]; the rows and columns at 0, 1, 2, 3, 575 and 1023 lie in the reflect padding.
     const golden: [number, number, number, number][] = [
       [0, 0, 0, -0.6780862808227539],
