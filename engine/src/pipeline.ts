@@ -183,7 +183,9 @@ async function encodeVaeImage(
   strength: number,
 ): Promise<Float32Array> {
   const pixels = vaePixels(rgb, width, height);
-  for (let k = 0; k < pixels.length; k++) pixels[k] += strength * noise[k]!;
+  // image + strength · noise, rounded to float32 at each op as PyTorch does.
+  const s32 = Math.fround(strength);
+  for (let k = 0; k < pixels.length; k++) pixels[k] = Math.fround(pixels[k]! + Math.fround(s32 * noise[k]!));
   const input = session.input(4);
   const out = await session.run({ [input.name]: { data: pixels, dims: [1, 3, height, width] } });
   return out.data;
@@ -241,7 +243,7 @@ function toHwcUnit(out: FloatTensor, count: number, height: number, width: numbe
     for (let p = 0; p < plane; p++) {
       for (let c = 0; c < 3; c++) {
         const x = out.data[base + c * plane + p]! / 2 + 0.5;
-        hwc[(n * plane + p) * 3 + c] = x < 0 ? 0 : x > 1 ? 1 : x;
+        hwc[(n * plane + p) * 3 + c] = Math.min(1, Math.max(0, x));
       }
     }
   }

@@ -7,8 +7,12 @@
  * decided from the file's own magic bytes, so SVG, TIFF, HEIC and friends never reach a decoder.
  */
 import sharp, { type Metadata } from 'sharp';
+
 import { ImageError } from './errors.ts';
 import type { Size } from './sizes.ts';
+
+// Decoded uploads must not linger in libvips' operation cache: the service handles many one-off pictures.
+sharp.cache(false);
 
 export type ImageFormat = 'png' | 'jpeg' | 'webp' | 'gif' | 'avif';
 
