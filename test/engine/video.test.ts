@@ -8,6 +8,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CanceledError, VideoError } from '../../engine/src/errors.ts';
 import { resolveFfmpeg } from '../../engine/src/ffmpeg-path.ts';
+import { readMp4Info } from '../../engine/src/mp4-info.ts';
 import { encodeVideo, openVideoEncoder, reencodeSmaller } from '../../engine/src/video.ts';
 import { ffprobe } from '../helpers/ffprobe.ts';
 
@@ -388,7 +389,20 @@ describe('process exit', () => {
 
 describe('FFMPEG_PATH', () => {
   it('set to the @ffmpeg-installer binary, that binary writes a valid mp4', async () => {
-    const systemMuxer = (await ffprobe(path.join(dir, 'nine.mp4'))).encoder;
+    // An explicit ffmpegPath picks Debian's ffmpeg: its muxer tag is what the package's must differ from.
+    const systemOut = path.join(dir, 'system-ffmpeg.mp4');
+    await encodeVideo({
+      frames: greyFrames(2, 64, 64),
+      numFrames: 2,
+      width: 64,
+      height: 64,
+      fps: 7,
+      format: 'mp4',
+      outPath: systemOut,
+      ffmpegPath: '/usr/bin/ffmpeg',
+    });
+    const systemMuxer = (await ffprobe(systemOut)).encoder;
+    expect(systemMuxer).toMatch(/^Lavf\d+\./);
     const saved = process.env['FFMPEG_PATH'];
     process.env['FFMPEG_PATH'] = packageFfmpeg;
     try {
@@ -503,7 +517,16 @@ describe('reencodeSmaller', () => {
   });
 
   it('copies a file that already fits', async () => {
-    const src = path.join(dir, 'nine.mp4');
+    const src = path.join(dir, 'fits.mp4');
+    await encodeVideo({
+      frames: greyFrames(3, 128, 64),
+      numFrames: 3,
+      width: 128,
+      height: 64,
+      fps: 7,
+      format: 'mp4',
+      outPath: src,
+    });
     const r = await reencodeSmaller(src, path.join(dir, 'copy.mp4'), 10 * 1024 * 1024);
     expect(readFileSync(r.path).equals(readFileSync(src))).toBe(true);
     expect(r).toMatchObject({ width: 128, height: 64 });
@@ -524,5 +547,35 @@ describe('reencodeSmaller', () => {
     await expect(
       reencodeSmaller(path.join(dir, 'nope.mp4'), path.join(dir, 'o.mp4'), 100_000),
     ).rejects.toBeInstanceOf(VideoError);
+  });
+});
+
+describe('readMp4Info', () => {
+  it('reads duration, size and frame count, with moov first or last', async () => {
+    const faststart = path.join(dir, 'info.mp4');
+    await encodeVideo({
+      frames: greyFrames(9, 128, 64),
+      numFrames: 9,
+      width: 128,
+      height: 64,
+      fps: 7,
+      format: 'mp4',
+      outPath: faststart,
+    });
+    expect(await readMp4Info(faststart)).toMatchObject({ width: 128, height: 64, frames: 9 });
+    expect((await readMp4Info(faststart)).durationS).toBeCloseTo(9 / 7, 2);
+    const moovLast = path.join(dir, 'moov-last.mp4');
+    await execFileAsync('/usr/bin/ffmpeg', ['-v', 'error', '-i', faststart, '-c', 'copy', '-y', moovLast]);
+    const boxes = topLevelBoxes(moovLast);
+    expect(boxes.indexOf('moov')).toBeGreaterThan(boxes.indexOf('mdat'));
+    expect(await readMp4Info(moovLast)).toMatchObject({ width: 128, height: 64, frames: 9 });
+  });
+
+  it('refuses a file that is not an MP4, and reencodeSmaller says so too', async () => {
+    const png = new URL('../fixtures/case_public/input.png', import.meta.url).pathname;
+    await expect(readMp4Info(png)).rejects.toThrow(/not an MP4/);
+    await expect(reencodeSmaller(png, path.join(dir, 'png-out.mp4'), 5000)).rejects.toBeInstanceOf(
+      VideoError,
+    );
   });
 });
