@@ -1,18 +1,25 @@
-import { execFile } from 'node:child_process';
-import { randomFillSync } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CanceledError, VideoError } from '../../engine/src/errors.ts';
 import { resolveFfmpeg } from '../../engine/src/ffmpeg-path.ts';
-import { readMp4Info } from '../../engine/src/mp4-info.ts';
-import { encodeVideo, openVideoEncoder, reencodeSmaller } from '../../engine/src/video.ts';
+import { encodeVideo, openVideoEncoder } from '../../engine/src/video.ts';
 import { ffprobe } from '../helpers/ffprobe.ts';
+import {
+  childPids,
+  execFileAsync,
+  expectGreyRamp,
+  frameMeans,
+  greyFrames,
+  isAlive,
+  leftovers,
+  processGroup,
+  rejection,
+  topLevelBoxes,
+} from '../helpers/video.ts';
 
-const execFileAsync = promisify(execFile);
 const packageFfmpeg = (createRequire(import.meta.url)('@ffmpeg-installer/ffmpeg') as { path: string }).path;
 
 let dir: string;
@@ -20,89 +27,6 @@ beforeAll(() => {
   dir = mkdtempSync(path.join(tmpdir(), 'stillmotion-video-'));
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-/** numFrames frames of width×height, frame i a flat grey of level(i). */
-function greyFrames(numFrames: number, width: number, height: number, level = (i: number) => 20 + 25 * i) {
-  const frameBytes = width * height * 3;
-  const frames = new Uint8Array(numFrames * frameBytes);
-  for (let i = 0; i < numFrames; i++) frames.fill(level(i), i * frameBytes, (i + 1) * frameBytes);
-  return frames;
-}
-
-/** Decodes a video with Debian's ffmpeg into per-frame mean grey levels. */
-async function frameMeans(file: string, width: number, height: number): Promise<number[]> {
-  const { stdout } = await execFileAsync(
-    '/usr/bin/ffmpeg',
-    ['-v', 'error', '-i', file, '-f', 'rawvideo', '-pix_fmt', 'gray', '-'],
-    { encoding: 'buffer', maxBuffer: 64 * 1024 * 1024 },
-  );
-  const size = width * height;
-  const means: number[] = [];
-  for (let offset = 0; offset < stdout.length; offset += size) {
-    let sum = 0;
-    for (let i = offset; i < offset + size; i++) sum += stdout[i];
-    means.push(sum / size);
-  }
-  return means;
-}
-
-/** Frame i of greyFrames() decodes back to grey 20+25i: each frame once, in order. */
-function expectGreyRamp(means: number[], count: number): void {
-  expect(means).toHaveLength(count);
-  const worst = Math.max(...means.map((m, i) => Math.abs(m - (20 + 25 * i))));
-  expect(worst).toBeLessThan(3);
-}
-
-/** Types of the top-level boxes of an MP4, in file order. */
-function topLevelBoxes(file: string): string[] {
-  const buf = readFileSync(file);
-  const types: string[] = [];
-  for (let offset = 0; offset + 8 <= buf.length; ) {
-    let size = buf.readUInt32BE(offset);
-    if (size === 1) size = Number(buf.readBigUInt64BE(offset + 8));
-    if (size === 0) size = buf.length - offset;
-    types.push(buf.toString('latin1', offset + 4, offset + 8));
-    offset += size;
-  }
-  return types;
-}
-
-/** Pids of this process's live children. */
-function childPids(): string[] {
-  const tasks = `/proc/${process.pid}/task`;
-  return readdirSync(tasks).flatMap((t) =>
-    readFileSync(`${tasks}/${t}/children`, 'utf8').split(/\s+/).filter(Boolean),
-  );
-}
-
-/** The process group of a pid, from /proc/<pid>/stat (the field after the state). */
-function processGroup(pid: string | number): string {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2];
-}
-
-/** Running, not gone and not a zombie waiting for an orphan reaper. */
-function isAlive(pid: string): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return false;
-  }
-}
-
-function leftovers(): string[] {
-  return readdirSync(dir).filter((f) => f.includes('.partial'));
-}
-
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (err) {
-    return err;
-  }
-  throw new Error('expected a rejection');
-}
 
 describe('encodeVideo mp4', () => {
   it('writes H.264 yuv420p with exactly the frames given, at the fps, moov before mdat', async () => {
@@ -137,7 +61,7 @@ describe('encodeVideo mp4', () => {
     const means = await frameMeans(outPath, 128, 64);
     expect(means).toHaveLength(9);
     expectGreyRamp(means, 9);
-    expect(leftovers()).toEqual([]);
+    expect(leftovers(dir)).toEqual([]);
   });
 
   it('plays at the fps it is given', async () => {
@@ -289,7 +213,7 @@ describe('openVideoEncoder (streaming)', () => {
     expect(err).toBeInstanceOf(VideoError);
     expect((err as Error).message).toMatch(/no frames/);
     expect(existsSync(outPath)).toBe(false);
-    expect(leftovers()).toEqual([]);
+    expect(leftovers(dir)).toEqual([]);
   });
 });
 
@@ -316,7 +240,7 @@ describe('cancellation', () => {
     await encoder.abort();
     expect(childPids()).toEqual([]);
     expect(existsSync(outPath)).toBe(false);
-    expect(leftovers()).toEqual([]);
+    expect(leftovers(dir)).toEqual([]);
   });
 
   it('an abort before ffmpeg has started still cancels, with no file', async () => {
@@ -336,7 +260,7 @@ describe('cancellation', () => {
     await expect(job).rejects.toBeInstanceOf(CanceledError);
     expect(childPids()).toEqual([]);
     expect(existsSync(outPath)).toBe(false);
-    expect(leftovers()).toEqual([]);
+    expect(leftovers(dir)).toEqual([]);
   });
 
   it('an already-aborted signal is refused at once', async () => {
@@ -382,7 +306,7 @@ describe('process exit', () => {
       await new Promise((r) => setTimeout(r, 20));
     }
     expect(pids.filter(isAlive)).toEqual([]);
-    expect(leftovers()).toEqual([]);
+    expect(leftovers(dir)).toEqual([]);
     expect(existsSync(path.join(dir, 'exit.mp4'))).toBe(false);
   });
 });
@@ -435,147 +359,5 @@ describe('FFMPEG_PATH', () => {
       if (saved === undefined) delete process.env['FFMPEG_PATH'];
       else process.env['FFMPEG_PATH'] = saved;
     }
-  });
-});
-
-describe('reencodeSmaller', () => {
-  const noisy = () => path.join(dir, 'noisy.mp4');
-  beforeAll(async () => {
-    const frames = new Uint8Array(14 * 360 * 640 * 3);
-    randomFillSync(frames);
-    await encodeVideo({
-      frames,
-      numFrames: 14,
-      width: 640,
-      height: 360,
-      fps: 7,
-      format: 'mp4',
-      outPath: noisy(),
-    });
-  });
-
-  it('brings a noisy 640×360 clip under the limit, keeping its size, frames and fps', async () => {
-    const inBytes = readFileSync(noisy()).length;
-    const limit = 250_000;
-    expect(inBytes).toBeGreaterThan(4 * limit);
-    const r = await reencodeSmaller(noisy(), path.join(dir, 'small.mp4'), limit);
-    expect(r.bytes).toBeLessThanOrEqual(limit);
-    expect(r.bytes).toBe(readFileSync(r.path).length);
-    expect(r.bytes).toBeGreaterThan(limit / 2); // the budget is used, not thrown away
-    const p = await ffprobe(r.path);
-    expect(p).toMatchObject({
-      codec: 'h264',
-      pix_fmt: 'yuv420p',
-      width: 640,
-      height: 360,
-      nb_frames: 14,
-      fps: 7,
-    });
-    const boxes = topLevelBoxes(r.path);
-    expect(boxes.indexOf('moov')).toBeLessThan(boxes.indexOf('mdat'));
-  });
-
-  it('makes the picture smaller where the budget is too thin for its size', async () => {
-    const limit = 20_000;
-    const r = await reencodeSmaller(noisy(), path.join(dir, 'tiny.mp4'), limit);
-    expect(r.bytes).toBeLessThanOrEqual(limit);
-    const p = await ffprobe(r.path);
-    expect(p.width).toBeLessThan(640);
-    expect(p.width % 2).toBe(0);
-    expect(p.height % 2).toBe(0);
-    expect(p.width / p.height).toBeCloseTo(640 / 360, 1);
-    expect({ width: r.width, height: r.height }).toEqual({ width: p.width, height: p.height });
-    expect(p.nb_frames).toBe(14);
-  });
-
-  it('aims a second try when a short clip overshoots the first', async () => {
-    // Two noisy frames: x264's first I-frame overshoots a one-pass bitrate by far.
-    const src = path.join(dir, 'two.mp4');
-    const frames = new Uint8Array(2 * 360 * 640 * 3);
-    randomFillSync(frames);
-    await encodeVideo({ frames, numFrames: 2, width: 640, height: 360, fps: 7, format: 'mp4', outPath: src });
-    const limit = 40_000;
-    const r = await reencodeSmaller(src, path.join(dir, 'two-small.mp4'), limit);
-    expect(r.bytes).toBeLessThanOrEqual(limit);
-    expect((await ffprobe(r.path)).width).toBe(640);
-  });
-
-  it('shrinks a GIF over the limit into a smaller GIF with every frame', async () => {
-    const src = path.join(dir, 'noisy.gif');
-    const frames = new Uint8Array(6 * 136 * 240 * 3);
-    randomFillSync(frames);
-    await encodeVideo({ frames, numFrames: 6, width: 240, height: 136, fps: 7, format: 'gif', outPath: src });
-    const inBytes = readFileSync(src).length;
-    const limit = Math.floor(inBytes / 3);
-    const r = await reencodeSmaller(src, path.join(dir, 'noisy-small.gif'), limit);
-    expect(r.bytes).toBeLessThanOrEqual(limit);
-    expect(readFileSync(r.path).subarray(0, 6).toString('latin1')).toBe('GIF89a');
-    const p = await ffprobe(r.path);
-    expect(p).toMatchObject({ codec: 'gif', nb_frames: 6, width: r.width, height: r.height });
-    expect(p.width).toBeLessThan(240);
-    expect(p.width / p.height).toBeCloseTo(240 / 136, 1);
-  });
-
-  it('copies a file that already fits', async () => {
-    const src = path.join(dir, 'fits.mp4');
-    await encodeVideo({
-      frames: greyFrames(3, 128, 64),
-      numFrames: 3,
-      width: 128,
-      height: 64,
-      fps: 7,
-      format: 'mp4',
-      outPath: src,
-    });
-    const r = await reencodeSmaller(src, path.join(dir, 'copy.mp4'), 10 * 1024 * 1024);
-    expect(readFileSync(r.path).equals(readFileSync(src))).toBe(true);
-    expect(r).toMatchObject({ width: 128, height: 64 });
-  });
-
-  it('cancels through its signal and leaves no file', async () => {
-    const out = path.join(dir, 'canceled-small.mp4');
-    const controller = new AbortController();
-    const job = reencodeSmaller(noisy(), out, 100_000, { signal: controller.signal });
-    setTimeout(() => controller.abort(), 30);
-    await expect(job).rejects.toBeInstanceOf(CanceledError);
-    expect(existsSync(out)).toBe(false);
-    expect(leftovers()).toEqual([]);
-    expect(childPids()).toEqual([]);
-  });
-
-  it('reports a missing input as a VideoError', async () => {
-    await expect(
-      reencodeSmaller(path.join(dir, 'nope.mp4'), path.join(dir, 'o.mp4'), 100_000),
-    ).rejects.toBeInstanceOf(VideoError);
-  });
-});
-
-describe('readMp4Info', () => {
-  it('reads duration, size and frame count, with moov first or last', async () => {
-    const faststart = path.join(dir, 'info.mp4');
-    await encodeVideo({
-      frames: greyFrames(9, 128, 64),
-      numFrames: 9,
-      width: 128,
-      height: 64,
-      fps: 7,
-      format: 'mp4',
-      outPath: faststart,
-    });
-    expect(await readMp4Info(faststart)).toMatchObject({ width: 128, height: 64, frames: 9 });
-    expect((await readMp4Info(faststart)).durationS).toBeCloseTo(9 / 7, 2);
-    const moovLast = path.join(dir, 'moov-last.mp4');
-    await execFileAsync('/usr/bin/ffmpeg', ['-v', 'error', '-i', faststart, '-c', 'copy', '-y', moovLast]);
-    const boxes = topLevelBoxes(moovLast);
-    expect(boxes.indexOf('moov')).toBeGreaterThan(boxes.indexOf('mdat'));
-    expect(await readMp4Info(moovLast)).toMatchObject({ width: 128, height: 64, frames: 9 });
-  });
-
-  it('refuses a file that is not an MP4, and reencodeSmaller says so too', async () => {
-    const png = new URL('../fixtures/case_public/input.png', import.meta.url).pathname;
-    await expect(readMp4Info(png)).rejects.toThrow(/not an MP4/);
-    await expect(reencodeSmaller(png, path.join(dir, 'png-out.mp4'), 5000)).rejects.toBeInstanceOf(
-      VideoError,
-    );
   });
 });
