@@ -337,7 +337,7 @@ export class RedisJobService implements JobService {
     const queued = await this.#redis.zrange(this.store.key('queued'), 0, -1);
     let added = 0;
     for (const job of await this.store.jobs(queued)) {
-      if (!job || job.state !== 'queued' || Date.now() - job.createdAt < minAgeMs) continue;
+      if (job?.state !== 'queued' || Date.now() - job.createdAt < minAgeMs) continue;
       if ((await this.#redis.exists(this.#queue.toKey(job.id))) === 1) continue;
       if ((await this.store.job(job.id))?.state !== 'queued') continue;
       await this.#addToQueue(job.id, job.round);
@@ -345,6 +345,17 @@ export class RedisJobService implements JobService {
       this.#log.warn({ job: job.id }, 'waiting job had no queue entry: queued it again');
     }
     return added;
+  }
+
+  /** BullMQ's own job counts (for metrics). */
+  async bullCounts(): Promise<Record<string, number>> {
+    return this.#guard(() =>
+      withTimeout(
+        this.#queue.getJobCounts('prioritized', 'waiting', 'active', 'delayed', 'failed'),
+        5000,
+        'reading queue counts',
+      ),
+    );
   }
 
   /** The last snapshot read (for metrics), refreshed every 2 s. */

@@ -1,0 +1,124 @@
+/**
+ * The shared job state's atomic scripts against a real Redis: caps, round-robin rounds, the try
+ * limit after dead workers, fencing (exactly one result), putting a job back, cancel.
+ */
+import { loadModelInfo, resolveOptions } from '@stillmotion/engine';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ScaleStore } from '../../src/scale/store.ts';
+import { RedisServer } from './redis-server.ts';
+
+const server = new RedisServer();
+let redis: Redis;
+let store: ScaleStore;
+const options = resolveOptions({ frames: 2, steps: 1 }, loadModelInfo());
+const image = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0, 1, 2, 255]);
+const limits = { per_user: 3, max_queued: 100 };
+let n = 0;
+
+async function admit(user: string, extra: Partial<Parameters<ScaleStore['admit']>[0]> = {}) {
+  const id = `j${++n}`;
+  const out = await store.admit({
+    id,
+    user,
+    now: Date.now(),
+    options,
+    image,
+    defaults: limits,
+    listTtlMs: 60_000,
+    ...extra,
+  });
+  return { id, out };
+}
+
+async function queuedUsers(): Promise<string[]> {
+  const ids = await redis.zrange(store.key('queued'), 0, -1);
+  return (await store.jobs(ids)).map((j) => j!.user);
+}
+
+beforeAll(async () => {
+  await server.start();
+  redis = new Redis(server.url);
+  store = new ScaleStore(redis, 't');
+});
+
+afterAll(async () => {
+  redis.disconnect();
+  await server.destroy();
+});
+
+describe('shared job state (Redis scripts)', () => {
+  it('orders waiting jobs round-robin across users, whatever order they arrived in', async () => {
+    for (let i = 0; i < 3; i++) await admit('web:a');
+    for (let i = 0; i < 2; i++) await admit('web:b');
+    await admit('web:c');
+    expect(await queuedUsers()).toEqual(['web:a', 'web:b', 'web:c', 'web:a', 'web:b', 'web:a']);
+    // The binary picture is stored byte for byte, outside any job payload.
+    expect(await redis.getBuffer(store.key('input', 'j1'))).toEqual(image);
+  });
+
+  it('refuses past the per-user cap and the global cap, naming which', async () => {
+    const over = await admit('web:a');
+    expect(over.out).toEqual({ kind: 'user_limit', count: 3, limit: 3 });
+    await redis.hset(store.key('settings'), 'max_queued', '6');
+    const full = await admit('web:d');
+    expect(full.out).toEqual({ kind: 'queue_full', count: 6, limit: 6 });
+    // Jobs accepted before a restart may bypass the caps.
+    expect((await admit('web:d', { bypassCaps: true })).out.kind).toBe('ok');
+    await redis.hdel(store.key('settings'), 'max_queued');
+  });
+
+  it('fails a job after its last try when workers keep dying, with a reason', async () => {
+    const first = await store.claim('j1', 'w1', 2, 60_000);
+    expect(first).toMatchObject({ kind: 'ok', attempt: 1 });
+    expect(first.kind === 'ok' && first.image).toEqual(image);
+    // w1 died; BullMQ's stalled check hands the job to w2: a second try.
+    expect(await store.claim('j1', 'w2', 2, 60_000)).toMatchObject({ kind: 'ok', attempt: 2 });
+    // w1 comes back to life late: its writes are fenced off.
+    expect(await store.progress('j1', 1, { step: 1, steps: 1, chunk: 0, chunks: 0 }, false)).toBe('lost');
+    expect(await store.complete('j1', 1, Buffer.from('late'), 60_000, 1)).toBe(false);
+    // w2 died too: the third pickup fails it.
+    expect(await store.claim('j1', 'w3', 2, 60_000)).toEqual({ kind: 'exhausted', tries: 2 });
+    const job = await store.job('j1');
+    expect(job).toMatchObject({ state: 'failed', errorCode: 'interrupted', ends: 1 });
+    expect(job?.error).toMatch(/worker stopped while running this job \(2 times\)/);
+    expect(await redis.exists(store.key('input', 'j1'))).toBe(0);
+    expect(await redis.sismember(store.key('active', 'web:a'), 'j1')).toBe(0);
+  });
+
+  it('completes a job exactly once and keeps its result for the TTL', async () => {
+    const claim = await store.claim('j2', 'w1', 2, 60_000);
+    expect(claim.kind).toBe('ok');
+    expect(await store.complete('j2', 1, Buffer.from('video'), 60_000, 5)).toBe(true);
+    expect(await store.complete('j2', 1, Buffer.from('again'), 60_000, 5)).toBe(false);
+    expect(await store.result('j2')).toEqual(Buffer.from('video'));
+    expect(await redis.pttl(store.key('result', 'j2'))).toBeGreaterThan(50_000);
+    expect(await store.job('j2')).toMatchObject({ state: 'succeeded', ends: 1, resultBytes: 5 });
+    // A duplicate delivery of the BullMQ job is not run again.
+    expect(await store.claim('j2', 'w2', 2, 60_000)).toEqual({ kind: 'ended', state: 'succeeded' });
+  });
+
+  it('puts a job back without using its try, in its old place', async () => {
+    const before = await redis.zrange(store.key('queued'), 0, -1);
+    const id = before[0];
+    expect(await store.claim(id, 'w1', 2, 60_000)).toMatchObject({ kind: 'ok', attempt: 1 });
+    expect(await store.release(id, 1)).toBe(true);
+    expect(await redis.zrange(store.key('queued'), 0, -1)).toEqual(before);
+    expect(await store.job(id)).toMatchObject({ state: 'queued', attempts: 0 });
+  });
+
+  it('cancels a waiting job at once and flags a running one for its worker', async () => {
+    const ids = await redis.zrange(store.key('queued'), 0, -1);
+    expect(await store.cancel(ids[0], 'canceled while waiting', 60_000)).toBe('queued');
+    expect(await store.job(ids[0])).toMatchObject({ state: 'canceled', error: 'canceled while waiting' });
+    expect(await store.claim(ids[1], 'w1', 2, 60_000)).toMatchObject({ kind: 'ok' });
+    const sub = new Redis(server.url);
+    const heard = new Promise<string>((resolve) => sub.on('message', (_c, m) => resolve(m)));
+    await sub.subscribe(store.cancelChannel);
+    expect(await store.cancel(ids[1], 'x', 60_000)).toBe('running');
+    expect(await heard).toBe(ids[1]);
+    expect(await store.progress(ids[1], 1, { step: 1, steps: 1, chunk: 0, chunks: 0 }, false)).toBe('cancel');
+    sub.disconnect();
+    expect(await store.cancel('nope', 'x', 60_000)).toBe('unknown');
+  });
+});
