@@ -33,20 +33,38 @@ export interface ReplyTo {
   readonly thread_ts?: string;
 }
 
-/** Tells the user what went wrong, ephemerally, and logs it (faults at error level). */
+/** Slack refusals a user can act on, in words. */
+function slackApiText(err: unknown): string | undefined {
+  const code = (err as { data?: { error?: string } }).data?.error;
+  if (code === 'not_in_channel' || code === 'channel_not_found' || code === 'is_archived') {
+    return '❌ I can’t post in that conversation. Invite me first (`/invite @stillmotion`), then try again.';
+  }
+  return undefined;
+}
+
+/**
+ * Tells the user what went wrong, ephemerally, and logs it (faults at error level). Where the bot
+ * cannot post in the channel, the reply goes to the user's DM with the app instead.
+ */
 export async function replyError(deps: SlackDeps, client: Client, to: ReplyTo, err: unknown): Promise<void> {
-  const { text, expected } =
-    err instanceof SlackUserError
-      ? { text: `❌ ${err.message}`, expected: true }
-      : userError(err, '`/animate help`');
+  const known = err instanceof SlackUserError ? `❌ ${err.message}` : slackApiText(err);
+  const { text, expected } = known ? { text: known, expected: true } : userError(err, '`/animate help`');
   if (expected) deps.logger.info({ user: to.user, err: String(err) }, 'slack: refused');
   else deps.logger.error({ user: to.user, err }, 'slack: failed');
-  await client.chat.postEphemeral({
-    channel: to.channel,
-    user: to.user,
-    text,
-    ...(to.thread_ts ? { thread_ts: to.thread_ts } : {}),
-  });
+  try {
+    await client.chat.postEphemeral({
+      channel: to.channel,
+      user: to.user,
+      text,
+      ...(to.thread_ts ? { thread_ts: to.thread_ts } : {}),
+    });
+  } catch (postErr) {
+    deps.logger.warn(
+      { user: to.user, err: String(postErr) },
+      'slack: ephemeral reply failed; writing to the DM',
+    );
+    await client.chat.postMessage({ channel: to.user, text });
+  }
 }
 
 /**

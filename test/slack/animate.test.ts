@@ -94,6 +94,20 @@ describe('/animate', () => {
       'stillmotion_less_motion',
       'stillmotion_delete',
     ]);
+    // Slack API calls for this one job: the modal, files.info, one post, the edits, two for the upload.
+    const perJob: Record<string, number> = {};
+    for (const c of fake.calls.filter((c) => c.at >= started)) perJob[c.method] = (perJob[c.method] ?? 0) + 1;
+    const { 'chat.update': updates, ...rest } = perJob;
+    expect(rest).toEqual({
+      'views.open': 1,
+      'files.info': 1,
+      'chat.postMessage': 1,
+      'files.getUploadURLExternal': 1,
+      'files.completeUploadExternal': 1,
+    });
+    expect(updates).toBe(edits.length);
+    if (process.env.SLACK_CALLS_REPORT)
+      process.stderr.write(`slack calls per job: ${JSON.stringify(perJob)}\n`);
     const job = (await rig.sidecar.service.list('slack:T0FAKE:U0ALICE'))[0]!; // newest first
     expect(job.delivered).toBe(true);
     expect(job.seed).toBe(42);
@@ -145,6 +159,21 @@ describe('/animate', () => {
     const text = await fake.waitFor('ephemeral error', () => ephemeralsFor(fake, ALICE.id)[before]);
     expect(text).toMatch(/not a picture|not a PNG/i);
     expect(fake.downloads.at(-1)).toMatchObject({ authorized: true, status: 200 });
+  });
+
+  it('in a channel the bot is not in: tells the user in a DM to invite it', async () => {
+    const { fake } = rig;
+    fake.ws.outside.add('C0OUTSIDE');
+    const file = fake.addFile({ name: 'y.png', mimetype: 'image/png', data: PICTURE });
+    const opened = fake.callsOf('views.open').length;
+    await rig.slack.slashCommand('/animate', '--frames 2 --steps 1', ALICE, 'C0OUTSIDE');
+    await fake.waitFor('views.open', () => fake.callsOf('views.open')[opened]);
+    await rig.slack.submitView([...fake.views.keys()].at(-1)!, ALICE, {
+      image: { file: { type: 'file_input', files: [{ id: file.id }] } },
+    });
+    const dm = await fake.waitFor('DM', () => fake.ws.messages.find((m) => m.channel === ALICE.id));
+    expect(dm.text).toContain('/invite @stillmotion');
+    expect(fake.callsOf('chat.postEphemeral').at(-1)!.args.channel).toBe('C0OUTSIDE');
   });
 
   it('refuses the buttons to someone who is not the owner', async () => {

@@ -83,7 +83,8 @@ describe('app_mention', () => {
   it('in a thread whose parent has the picture: reads it through conversations.replies on thread_ts', async () => {
     const { fake, slack } = rig;
     const file = fake.addFile({ name: 'sea.png', mimetype: 'image/png', data: PICTURE });
-    const parent = fake.ws.post({ channel: CHANNEL, user: BOB.id, text: 'the sea', files: [file] });
+    const second = fake.addFile({ name: 'sky.png', mimetype: 'image/png', data: PICTURE });
+    const parent = fake.ws.post({ channel: CHANNEL, user: BOB.id, text: 'the sea', files: [file, second] });
     const { ack } = await slack.mention({
       user: ALICE,
       channel: CHANNEL,
@@ -98,6 +99,8 @@ describe('app_mention', () => {
     expect(probe(video!.data).frames).toBe(2);
     expect(video!.initial_comment).toContain('waves crashing');
     expect(video!.initial_comment).toContain('--motion 180');
+    // Several pictures: the first is used, and the status says so.
+    expect(JSON.stringify(statusIn(parent.ts)[0]!.blocks)).toContain('I used the first, “sea.png”');
     const replies = fake.callsOf('conversations.replies').at(-1)!;
     expect(replies.args).toMatchObject({ channel: CHANNEL, ts: parent.ts });
     // The download carried the bot token.

@@ -74,6 +74,11 @@ export async function startRig(opts: RigOptions = {}): Promise<Rig> {
     SLACK_ADMIN_USERS: ADMIN.id,
     ...(opts.http ? { SLACK_SIGNING_SECRET: 'fake-signing-secret' } : { SLACK_APP_TOKEN: fake.appToken }),
   };
+  fake.diagnose = () =>
+    `recent logs:\n${logs
+      .slice(-12)
+      .map((l) => `${l.msg} ${l.job ?? ''} ${l.err ? JSON.stringify(l.err).slice(0, 400) : ''}`)
+      .join('\n')}`;
   const bot = await startSlack({
     service: sidecar.service,
     logger,

@@ -113,13 +113,21 @@ export class FakeSlack {
     return this.calls.filter((c) => c.method === method);
   }
 
+  /** Extra context for a waitFor timeout (a test rig sets it to its recent log lines). */
+  diagnose: () => string = () => '';
+
   /** Polls until `check` returns a truthy value (or throws on timeout with `what`). */
   async waitFor<T>(what: string, check: () => T | undefined | false, timeoutMs = 60_000): Promise<T> {
     const end = Date.now() + timeoutMs;
     for (;;) {
       const v = check();
       if (v) return v;
-      if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+      if (Date.now() > end) {
+        const recent = this.calls.slice(-6).map((c) => `${c.method} ${JSON.stringify(c.args).slice(0, 200)}`);
+        throw new Error(
+          `timed out waiting for ${what}\nlast calls:\n${recent.join('\n')}\n${this.diagnose()}`,
+        );
+      }
       await new Promise((r) => setTimeout(r, 25));
     }
   }

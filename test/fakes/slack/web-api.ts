@@ -24,6 +24,7 @@ const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== 
 function postMessage(ctx: ApiContext, args: Args): Record<string, unknown> {
   const channel = str(args.channel);
   if (!channel) return { ok: false, error: 'channel_not_found' };
+  if (ctx.ws.outside.has(channel)) return { ok: false, error: 'not_in_channel' };
   if (!str(args.text) && !Array.isArray(args.blocks)) return { ok: false, error: 'no_text' };
   const msg = ctx.ws.post({
     channel,
@@ -122,6 +123,7 @@ function completeUpload(ctx: ApiContext, args: Args): Record<string, unknown> {
   }
   // Without channel_id the files stay private and never show up anywhere.
   const channel = str(args.channel_id);
+  if (channel && ctx.ws.outside.has(channel)) return { ok: false, error: 'not_in_channel' };
   if (channel) {
     ctx.ws.post({
       channel,
@@ -162,10 +164,12 @@ export const METHODS: Readonly<Record<string, Method>> = {
   'apps.connections.open': (ctx) => ({ ok: true, url: ctx.issueSocketUrl() }),
   'views.open': viewsOpen,
   'chat.postMessage': postMessage,
-  'chat.postEphemeral': (ctx, args) =>
-    str(args.channel) && str(args.user)
-      ? { ok: true, message_ts: ctx.ws.nextTs() }
-      : { ok: false, error: 'channel_not_found' },
+  'chat.postEphemeral': (ctx, args) => {
+    const channel = str(args.channel);
+    if (!channel || !str(args.user)) return { ok: false, error: 'channel_not_found' };
+    if (ctx.ws.outside.has(channel)) return { ok: false, error: 'not_in_channel' };
+    return { ok: true, message_ts: ctx.ws.nextTs() };
+  },
   'chat.update': update,
   'chat.delete': remove,
   'conversations.replies': replies,

@@ -47,6 +47,8 @@ export class Workspace {
   readonly teamId: string;
   readonly messages: FakeMessage[] = [];
   readonly files = new Map<string, FakeFile>();
+  /** Channels the bot is not a member of: posting there answers not_in_channel. */
+  readonly outside = new Set<string>();
   #clock = 1_700_000_000;
   #seq = 0;
 
