@@ -223,7 +223,7 @@ export class SvdEngine {
         timings: { ...result.timings, preprocess_ms, video_ms, total_ms: performance.now() - started },
       };
     } catch (err) {
-      encoder.abort();
+      await encoder.abort();
       throw err;
     }
   }

@@ -25,7 +25,7 @@ export {
   OptionError,
   VideoError,
 } from './errors.ts';
-export { checkFfmpeg, resolveFfmpeg } from './ffmpeg-path.ts';
+export { checkFfmpeg, type FfmpegInfo, resolveFfmpeg } from './ffmpeg-path.ts';
 export {
   BUNDLED_MODEL_DIR,
   loadModelInfo,
@@ -63,5 +63,7 @@ export {
   openVideoEncoder,
   reencodeSmaller,
   type VideoEncoder,
+  type VideoEncoderOptions,
   type VideoResult,
 } from './video.ts';
+export type { ReencodeResult } from './video-reencode.ts';
