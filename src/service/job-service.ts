@@ -22,9 +22,12 @@ import type { Logger } from '../log.ts';
 import { sweep } from './cleanup.ts';
 import type { EnginePort, InspectImage, ModelSummary } from './engine-port.ts';
 import { EtaEstimator } from './eta.ts';
+import { describeFailure } from './failure.ts';
+import { EMPTY_PROGRESS, JobViews, type LiveProgress, TERMINAL } from './job-view.ts';
 import type { JobRecord, Journal } from './journal.ts';
 import type { ServiceMetrics } from './metrics.ts';
 import { type BackendJob, JobAbort, type QueueBackend } from './queue-backend.ts';
+import { type RecoveryReport, recoverJournal } from './recovery.ts';
 import {
   type Actor,
   type JobProgress,
@@ -51,26 +54,8 @@ export interface LocalJobServiceOptions {
   readonly dataDirMaxBytes?: number;
 }
 
-interface Live {
-  progress: JobProgress;
-  encoding: boolean;
-  stepMs: number[];
-}
-
-const TERMINAL = new Set(['succeeded', 'failed', 'canceled']);
-const EMPTY_PROGRESS: JobProgress = { step: 0, steps: 0, chunk: 0, chunks: 0 };
-
 function newId(): string {
   return randomBytes(9).toString('base64url');
-}
-
-/** A failure reason a user can read, and a code for metrics and bots. */
-function describeFailure(err: unknown): { message: string; code: string } {
-  if (err instanceof ImageError || err instanceof OptionError)
-    return { message: err.message, code: 'bad_input' };
-  if (err instanceof EngineError) return { message: `the engine failed: ${err.message}`, code: err.code };
-  const text = err instanceof Error ? err.message : String(err);
-  return { message: `the engine failed: ${text.split('\n')[0]}`, code: 'engine_error' };
 }
 
 export class LocalJobService implements JobService {
@@ -82,7 +67,8 @@ export class LocalJobService implements JobService {
   readonly #metrics: ServiceMetrics | undefined;
   readonly #eta = new EtaEstimator();
   readonly #events = new EventEmitter();
-  readonly #live = new Map<string, Live>();
+  readonly #live = new Map<string, LiveProgress>();
+  readonly #views: JobViews;
   readonly #ended = new Map<string, { promise: Promise<void>; resolve: () => void }>();
   readonly #concurrency: number;
   readonly #limits: { maxBytes: number; maxPixels: number };
@@ -105,6 +91,7 @@ export class LocalJobService implements JobService {
     };
     this.#cleanup = { ttlMs: options.resultTtlMs ?? 86_400_000, maxBytes: options.dataDirMaxBytes ?? 10e9 };
     this.#events.setMaxListeners(0);
+    this.#views = new JobViews(this.#journal, this.#eta, this.#live, this.#concurrency);
     if (this.#metrics) {
       this.#metrics.depthSource = async () => {
         const snap = await this.#backend.snapshot();
@@ -126,40 +113,14 @@ export class LocalJobService implements JobService {
    * Reads the journal back after a restart and queues what was accepted. Call once, before
    * taking new submissions. Also applies the persisted pause and runs a first cleanup.
    */
-  async open(): Promise<{ requeued: number; retried: number; failed: number }> {
-    const settings = this.#journal.getSettings();
-    if (settings.paused) await this.#backend.pause();
-    let requeued = 0;
-    let retried = 0;
-    let failed = 0;
-    const running = this.#journal.listByState('running');
-    const queued = this.#journal.listByState('queued');
-    for (const rec of running) {
-      const log = this.#log.child({ job: rec.id });
-      if (rec.attempts >= 2) {
-        this.#finishFiles(rec);
-        this.#journal.markEnded(
-          rec.id,
-          'failed',
-          'the service stopped twice while running this job, so it was not tried again',
-          'interrupted',
-        );
-        this.#metrics?.failures.inc({ reason: 'interrupted' });
-        log.warn({ attempts: rec.attempts }, 'job was running during two crashes: failed');
-        failed++;
-      } else {
-        this.#journal.requeue(rec.id, false);
-        await this.#backend.enqueue({ id: rec.id, user: rec.user }, { bypassCaps: true });
-        log.info({ attempts: rec.attempts }, 'job was running during a crash: retrying once');
-        retried++;
-      }
-    }
-    for (const rec of queued) {
-      await this.#backend.enqueue({ id: rec.id, user: rec.user }, { bypassCaps: true });
-      requeued++;
-    }
+  async open(): Promise<RecoveryReport> {
+    if (this.#journal.getSettings().paused) await this.#backend.pause();
+    const report = await recoverJournal(this.#journal, this.#backend, this.#log, (rec) => {
+      this.#finishFiles(rec);
+      this.#metrics?.failures.inc({ reason: 'interrupted' });
+    });
     this.runCleanup();
-    return { requeued, retried, failed };
+    return report;
   }
 
   /** Attaches the warmed-up engine and starts taking jobs from the queue. */
@@ -242,12 +203,12 @@ export class LocalJobService implements JobService {
 
   async get(id: string): Promise<JobView | undefined> {
     const rec = this.#journal.get(id);
-    return rec ? this.#view(rec, await this.#backend.snapshot()) : undefined;
+    return rec ? this.#views.view(rec, await this.#backend.snapshot()) : undefined;
   }
 
   async list(user: UserId): Promise<readonly JobView[]> {
     const snap = await this.#backend.snapshot();
-    return this.#journal.listByUser(user).map((r) => this.#view(r, snap));
+    return this.#journal.listByUser(user).map((r) => this.#views.view(r, snap));
   }
 
   async cancel(id: string, actor: Actor): Promise<JobView> {
@@ -270,21 +231,11 @@ export class LocalJobService implements JobService {
   }
 
   async result(id: string): Promise<Buffer> {
-    const rec = this.#journal.get(id);
-    if (!rec) throw new ServiceError(404, 'not_found', `no job ${id}`);
-    if (rec.state !== 'succeeded') {
-      throw new ServiceError(409, 'not_ready', `job ${id} is ${rec.state}, not succeeded`);
-    }
-    if (!rec.resultPath)
-      throw new ServiceError(410, 'result_gone', `the result of job ${id} was deleted or expired`);
+    const file = this.resultFile(id);
     try {
-      return readFileSync(rec.resultPath);
-    } catch (err) {
-      throw new ServiceError(
-        410,
-        'result_gone',
-        `the result of job ${id} is no longer on disk (${(err as Error).message})`,
-      );
+      return readFileSync(file.path);
+    } catch {
+      throw new ServiceError(410, 'result_gone', `the result of job ${id} is no longer on disk`);
     }
   }
 
@@ -317,7 +268,7 @@ export class LocalJobService implements JobService {
 
   async undelivered(): Promise<readonly JobView[]> {
     const snap = await this.#backend.snapshot();
-    return this.#journal.undelivered().map((r) => this.#view(r, snap));
+    return this.#journal.undelivered().map((r) => this.#views.view(r, snap));
   }
 
   async queue(): Promise<QueueView> {
@@ -325,7 +276,7 @@ export class LocalJobService implements JobService {
     const views = (ids: readonly string[]) =>
       ids.flatMap((id) => {
         const rec = this.#journal.get(id);
-        return rec ? [this.#view(rec, snap)] : [];
+        return rec ? [this.#views.view(rec, snap)] : [];
       });
     return {
       paused: snap.paused,
@@ -387,11 +338,7 @@ export class LocalJobService implements JobService {
     let ended!: () => void;
     this.#ended.set(job.id, { promise: new Promise<void>((r) => (ended = r)), resolve: () => ended() });
     const rec = this.#journal.markRunning(job.id);
-    const live: Live = {
-      progress: { ...EMPTY_PROGRESS, steps: rec.options.steps },
-      encoding: false,
-      stepMs: [],
-    };
+    const live: LiveProgress = { progress: { ...EMPTY_PROGRESS, steps: rec.options.steps }, encoding: false };
     this.#live.set(job.id, live);
     const started = performance.now();
     const outPath = path.join(this.#journal.resultsDir, `${job.id}.${rec.options.format}`);
@@ -399,13 +346,10 @@ export class LocalJobService implements JobService {
     this.#emit(job.id);
     this.#notifyQueued();
     try {
-      if (!rec.inputPath)
-        throw new EngineError('input_missing', 'the input picture is gone from the journal');
-      const image = readFileSync(rec.inputPath);
+      const image = this.#readInput(rec);
       const onProgress = (e: ProgressEvent) => {
         if (e.stage === 'denoise') {
           live.progress = { ...live.progress, step: e.step, steps: e.steps };
-          live.stepMs.push(e.stepMs);
           this.#eta.recordStep(e.stepMs, rec.options.frames);
           this.#metrics?.stepDuration.observe(e.stepMs / 1000);
         } else if (e.stage === 'decode') {
@@ -457,6 +401,21 @@ export class LocalJobService implements JobService {
     }
   }
 
+  #readInput(rec: JobRecord): Buffer {
+    const lost = () =>
+      new EngineError(
+        'input_missing',
+        'the uploaded picture was lost from the service’s disk; please send it again',
+      );
+    if (!rec.inputPath) throw lost();
+    try {
+      return readFileSync(rec.inputPath);
+    } catch (err) {
+      this.#log.error({ job: rec.id, err }, 'cannot read the input picture');
+      throw lost();
+    }
+  }
+
   #endCanceled(rec: JobRecord, reason: string): void {
     this.#journal.markEnded(rec.id, 'canceled', reason, 'canceled');
     this.#finishFiles(rec);
@@ -468,63 +427,6 @@ export class LocalJobService implements JobService {
   #finishFiles(rec: JobRecord): void {
     if (rec.inputPath) rmSync(rec.inputPath, { force: true });
     this.#journal.clearInput(rec.id);
-  }
-
-  #view(rec: JobRecord, snap: { queued: readonly string[]; running: readonly string[] }): JobView {
-    const live = this.#live.get(rec.id);
-    const position = rec.state === 'queued' ? snap.queued.indexOf(rec.id) + 1 : 0;
-    const view: JobView = {
-      id: rec.id,
-      user: rec.user,
-      state: rec.state,
-      position,
-      progress: live?.progress ?? (rec.state === 'succeeded' ? this.#doneProgress(rec) : EMPTY_PROGRESS),
-      eta_s: this.#etaSeconds(rec, live, snap),
-      ...(rec.error ? { error: rec.error } : {}),
-      ...(rec.errorCode ? { error_code: rec.errorCode } : {}),
-      options: rec.options,
-      seed: rec.options.seed,
-      ...(rec.delivery ? { delivery: rec.delivery } : {}),
-      delivered: rec.delivered,
-      created_at: rec.createdAt,
-      ...(live?.encoding ? { encoding: true } : {}),
-      format: rec.options.format,
-    };
-    return view;
-  }
-
-  #doneProgress(rec: JobRecord): JobProgress {
-    return { step: rec.options.steps, steps: rec.options.steps, chunk: 1, chunks: 1 };
-  }
-
-  #etaSeconds(
-    rec: JobRecord,
-    live: Live | undefined,
-    snap: { queued: readonly string[]; running: readonly string[] },
-  ): number | null {
-    if (TERMINAL.has(rec.state)) return 0;
-    if (rec.state === 'running') {
-      const left = this.#eta.remaining(rec.options, live?.progress ?? EMPTY_PROGRESS);
-      return left === undefined ? null : Math.ceil(left / 1000);
-    }
-    // Queued: the work of the running jobs and the jobs ahead, shared over the slots, then its own.
-    let ahead = 0;
-    for (const id of snap.running) {
-      const r = this.#journal.get(id);
-      const left = r && this.#eta.remaining(r.options, this.#live.get(id)?.progress ?? EMPTY_PROGRESS);
-      if (left === undefined) return null;
-      ahead += left ?? 0;
-    }
-    for (const id of snap.queued) {
-      if (id === rec.id) break;
-      const r = this.#journal.get(id);
-      const t = r && this.#eta.predict(r.options);
-      if (t === undefined) return null;
-      ahead += t ?? 0;
-    }
-    const own = this.#eta.predict(rec.options);
-    if (own === undefined) return null;
-    return Math.ceil((ahead / this.#concurrency + own) / 1000);
   }
 
   #emit(id: string): void {
