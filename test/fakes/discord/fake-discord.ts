@@ -61,6 +61,8 @@ export class FakeDiscord {
   readonly channelId = snowflake();
   readonly threadId = snowflake();
   readonly dmChannelId = snowflake();
+  /** A guild role with no permissions of its own (tests list it in DISCORD_ADMIN_ROLE_IDS). */
+  readonly modRoleId = snowflake();
   readonly botUser: FakeUser = {
     id: this.appId,
     username: 'stillmotion',
@@ -90,6 +92,7 @@ export class FakeDiscord {
       commands: [],
       webhookFailure: undefined,
       threadsForbidden: false,
+      ackDeadlineMs: 3000,
       channelTypes: new Map([
         [this.channelId, 0],
         [this.threadId, 11],
@@ -161,6 +164,17 @@ export class FakeDiscord {
       premium_tier: 0,
       system_channel_flags: 0,
       roles: [
+        {
+          id: this.modRoleId,
+          name: 'mods',
+          permissions: '0',
+          position: 1,
+          color: 0,
+          hoist: false,
+          managed: false,
+          mentionable: false,
+          flags: 0,
+        },
         {
           id: this.guildId,
           name: '@everyone',

@@ -76,6 +76,8 @@ export interface RestState {
   readonly commands: { guild?: string; body: any[] }[];
   /** When set, every interaction webhook call is answered with this error. */
   webhookFailure: { status: number; code: number; message: string } | undefined;
+  /** Discord answers 10062 Unknown interaction to a callback later than this. @default 3000 */
+  ackDeadlineMs: number;
   /** When set, thread creation is refused with 403 Missing Permissions. */
   threadsForbidden: boolean;
   /** Channel ids that are threads (type 11) or DMs (type 1). */
@@ -221,7 +223,7 @@ export async function handleRest(
       return reply(404, { code: 10062, message: 'Unknown interaction' });
     if (interaction.acked)
       return reply(400, { code: 40060, message: 'Interaction has already been acknowledged.' });
-    if (Date.now() - interaction.dispatchedAt > 3000)
+    if (Date.now() - interaction.dispatchedAt > state.ackDeadlineMs)
       return reply(404, { code: 10062, message: 'Unknown interaction' });
     interaction.acked = true;
     interaction.callbackType = body.type;

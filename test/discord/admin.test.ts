@@ -1,0 +1,150 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { FakeUser } from '../fakes/discord/fake-discord.ts';
+import { type Harness, SMALL, startHarness } from './harness.ts';
+
+let h: Harness;
+let dave: FakeUser;
+
+beforeAll(async () => {
+  h = await startHarness({ config: (fake) => ({ adminRoleIds: [fake.modRoleId] }) });
+  dave = h.fake.user('dave');
+});
+
+afterAll(async () => {
+  await h?.stop();
+});
+
+/** Submits `n` jobs for `user` while the queue is paused; returns their ids. */
+async function queueJobs(user: FakeUser, n: number): Promise<string[]> {
+  const { fake } = h;
+  const ids: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const image = fake.attachment(fake.upload('cat.png', h.png, 'image/png'));
+    const start = fake.calls.length;
+    const ix = fake.slash('animate', [{ name: 'image', type: 11, value: image.id }, ...SMALL], {
+      user,
+      attachments: [image],
+    });
+    const edit = await fake.waitForCall(
+      (c) => c.method === 'PATCH' && c.path.includes(ix.token),
+      30_000,
+      start,
+    );
+    ids.push(edit.body.components[0].components[0].custom_id.split(':')[2]);
+  }
+  return ids;
+}
+
+async function queueCommand(
+  sub: string,
+  opts: { admin?: boolean; roles?: string[]; options?: unknown[] } = {},
+) {
+  const { fake } = h;
+  const ix = fake.slash('queue', [{ name: sub, type: 1, options: opts.options ?? [] }], {
+    user: opts.admin || opts.roles ? fake.user('mod') : dave,
+    admin: opts.admin,
+    roles: opts.roles,
+  });
+  const cb = await fake.waitForCall((c) => c.path.startsWith(`/interactions/${ix.id}/`));
+  if (cb.body.type === 4)
+    return { ephemeral: (cb.body.data.flags & 64) === 64, text: cb.body.data.content as string };
+  expect(cb.body.data.flags & 64).toBe(64);
+  const edit = await fake.waitForCall((c) => c.method === 'PATCH' && c.path.includes(ix.token));
+  return { ephemeral: true, text: edit.body.content as string };
+}
+
+describe('/queue (admins)', () => {
+  it('is registered with Manage Server as the default member permission', async () => {
+    const { commandPayload } = await import('../../bots/discord/register.ts');
+    const queue = (commandPayload() as { name: string; default_member_permissions?: string }[]).find(
+      (c) => c.name === 'queue',
+    );
+    expect(queue?.default_member_permissions).toBe((1n << 5n).toString());
+  });
+
+  it('refuses a non-admin /queue clear, and an admin clears', async () => {
+    await h.sidecar.service.pause();
+    try {
+      const ids = await queueJobs(dave, 2);
+      const refused = await queueCommand('clear');
+      expect(refused.ephemeral).toBe(true);
+      expect(refused.text).toMatch(/Only server admins/);
+      for (const id of ids) expect((await h.sidecar.service.get(id))?.state).toBe('queued');
+      const cleared = await queueCommand('clear', { admin: true });
+      expect(cleared.text).toMatch(/2 waiting jobs canceled/);
+      for (const id of ids) expect((await h.sidecar.service.get(id))?.state).toBe('canceled');
+    } finally {
+      await h.sidecar.service.resume();
+      await h.bot.idle();
+    }
+  });
+
+  it('lets a configured admin role list, pause, resume, limit and cancel', async () => {
+    const roles = [h.fake.modRoleId];
+    expect((await queueCommand('pause', { roles })).text).toMatch(/Paused/);
+    expect((await h.sidecar.service.queue()).paused).toBe(true);
+    const [id] = await queueJobs(dave, 1);
+    const list = await queueCommand('list', { roles });
+    expect(list.text).toMatch(/Queue paused · 0 running, 1 queued/);
+    expect(list.text).toContain(`\`${id}\` queued #1 · discord:${dave.id}`);
+    expect(
+      (await queueCommand('limit', { roles, options: [{ name: 'per_user', type: 4, value: 5 }] })).text,
+    ).toMatch(/5 jobs per user/);
+    expect((await h.sidecar.service.queue()).limits.per_user).toBe(5);
+    const canceled = await queueCommand('cancel', { roles, options: [{ name: 'job', type: 3, value: id }] });
+    expect(canceled.text).toContain(`Canceled \`${id}\``);
+    expect((await queueCommand('resume', { roles })).text).toMatch(/Resumed/);
+    expect((await h.sidecar.service.queue()).paused).toBe(false);
+    await h.bot.idle();
+  });
+});
+
+describe('/jobs', () => {
+  it('lists your own jobs with Cancel on waiting ones', async () => {
+    const { fake } = h;
+    await h.sidecar.service.pause();
+    try {
+      const erin = fake.user('erin');
+      const [id] = await queueJobs(erin, 1);
+      const ix = fake.slash('jobs', [], { user: erin });
+      const cb = await fake.waitForCall((c) => c.path.startsWith(`/interactions/${ix.id}/`));
+      expect(cb.body.data.flags & 64).toBe(64);
+      expect(cb.body.data.content).toContain(`\`${id}\``);
+      expect(cb.body.data.content).toMatch(/Queued: position/);
+      expect(cb.body.data.components[0].components[0].custom_id).toBe(`sm:cancel:${id}`);
+      const other = fake.slash('jobs', [], { user: fake.user('frank') });
+      const none = await fake.waitForCall((c) => c.path.startsWith(`/interactions/${other.id}/`));
+      expect(none.body.data.content).toMatch(/no jobs/);
+    } finally {
+      await h.sidecar.service.clear();
+      await h.sidecar.service.resume();
+      await h.bot.idle();
+    }
+  });
+
+  it('a refused submission (your limit reached) is ephemeral and says what to do', async () => {
+    const { fake } = h;
+    await h.sidecar.service.setLimits({ per_user: 1 });
+    await h.sidecar.service.pause();
+    try {
+      const gina = fake.user('gina');
+      await queueJobs(gina, 1);
+      const image = fake.attachment(fake.upload('cat.png', h.png, 'image/png'));
+      const ix = fake.slash('animate', [{ name: 'image', type: 11, value: image.id }, ...SMALL], {
+        user: gina,
+        attachments: [image],
+      });
+      const follow = await fake.waitForCall(
+        (c) => c.method === 'POST' && c.path === `/webhooks/${fake.appId}/${ix.token}`,
+      );
+      expect(follow.body.flags & 64).toBe(64);
+      expect(follow.body.content).toMatch(/Wait for a job to finish/);
+      expect(fake.callsFor(ix).map((c) => c.method)).toEqual(['POST', 'DELETE', 'POST']);
+    } finally {
+      await h.sidecar.service.setLimits({ per_user: 3 });
+      await h.sidecar.service.clear();
+      await h.sidecar.service.resume();
+      await h.bot.idle();
+    }
+  });
+});
