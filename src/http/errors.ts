@@ -46,7 +46,9 @@ export function mapError(err: unknown): { status: number; body: ErrorBody } {
 
 export function errorHandler(err: unknown, req: FastifyRequest, reply: FastifyReply): void {
   const { status, body } = mapError(err);
-  if (status >= 500) req.log.error({ err }, 'request failed');
-  else req.log.info({ status, code: body.code }, body.error);
+  const job = (req.params as { id?: unknown } | undefined)?.id;
+  const log = typeof job === 'string' ? req.log.child({ job }) : req.log;
+  if (status >= 500) log.error({ err }, 'request failed');
+  else log.info({ status, code: body.code }, body.error);
   void reply.code(status).type('application/json').send(body);
 }

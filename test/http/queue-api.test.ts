@@ -123,11 +123,13 @@ describe('admin routes', () => {
     }
     expect((await waitFor(h.sidecar, first.body.id, ended)).state).toBe('succeeded');
     await new Promise((r) => setTimeout(r, 200));
-    expect((await call(h.url, 'GET', `/v1/jobs/${ids.a1}`)).body).toMatchObject({
-      state: 'queued',
-      position: 1,
-    });
-    expect((await call(h.url, 'GET', `/v1/jobs/${ids.c1}`)).body.position).toBe(3);
+    const a1 = (await call(h.url, 'GET', `/v1/jobs/${ids.a1}`)).body;
+    expect(a1).toMatchObject({ state: 'queued', position: 1 });
+    const c1 = (await call(h.url, 'GET', `/v1/jobs/${ids.c1}`)).body;
+    expect(c1.position).toBe(3);
+    // ETAs come from the step times measured so far, and grow with the place in the queue.
+    expect(a1.eta_s).toBeGreaterThan(0);
+    expect(c1.eta_s).toBeGreaterThan(a1.eta_s);
     const watch = watchStarts(h, Object.values(ids));
     await call(h.url, 'POST', '/v1/queue/resume', admin);
     for (const id of Object.values(ids)) await waitFor(h.sidecar, id, ended);

@@ -37,11 +37,19 @@ describe('playground', () => {
     expect(await page.locator('#model-note').isVisible()).toBe(true);
     expect(await page.getAttribute('#frames', 'max')).toBe('14');
 
-    await page.setInputFiles('#image', {
-      name: 'card.png',
-      mimeType: 'image/png',
-      buffer: await png(120, 80),
-    });
+    // Dropping a picture on the form picks it.
+    const dropped = [...(await png(120, 80))];
+    await page.evaluate((bytes) => {
+      const dt = new DataTransfer();
+      dt.items.add(new File([new Uint8Array(bytes)], 'dropped.png', { type: 'image/png' }));
+      const target = document.getElementById('drop');
+      target?.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+    }, dropped);
+    expect(await page.locator('#image').evaluate((i) => (i as HTMLInputElement).files?.[0]?.name)).toBe(
+      'dropped.png',
+    );
+    expect(await page.locator('#preview').isVisible()).toBe(true);
+    expect(await page.getAttribute('#preview', 'alt')).toBe('Preview of dropped.png');
     await page.fill('#prompt', 'a card that moves');
     await page.fill('#frames', '4');
     await page.fill('#steps', '3');
