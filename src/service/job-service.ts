@@ -30,7 +30,6 @@ import { type BackendJob, JobAbort, type QueueBackend } from './queue-backend.ts
 import { type RecoveryReport, recoverJournal } from './recovery.ts';
 import {
   type Actor,
-  type JobProgress,
   type JobService,
   type JobView,
   type QueueLimits,

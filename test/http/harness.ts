@@ -100,6 +100,10 @@ export function pngHeaderOnly(width: number, height: number): Buffer {
   ]);
 }
 
+/** A parsed JSON response body; tests read fields from it freely. */
+// biome-ignore lint/suspicious/noExplicitAny: test-only view of arbitrary JSON answers
+export type Body = any;
+
 export interface PostOptions {
   readonly image?: Buffer;
   readonly filename?: string;
@@ -108,7 +112,7 @@ export interface PostOptions {
   readonly token?: string;
 }
 
-export async function postJob(base: string, o: PostOptions = {}): Promise<{ status: number; body: any }> {
+export async function postJob(base: string, o: PostOptions = {}): Promise<{ status: number; body: Body }> {
   const form = new FormData();
   if (o.image)
     form.append(
@@ -130,7 +134,7 @@ export async function call(
   method: string,
   route: string,
   o: { token?: string; json?: unknown } = {},
-): Promise<{ status: number; body: any; headers: Headers }> {
+): Promise<{ status: number; body: Body; headers: Headers }> {
   const headers: Record<string, string> = {};
   if (o.token) headers.authorization = `Bearer ${o.token}`;
   if (o.json !== undefined) headers['content-type'] = 'application/json';

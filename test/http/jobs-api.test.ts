@@ -2,16 +2,17 @@
 import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { JobView } from '../../src/service/types.ts';
 import { ffprobe } from '../helpers/ffprobe.ts';
 import { call, ended, type Harness, png, pngHeaderOnly, postJob, startHarness, waitFor } from './harness.ts';
 
 const SMALL = { frames: '2', steps: '1', seed: '7' };
 
 /** Reads SSE `job` events until the job ends. */
-async function readEvents(url: string): Promise<any[]> {
+async function readEvents(url: string): Promise<JobView[]> {
   const res = await fetch(url);
   expect(res.headers.get('content-type')).toMatch(/text\/event-stream/);
-  const events: any[] = [];
+  const events: JobView[] = [];
   const decoder = new TextDecoder();
   let buffer = '';
   for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
@@ -92,16 +93,16 @@ describe('job routes', () => {
     const id = posted.body.id;
     await waitFor(h.sidecar, id, ended);
     const listed = await call(h.url, 'GET', '/v1/jobs?user=discord:42');
-    expect(listed.body.jobs.map((j: any) => j.id)).toEqual([id]);
+    expect(listed.body.jobs.map((j: JobView) => j.id)).toEqual([id]);
     expect(listed.body.jobs[0]).toMatchObject({ state: 'succeeded', delivery, delivered: false });
     const pending = await call(h.url, 'GET', '/v1/jobs?undelivered=1');
-    expect(pending.body.jobs.map((j: any) => j.id)).toContain(id);
+    expect(pending.body.jobs.map((j: JobView) => j.id)).toContain(id);
     expect(await call(h.url, 'POST', `/v1/jobs/${id}/delivered`)).toMatchObject({
       status: 200,
       body: { id, delivered: true },
     });
     const after = await call(h.url, 'GET', '/v1/jobs?undelivered=1');
-    expect(after.body.jobs.map((j: any) => j.id)).not.toContain(id);
+    expect(after.body.jobs.map((j: JobView) => j.id)).not.toContain(id);
     expect((await call(h.url, 'GET', `/v1/jobs/${id}`)).body.delivered).toBe(true);
     expect((await call(h.url, 'GET', '/v1/jobs')).status).toBe(400);
     expect((await call(h.url, 'POST', '/v1/jobs/nope/delivered')).status).toBe(404);
