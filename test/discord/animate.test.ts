@@ -254,3 +254,24 @@ describe('/animate', () => {
     });
   });
 });
+
+describe('robustness', () => {
+  it('survives an interaction Discord no longer knows (10062), and serves the next one', async () => {
+    const { fake } = h;
+    fake.state.ackDeadlineMs = -1;
+    try {
+      const image = fake.attachment(fake.upload('cat.png', h.png, 'image/png'));
+      const ix = fake.slash('animate', [{ name: 'image', type: 11, value: image.id }, ...SMALL], {
+        attachments: [image],
+      });
+      const cb = await fake.waitForCall((c) => c.path.startsWith(`/interactions/${ix.id}/`));
+      expect(cb.status).toBe(404);
+      await h.bot.idle();
+    } finally {
+      fake.state.ackDeadlineMs = 10_000;
+    }
+    const ok = fake.slash('animate', [{ name: 'help', type: 5, value: true }]);
+    const cb = await fake.waitForCall((c) => c.path.startsWith(`/interactions/${ok.id}/`));
+    expect(cb.status).toBe(204);
+  });
+});

@@ -1,0 +1,46 @@
+import { describe, expect, it } from 'vitest';
+import { parseButtonId } from '../../bots/discord/components.ts';
+import { DiscordConfigError, discordConfigFromEnv } from '../../bots/discord/config.ts';
+import { stripBotMention } from '../../bots/discord/mentions.ts';
+import { suggest } from '../../bots/discord/option-builder.ts';
+
+describe('discord config', () => {
+  it('reads the environment and refuses a versioned API URL or a bad role id', () => {
+    const c = discordConfigFromEnv({
+      DISCORD_TOKEN: 't',
+      ATTACHMENT_HOSTS: '127.0.0.1:9000',
+      DISCORD_ADMIN_ROLE_IDS: '123456789012',
+    });
+    expect(c).toMatchObject({
+      apiUrl: 'https://discord.com/api',
+      attachmentHosts: ['127.0.0.1:9000'],
+      adminRoleIds: ['123456789012'],
+    });
+    expect(() => discordConfigFromEnv({})).toThrow(DiscordConfigError);
+    expect(() => discordConfigFromEnv({ DISCORD_TOKEN: 't', DISCORD_API_URL: 'http://x/api/v10' })).toThrow(
+      /must not end in a version/,
+    );
+    expect(() => discordConfigFromEnv({ DISCORD_TOKEN: 't', DISCORD_ADMIN_ROLE_IDS: 'mods' })).toThrow(
+      /not a role id/,
+    );
+  });
+});
+
+describe('small pieces', () => {
+  it('parses button ids and rejects foreign ones', () => {
+    expect(parseButtonId('sm:reroll:abc_DEF-1')).toEqual({ action: 'reroll', jobId: 'abc_DEF-1' });
+    expect(parseButtonId('sm:explode:abc')).toBeUndefined();
+    expect(parseButtonId('other:cancel:abc')).toBeUndefined();
+  });
+
+  it('strips only the bot mention', () => {
+    expect(stripBotMention('<@42> waves <@7> --fps 8 <@!42>', '42')).toBe('waves <@7> --fps 8');
+  });
+
+  it('suggests valid motion values and flags invalid guidance', () => {
+    expect(suggest('motion', '')).toHaveLength(3);
+    expect(suggest('motion', '180')[0]).toEqual({ name: '180', value: '180' });
+    expect(suggest('motion', '999')[0]!.name).toMatch(/1–255/);
+    expect(suggest('guidance', '5-1')[0]!.name).toMatch(/not min-max/);
+  });
+});
