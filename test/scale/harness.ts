@@ -135,6 +135,7 @@ export async function http(
   method: string,
   route: string,
   o: { token?: string; json?: unknown; form?: FormData } = {},
+  // biome-ignore lint/suspicious/noExplicitAny: JSON bodies of many shapes, checked by the tests
 ): Promise<{ status: number; body: any; bytes: Buffer; type: string | null }> {
   const headers: Record<string, string> = {};
   if (o.token) headers.authorization = `Bearer ${o.token}`;

@@ -217,6 +217,28 @@ describe('scale-out on BullMQ + Redis', () => {
     await until('w4 to join', async () => (await liveWorkers(a.service)).includes('w4'), 60_000);
   });
 
+  it('puts a job back without using its try when its worker leaves with SIGTERM', async () => {
+    const { id } = await a.service.submit({ image, options: { frames: 8, steps: 30 }, user: 'web:t' });
+    const running = await until(
+      'the job to run',
+      async () => {
+        const j = await a.service.store.job(id);
+        return j?.state === 'running' && (j.progress?.step ?? 0) >= 1 ? j : undefined;
+      },
+      30_000,
+    );
+    const leaver = workers.find((w) => w.id === running.worker)!;
+    await stopWorker(leaver, 'SIGTERM');
+    expect(leaver.proc.exitCode).toBe(0);
+    workers = workers.filter((w) => w !== leaver);
+    expect((await liveWorkers(a.service)).includes(leaver.id)).toBe(false);
+    const [view] = await allEnded(a, [id]);
+    expect(view.state).toBe('succeeded');
+    const job = await a.service.store.job(id);
+    expect(job).toMatchObject({ ends: 1, attempts: 1 });
+    expect(job!.worker).not.toBe(leaver.id);
+  });
+
   it('answers "queue unavailable" while Redis is down, then recovers and loses nothing accepted', async () => {
     const accepted: string[] = [];
     for (const user of ['web:r1', 'web:r2', 'web:r3']) {
