@@ -34,7 +34,9 @@ export async function readJobForm(req: FastifyRequest, specs: readonly OptionSpe
       continue;
     }
     const value = typeof part.value === 'string' ? part.value : String(part.value);
-    if (part.fieldname === 'user') {
+    if (part.fieldname === 'image') {
+      throw new ServiceError(400, 'missing_image', 'image must be sent as a file', { option: 'image' });
+    } else if (part.fieldname === 'user') {
       user = value.trim() || undefined;
     } else if (part.fieldname === 'delivery') {
       delivery = parseDelivery(value);

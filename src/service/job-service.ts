@@ -432,7 +432,10 @@ export class LocalJobService implements JobService {
     const key = `job:${id}`;
     if (this.#events.listenerCount(key) === 0) return;
     void this.get(id).then((view) => {
-      if (view) this.#events.emit(key, view);
+      if (!view) return;
+      this.#events.emit(key, view);
+      // The contract ends with the job: drop listeners a caller forgot to remove.
+      if (TERMINAL.has(view.state)) this.#events.removeAllListeners(key);
     });
   }
 
