@@ -8,7 +8,7 @@ import type { AnimateOptionsInput } from '@stillmotion/engine';
 import { isFinished, renderCaption, userError, watchJob } from '../../src/chat/index.ts';
 import type { JobView } from '../../src/service/types.ts';
 import { endedBlocks, progressBlocks, resultBlocks, type StatusExtras, submittingBlocks } from './blocks.ts';
-import { asSlackTarget, type SlackDeps, type SlackTarget, slackUserId } from './context.ts';
+import { type SlackDeps, type SlackTarget, slackUserId } from './context.ts';
 import { SlackUserError } from './errors.ts';
 import { downloadSlackImage, type SlackFile, uploadResult } from './slack-files.ts';
 
@@ -182,37 +182,4 @@ export async function deliver(
   }
   await deps.service.markDelivered(job.id);
   deps.logger.info({ job: job.id, state: job.state }, 'slack: delivered');
-}
-
-/**
- * After a restart: post every finished Slack job nobody saw yet, and follow the ones still queued
- * or running (their status messages are still there to edit).
- */
-export async function resumeDeliveries(
-  deps: SlackDeps,
-  client: Client,
-): Promise<{ delivered: number; followed: number }> {
-  let delivered = 0;
-  let followed = 0;
-  for (const job of await deps.service.undelivered()) {
-    const target = asSlackTarget(job.delivery);
-    if (!target || deps.active.has(job.id)) continue;
-    deps.active.add(job.id);
-    try {
-      await deliver(deps, client, job, target);
-      delivered++;
-    } catch (err) {
-      deps.logger.error({ job: job.id, err }, 'slack: could not deliver after restart');
-    } finally {
-      deps.active.delete(job.id);
-    }
-  }
-  const queue = await deps.service.queue();
-  for (const job of [...queue.running, ...queue.queued]) {
-    const target = asSlackTarget(job.delivery);
-    if (!target || deps.active.has(job.id)) continue;
-    follow(deps, client, job.id, target);
-    followed++;
-  }
-  return { delivered, followed };
 }

@@ -6,7 +6,7 @@
  *   the sidecar's own port (see http-mount.ts); Bolt checks SLACK_SIGNING_SECRET on every request.
  *
  * After connecting it delivers results that finished while the bot was down and follows the
- * Slack jobs still queued or running.
+ * Slack jobs still queued or running; then it looks for undelivered results every `sweepMs`.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { App } from '@slack/bolt';
@@ -16,7 +16,7 @@ import type { JobService } from '../../src/service/types.ts';
 import { createApp, EVENTS_PATH } from './app.ts';
 import { loadSlackConfig, type SlackConfig } from './config.ts';
 import type { SlackDeps } from './context.ts';
-import { resumeDeliveries } from './job-runner.ts';
+import { deliverFinished, resumeDeliveries } from './recovery.ts';
 
 export interface StartSlackOptions {
   readonly service: JobService;
@@ -26,6 +26,8 @@ export interface StartSlackOptions {
     readonly env: Readonly<Record<string, string | undefined>>;
     readonly maxUploadBytes?: number;
   };
+  /** How often finished but undelivered jobs are looked for again. @default 30000 */
+  readonly sweepMs?: number;
   /** Model defaults for the modal and help; taken from `service.model` when the service has one. */
   readonly model?: ModelDefaults & { readonly randomWeights?: boolean };
 }
@@ -40,10 +42,39 @@ export interface SlackBot {
   stop(): Promise<void>;
 }
 
+type ModelLike = ModelDefaults & { readonly randomWeights?: boolean };
+
+const isModel = (m: unknown): m is ModelLike =>
+  typeof m === 'object' &&
+  m !== null &&
+  ['frames', 'fps', 'motion'].every((k) => typeof (m as Record<string, unknown>)[k] === 'number');
+
+/**
+ * The model's defaults from the service: a property on the in-process service, a `model()` call
+ * on the remote client (ENGINE_URL). Without them the modal has no defaults and the service
+ * checks the ranges on submit.
+ */
+async function serviceModel(service: JobService, logger: Logger): Promise<ModelLike | undefined> {
+  const m = (service as { model?: unknown }).model;
+  if (isModel(m)) return m;
+  if (typeof m === 'function') {
+    try {
+      const remote: unknown = await m.call(service);
+      if (isModel(remote)) return remote;
+    } catch (err) {
+      logger.warn(
+        { err: String(err) },
+        'slack: could not read the model from the service; going without defaults',
+      );
+    }
+  }
+  return undefined;
+}
+
 export async function startSlack(opts: StartSlackOptions): Promise<SlackBot> {
   const config = loadSlackConfig(opts.config.env, { maxImageBytes: opts.config.maxUploadBytes });
   const logger = opts.logger.child({ bot: 'slack' });
-  const model = opts.model ?? (opts.service as { model?: ModelDefaults & { randomWeights?: boolean } }).model;
+  const model = opts.model ?? (await serviceModel(opts.service, logger));
   const deps: SlackDeps = {
     service: opts.service,
     config,
@@ -63,6 +94,19 @@ export async function startSlack(opts: StartSlackOptions): Promise<SlackBot> {
   } catch (err) {
     logger.error({ err }, 'slack: could not resume deliveries');
   }
+  // Deliveries that failed (Slack down, upload refused) are retried without waiting for a restart.
+  let sweeping = false;
+  const sweep = setInterval(() => {
+    if (sweeping) return;
+    sweeping = true;
+    deliverFinished(deps, app.client)
+      .then((n) => n && logger.info({ delivered: n }, 'slack: delivered finished jobs'))
+      .catch((err: unknown) => logger.warn({ err: String(err) }, 'slack: delivery sweep failed'))
+      .finally(() => {
+        sweeping = false;
+      });
+  }, opts.sweepMs ?? 30_000);
+  sweep.unref();
   return {
     mode,
     app,
@@ -70,6 +114,7 @@ export async function startSlack(opts: StartSlackOptions): Promise<SlackBot> {
     requestListener: receiver ? receiver.requestListener : undefined,
     path: EVENTS_PATH,
     async stop() {
+      clearInterval(sweep);
       if (mode === 'socket') await app.stop();
       logger.info('slack: stopped');
     },

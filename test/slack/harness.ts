@@ -39,8 +39,10 @@ export interface RigOptions {
   readonly fake?: FakeSlack;
   /** HTTP mode: no app token; the caller mounts bot.requestListener. */
   readonly http?: boolean;
-  /** Don't start the queue (jobs stay queued): for Cancel while queued. */
+  /** Don't start the queue (jobs stay queued). */
   readonly cold?: boolean;
+  /** The bot's delivery sweep interval. */
+  readonly sweepMs?: number;
 }
 
 export async function startRig(opts: RigOptions = {}): Promise<Rig> {
@@ -83,6 +85,7 @@ export async function startRig(opts: RigOptions = {}): Promise<Rig> {
     service: sidecar.service,
     logger,
     config: { env, maxUploadBytes: 20_000_000 },
+    sweepMs: opts.sweepMs,
   });
   return {
     fake,

@@ -68,6 +68,34 @@ describe('after a restart', () => {
     expect(videosIn(message.ts)).toHaveLength(1);
   });
 
+  it('retries a failed delivery on its own, without a restart', async () => {
+    const rig = await startRig({ fake, sweepMs: 300 });
+    try {
+      const file = fake.addFile({ name: 'c.png', mimetype: 'image/png', data: PICTURE });
+      fake.outage.add('files.completeUploadExternal');
+      const { message } = await rig.slack.mention({
+        user: ALICE,
+        channel: CHANNEL,
+        text: '--frames 2 --steps 1',
+        files: [file],
+      });
+      await fake.waitFor('a failed upload', () =>
+        rig.logs.some((l) => l.msg === 'slack: could not follow the job'),
+      );
+      expect(videosIn(message.ts)).toHaveLength(0);
+      fake.outage.clear();
+      await fake.waitFor('the video', () => videosIn(message.ts).length === 1);
+      const job = await until(async () =>
+        (await rig.sidecar.service.list('slack:T0FAKE:U0ALICE')).find((j) => j.delivered),
+      );
+      expect(job.state).toBe('succeeded');
+      await new Promise((r) => setTimeout(r, 700));
+      expect(videosIn(message.ts)).toHaveLength(1);
+    } finally {
+      await rig.close();
+    }
+  });
+
   it('follows a job that was still queued when the bot stopped, into the same thread', async () => {
     const first = await startRig({ fake, cold: true });
     const file = fake.addFile({ name: 'b.png', mimetype: 'image/png', data: PICTURE });
