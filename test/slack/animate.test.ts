@@ -106,8 +106,12 @@ describe('/animate', () => {
       'files.completeUploadExternal': 1,
     });
     expect(updates).toBe(edits.length);
-    if (process.env.SLACK_CALLS_REPORT)
-      process.stderr.write(`slack calls per job: ${JSON.stringify(perJob)}\n`);
+    if (process.env.SLACK_CALLS_REPORT) {
+      const gaps = progressEdits.slice(1).map((c, i) => c.at - progressEdits[i]!.at);
+      process.stderr.write(
+        `slack calls per job: ${JSON.stringify(perJob)}; progress edit gaps (ms): ${gaps}\n`,
+      );
+    }
     const job = (await rig.sidecar.service.list('slack:T0FAKE:U0ALICE'))[0]!; // newest first
     expect(job.delivered).toBe(true);
     expect(job.seed).toBe(42);
