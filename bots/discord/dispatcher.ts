@@ -8,6 +8,7 @@ import { userError } from '../../src/chat/user-error.ts';
 import { handleButton } from './buttons.ts';
 import { messageCommands, slashCommands } from './commands/index.ts';
 import type { BotContext } from './context.ts';
+import { safeErr } from './log-safe.ts';
 import { Refusal } from './refusal.ts';
 import { isDeadToken } from './surface.ts';
 
@@ -35,7 +36,10 @@ export async function dispatch(interaction: Interaction, ctx: BotContext): Promi
   } catch (err) {
     const text = err instanceof Refusal ? `🚫 ${err.message}` : userError(err).text;
     const expected = err instanceof Refusal || userError(err).expected;
-    log[expected ? 'info' : 'error']({ err: expected ? String(err) : err }, 'interaction refused or failed');
+    log[expected ? 'info' : 'error'](
+      { err: expected ? String(err) : safeErr(err) },
+      'interaction refused or failed',
+    );
     if (interaction.isRepliable()) await answer(interaction, text, log);
     else if (interaction.isAutocomplete() && !interaction.responded) {
       await interaction.respond([]).catch((e) => log.warn({ err: String(e) }, 'autocomplete answer failed'));

@@ -13,6 +13,7 @@ import type { JobView } from '../../src/service/types.ts';
 import { cancelRow } from './components.ts';
 import { type BotContext, userIdOf } from './context.ts';
 import { type DiscordDelivery, deliver } from './deliver.ts';
+import { safeErr } from './log-safe.ts';
 import type { StatusSurface } from './surface.ts';
 
 export interface Place {
@@ -109,9 +110,9 @@ async function follow(
     await deliver(ctx, job, delivery, start.surface);
   } catch (err) {
     const { text, expected } = userError(err);
-    log[expected ? 'warn' : 'error']({ err }, 'delivery failed');
+    log[expected ? 'warn' : 'error']({ err: safeErr(err) }, 'delivery failed');
     await tellUser(ctx, delivery, start.surface, text).catch((e) =>
-      log.error({ err: e }, 'could not tell the user that delivery failed'),
+      log.error({ err: safeErr(e) }, 'could not tell the user that delivery failed'),
     );
   } finally {
     ctx.active.delete(id);

@@ -12,6 +12,7 @@ import { helpFor } from './commands/animate.ts';
 import type { BotContext } from './context.ts';
 import { fetchImage, imagesOfMessage, type MessageImages, precheckImage } from './image-source.ts';
 import { startJob } from './job-flow.ts';
+import { safeErr } from './log-safe.ts';
 import { messageSurface } from './surface.ts';
 
 /** The message text without mentions of the bot. */
@@ -80,9 +81,12 @@ export async function handleMessage(message: Message, ctx: BotContext): Promise<
     }
   } catch (err) {
     const { text, expected } = userError(err, '`@me help`');
-    log[expected ? 'info' : 'error']({ err: expected ? String(err) : err }, 'mention refused or failed');
+    log[expected ? 'info' : 'error'](
+      { err: expected ? String(err) : safeErr(err) },
+      'mention refused or failed',
+    );
     await message
       .reply({ content: text, allowedMentions: { repliedUser: true } })
-      .catch((e) => log.error({ err: e }, 'could not answer the mention'));
+      .catch((e) => log.error({ err: safeErr(e) }, 'could not answer the mention'));
   }
 }

@@ -8,6 +8,7 @@ import type { JobView } from '../../src/service/types.ts';
 import type { BotContext } from './context.ts';
 import { deliver, isDiscordDelivery } from './deliver.ts';
 import { track } from './job-flow.ts';
+import { safeErr } from './log-safe.ts';
 
 async function followUnattended(ctx: BotContext, job: JobView): Promise<void> {
   const target = job.delivery;
@@ -17,7 +18,7 @@ async function followUnattended(ctx: BotContext, job: JobView): Promise<void> {
     const final = isFinished(job) ? job : await untilFinished(ctx, job.id);
     if (!final.delivered) await deliver(ctx, final, target);
   } catch (err) {
-    ctx.logger.error({ jobId: job.id, err }, 'delivery after restart failed');
+    ctx.logger.error({ jobId: job.id, err: safeErr(err) }, 'delivery after restart failed');
   } finally {
     ctx.active.delete(job.id);
   }

@@ -12,6 +12,7 @@ import type { BotContext, BotModel } from './context.ts';
 import { dispatch } from './dispatcher.ts';
 import { ImageCache } from './image-cache.ts';
 import { track } from './job-flow.ts';
+import { safeErr } from './log-safe.ts';
 import { handleMessage } from './mentions.ts';
 import { recoverDeliveries } from './recover.ts';
 
@@ -45,12 +46,32 @@ export const INTENTS = [
 
 let rejectionGuard = false;
 
+function isModel(m: unknown): m is BotModel {
+  const o = m as Partial<BotModel> | null;
+  return typeof o === 'object' && o !== null && typeof o.frames === 'number' && typeof o.fps === 'number';
+}
+
+/** The model's defaults: a property of the in-process service, or `model()` of the HTTP client. */
+async function modelOf(service: JobService, logger: Logger): Promise<BotModel | undefined> {
+  const m = (service as { model?: unknown }).model;
+  if (isModel(m)) return m;
+  if (typeof m === 'function') {
+    try {
+      const remote: unknown = await m.call(service);
+      if (isModel(remote)) return remote;
+    } catch (err) {
+      logger.warn({ err: String(err) }, 'no model info from the service; options are checked on submit');
+    }
+  }
+  return undefined;
+}
+
 export async function startDiscord(options: StartDiscordOptions): Promise<DiscordBot> {
   const given = options.config;
   const config: DiscordConfig =
     given === undefined ? discordConfigFromEnv() : 'token' in given ? given : discordConfigFromEnv(given.env);
   const logger = options.logger.child({ adapter: 'discord' });
-  const serviceModel = (options.service as { model?: BotModel }).model;
+  const serviceModel = await modelOf(options.service, options.logger);
   const client = new Client({
     intents: [...INTENTS],
     partials: [Partials.Channel],
@@ -70,9 +91,11 @@ export async function startDiscord(options: StartDiscordOptions): Promise<Discor
   if (!rejectionGuard) {
     // A failed interaction must never take the process down.
     rejectionGuard = true;
-    process.on('unhandledRejection', (reason) => logger.error({ err: reason }, 'unhandled rejection'));
+    process.on('unhandledRejection', (reason) =>
+      logger.error({ err: safeErr(reason) }, 'unhandled rejection'),
+    );
   }
-  client.on(Events.Error, (err) => logger.error({ err }, 'discord client error'));
+  client.on(Events.Error, (err) => logger.error({ err: safeErr(err) }, 'discord client error'));
   client.on(Events.Warn, (message) => logger.warn({ message }, 'discord client warning'));
   client.on(Events.InteractionCreate, (interaction) => track(ctx, dispatch(interaction, ctx)));
   client.on(Events.MessageCreate, (message) => track(ctx, handleMessage(message, ctx)));
@@ -80,7 +103,9 @@ export async function startDiscord(options: StartDiscordOptions): Promise<Discor
   await client.login(config.token);
   await ready;
   logger.info({ user: client.user?.tag, app: client.application?.id }, 'discord ready');
-  await recoverDeliveries(ctx).catch((err) => logger.error({ err }, 'could not resume deliveries'));
+  await recoverDeliveries(ctx).catch((err) =>
+    logger.error({ err: safeErr(err) }, 'could not resume deliveries'),
+  );
   return {
     client,
     context: ctx,

@@ -10,6 +10,7 @@ import type { JobView } from '../../src/service/types.ts';
 import { type Harness, isFilePost, probeUpload, SMALL, startHarness } from './harness.ts';
 
 let h: Harness;
+const logLines: string[] = [];
 
 async function until(check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
   const end = Date.now() + timeoutMs;
@@ -20,7 +21,10 @@ async function until(check: () => Promise<boolean>, timeoutMs = 10_000): Promise
 }
 
 beforeAll(async () => {
-  h = await startHarness();
+  h = await startHarness({
+    logLevel: 'debug',
+    logDestination: { write: (line: string) => void logLines.push(line) },
+  });
 });
 
 afterAll(async () => {
@@ -52,6 +56,11 @@ describe('interaction token expiry', () => {
       expect(post.body.content).toMatch(new RegExp(`^<@${hank.id}> `));
       expect(post.body.allowed_mentions).toEqual({ users: [hank.id] });
       expect((await probeUpload(post.files[0]!.data)).codec).toBe('h264');
+      // The refusal is logged, without the interaction token or the bot token.
+      const logs = logLines.join('');
+      expect(logs).toMatch(/Invalid Webhook Token/);
+      expect(logs).not.toContain(ix.token);
+      expect(logs).not.toContain(fake.token);
     } finally {
       fake.state.webhookFailure = undefined;
       fake.state.threadsForbidden = false;

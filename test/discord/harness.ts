@@ -36,13 +36,15 @@ export interface HarnessOptions {
   readonly warm?: boolean;
   readonly perUser?: number;
   readonly logLevel?: string;
+  /** Where logs go (default stderr). */
+  readonly logDestination?: pino.DestinationStream;
 }
 
 export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
   const dataDir = options.dataDir ?? (await mkdtemp(path.join(tmpdir(), 'sm-discord-')));
   const logger = pino(
     { level: options.logLevel ?? process.env.TEST_LOG_LEVEL ?? 'silent' },
-    pino.destination(2),
+    options.logDestination ?? pino.destination(2),
   );
   const sidecar = await createLocalSidecar(
     {
