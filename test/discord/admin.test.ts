@@ -3,10 +3,15 @@ import type { FakeUser } from '../fakes/discord/fake-discord.ts';
 import { type Harness, SMALL, startHarness } from './harness.ts';
 
 let h: Harness;
+const logLines: string[] = [];
 let dave: FakeUser;
 
 beforeAll(async () => {
-  h = await startHarness({ config: (fake) => ({ adminRoleIds: [fake.modRoleId] }) });
+  h = await startHarness({
+    config: (fake) => ({ adminRoleIds: [fake.modRoleId] }),
+    logLevel: 'info',
+    logDestination: { write: (line: string) => void logLines.push(line) },
+  });
   dave = h.fake.user('dave');
 });
 
@@ -72,6 +77,17 @@ describe('/queue (admins)', () => {
       for (const id of ids) expect((await h.sidecar.service.get(id))?.state).toBe('queued');
       const cleared = await queueCommand('clear', { admin: true });
       expect(cleared.text).toMatch(/2 waiting jobs canceled/);
+      const logged = logLines.map((l) => JSON.parse(l)).filter((l) => /admin action/.test(l.msg));
+      expect(logged).toContainEqual(
+        expect.objectContaining({ msg: 'admin action refused', user: `discord:${dave.id}`, action: 'clear' }),
+      );
+      expect(logged).toContainEqual(
+        expect.objectContaining({
+          msg: 'admin action',
+          action: 'clear',
+          admin: expect.stringMatching(/^discord:\d+$/),
+        }),
+      );
       for (const id of ids) expect((await h.sidecar.service.get(id))?.state).toBe('canceled');
     } finally {
       await h.sidecar.service.resume();

@@ -271,6 +271,12 @@ describe('/animate', () => {
   });
 });
 
+describe('gateway', () => {
+  it('identifies with the Guilds, GuildMessages, MessageContent and DirectMessages intents', () => {
+    expect(h.fake.gateway.intents).toBe((1 << 0) | (1 << 9) | (1 << 15) | (1 << 12));
+  });
+});
+
 describe('robustness', () => {
   it('survives an interaction Discord no longer knows (10062), and serves the next one', async () => {
     const { fake } = h;
