@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { FakeDiscord } from '../fakes/discord/fake-discord.ts';
+import type { Json } from '../fakes/discord/rest.ts';
 
 // The fake's own protocol, checked with a raw client (discord.js drives the rest in the other files).
 let fake: FakeDiscord;
@@ -24,7 +25,7 @@ describe('fake Discord gateway', () => {
     });
     expect(unauthorized.status).toBe(401);
     const ws = new WebSocket(`${url}?v=10&encoding=json`);
-    const frames: { op: number; t: string | null; d: any }[] = [];
+    const frames: { op: number; t: string | null; d: Json }[] = [];
     const next = (check: (f: (typeof frames)[number]) => boolean) =>
       new Promise<(typeof frames)[number]>((resolve) => {
         const found = frames.find(check);

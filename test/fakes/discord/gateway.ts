@@ -5,6 +5,7 @@
  */
 import type { Server } from 'node:http';
 import { type WebSocket, WebSocketServer } from 'ws';
+import type { Json } from './rest.ts';
 
 export interface GatewayIdentity {
   readonly user: Record<string, unknown>;
@@ -42,7 +43,7 @@ export class FakeGateway {
     this.#sockets.add(ws);
     ws.on('close', () => this.#sockets.delete(ws));
     ws.on('message', (raw) => {
-      const msg = JSON.parse(String(raw)) as { op: number; d: any };
+      const msg = JSON.parse(String(raw)) as { op: number; d: Json };
       this.received.push(msg);
       switch (msg.op) {
         case 1:

@@ -5,6 +5,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { snowflake } from './snowflake.ts';
 
+/** A JSON body as discord.js sends it; tests read its fields freely. */
+// biome-ignore lint/suspicious/noExplicitAny: JSON bodies of every route are read field by field in tests
+export type Json = any;
+
 export interface RecordedFile {
   readonly field: string;
   readonly name: string;
@@ -19,7 +23,7 @@ export interface RestCall {
   readonly query: Readonly<Record<string, string>>;
   readonly auth: string | undefined;
   /** JSON body, or the `payload_json` of a multipart body. */
-  readonly body: any;
+  readonly body: Json;
   readonly files: readonly RecordedFile[];
   readonly at: number;
   status: number;
@@ -73,7 +77,7 @@ export interface RestState {
   readonly messages: Map<string, FakeMessage>;
   readonly interactions: Map<string, FakeInteraction>;
   readonly threads: Map<string, Record<string, unknown>>;
-  readonly commands: { guild?: string; body: any[] }[];
+  readonly commands: { guild?: string; body: Json[] }[];
   /** When set, every interaction webhook call is answered with this error. */
   webhookFailure: { status: number; code: number; message: string } | undefined;
   /** Discord answers 10062 Unknown interaction to a callback later than this. @default 3000 */
@@ -100,7 +104,7 @@ async function readBody(req: IncomingMessage): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-async function parseBody(req: IncomingMessage, raw: Buffer): Promise<{ body: any; files: RecordedFile[] }> {
+async function parseBody(req: IncomingMessage, raw: Buffer): Promise<{ body: Json; files: RecordedFile[] }> {
   const type = req.headers['content-type'] ?? '';
   if (type.startsWith('multipart/form-data')) {
     const form = await new Request('http://fake/', {
@@ -109,7 +113,7 @@ async function parseBody(req: IncomingMessage, raw: Buffer): Promise<{ body: any
       body: new Uint8Array(raw),
     }).formData();
     const files: RecordedFile[] = [];
-    let body: any = {};
+    let body: Json = {};
     for (const [field, value] of form as unknown as Iterable<[string, FormDataEntryValue]>) {
       if (typeof value === 'string') {
         if (field === 'payload_json') body = JSON.parse(value);
@@ -132,7 +136,7 @@ async function parseBody(req: IncomingMessage, raw: Buffer): Promise<{ body: any
 export function createMessage(
   state: RestState,
   channelId: string,
-  body: any,
+  body: Json,
   files: RecordedFile[],
   extra: Partial<FakeMessage> = {},
 ): FakeMessage {
@@ -169,7 +173,7 @@ export function createMessage(
   return message;
 }
 
-function editMessage(message: FakeMessage, body: any, files: RecordedFile[]): FakeMessage {
+function editMessage(message: FakeMessage, body: Json, files: RecordedFile[]): FakeMessage {
   if (body?.content !== undefined) message.content = body.content ?? '';
   if (body?.components !== undefined) message.components = body.components;
   if (body?.embeds !== undefined) message.embeds = body.embeds;
@@ -291,7 +295,7 @@ export async function handleRest(
     state.commands.push({ guild: match[3], body });
     return reply(
       200,
-      (body as any[]).map((c) => ({
+      (body as Json[]).map((c) => ({
         ...c,
         id: snowflake(),
         application_id: state.appId,
