@@ -97,7 +97,10 @@ export function endedBlocks(job: JobView, extras: StatusExtras) {
   return { text, blocks };
 }
 
-export function deletedBlocks(by: string) {
-  const text = `🗑 Deleted by <@${by}>.`;
+export function noticeBlocks(text: string) {
   return { text, blocks: [section(text)] as KnownBlock[] };
+}
+
+export function deletedBlocks(by: string) {
+  return noticeBlocks(`🗑 Deleted by <@${by}>.`);
 }

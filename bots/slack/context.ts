@@ -17,6 +17,8 @@ export interface SlackDeps {
   readonly randomWeights: boolean;
   /** Jobs this process is following or delivering, so nothing is posted twice. */
   readonly active: Set<string>;
+  /** Failed delivery attempts per job, so a result that can never be posted stops being retried. */
+  readonly failures: Map<string, number>;
 }
 
 /** The namespaced id the job service knows a Slack user by. */

@@ -6,8 +6,15 @@
 import type { webApi } from '@slack/bolt';
 import type { AnimateOptionsInput } from '@stillmotion/engine';
 import { isFinished, renderCaption, userError, watchJob } from '../../src/chat/index.ts';
-import type { JobView } from '../../src/service/types.ts';
-import { endedBlocks, progressBlocks, resultBlocks, type StatusExtras, submittingBlocks } from './blocks.ts';
+import { type JobView, ServiceError } from '../../src/service/types.ts';
+import {
+  endedBlocks,
+  noticeBlocks,
+  progressBlocks,
+  resultBlocks,
+  type StatusExtras,
+  submittingBlocks,
+} from './blocks.ts';
 import { type SlackDeps, type SlackTarget, slackUserId } from './context.ts';
 import { SlackUserError } from './errors.ts';
 import { downloadSlackImage, type SlackFile, uploadResult } from './slack-files.ts';
@@ -153,6 +160,16 @@ export function follow(
  * Posts a finished job where it belongs and marks it delivered: the video into the thread (with
  * the caption as its comment) and the buttons on the status message; or the failure/cancel line.
  */
+/** The finished video, or undefined when it was deleted or expired (410) before it was posted. */
+async function resultOrGone(deps: SlackDeps, id: string): Promise<Buffer | undefined> {
+  try {
+    return await deps.service.result(id);
+  } catch (err) {
+    if (err instanceof ServiceError && err.status === 410) return undefined;
+    throw err;
+  }
+}
+
 export async function deliver(
   deps: SlackDeps,
   client: Client,
@@ -162,8 +179,11 @@ export async function deliver(
 ): Promise<void> {
   const shown: StatusExtras = extras ?? { user: target.user };
   if (!isFinished(job) || job.delivered) return;
-  if (job.state === 'succeeded') {
-    const bytes = await deps.service.result(job.id);
+  const bytes = job.state === 'succeeded' ? await resultOrGone(deps, job.id) : undefined;
+  if (job.state === 'succeeded' && bytes === undefined) {
+    const notice = noticeBlocks('⌛ Done, but the video was deleted or expired before it could be posted.');
+    await client.chat.update({ channel: target.channel, ts: target.status_ts, ...notice });
+  } else if (bytes) {
     const fileId = await uploadResult(client, {
       channel: target.channel,
       thread_ts: target.thread_ts,

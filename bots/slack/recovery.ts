@@ -4,10 +4,43 @@
  * Jobs this process is already following are skipped (`deps.active`).
  */
 import type { webApi } from '@slack/bolt';
-import { asSlackTarget, type SlackDeps } from './context.ts';
+import { asSlackTarget, type SlackDeps, type SlackTarget } from './context.ts';
 import { deliver, follow } from './job-runner.ts';
 
 type Client = webApi.WebClient;
+
+/** Sweeps a delivery is tried before the user is told it failed and it is marked delivered. */
+export const MAX_DELIVERY_ATTEMPTS = 5;
+
+async function giveUpAfterRetries(
+  deps: SlackDeps,
+  client: Client,
+  id: string,
+  target: SlackTarget,
+  err: unknown,
+) {
+  const attempts = (deps.failures.get(id) ?? 0) + 1;
+  deps.failures.set(id, attempts);
+  if (attempts < MAX_DELIVERY_ATTEMPTS) {
+    deps.logger.warn(
+      { job: id, attempts, err: String(err) },
+      'slack: could not deliver a finished job; will retry',
+    );
+    return;
+  }
+  deps.logger.error({ job: id, attempts, err }, 'slack: giving up on delivering a job');
+  deps.failures.delete(id);
+  // Never silently: the user hears about it in their DM with the app.
+  await client.chat
+    .postMessage({
+      channel: target.user,
+      text: `❌ Your video (job \`${id}\`) finished, but I could not post it in <#${target.channel}> after ${attempts} tries. Invite me there and ask again.`,
+    })
+    .catch((dmErr: unknown) =>
+      deps.logger.error({ job: id, err: String(dmErr) }, 'slack: could not tell the user'),
+    );
+  await deps.service.markDelivered(id);
+}
 
 /** Posts finished, undelivered Slack jobs; a failure stays undelivered for the next sweep. */
 export async function deliverFinished(deps: SlackDeps, client: Client): Promise<number> {
@@ -20,7 +53,7 @@ export async function deliverFinished(deps: SlackDeps, client: Client): Promise<
       await deliver(deps, client, job, target);
       delivered++;
     } catch (err) {
-      deps.logger.error({ job: job.id, err }, 'slack: could not deliver a finished job; will retry');
+      await giveUpAfterRetries(deps, client, job.id, target, err);
     } finally {
       deps.active.delete(job.id);
     }

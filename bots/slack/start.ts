@@ -82,6 +82,7 @@ export async function startSlack(opts: StartSlackOptions): Promise<SlackBot> {
     model: model ? { frames: model.frames, fps: model.fps, motion: model.motion } : undefined,
     randomWeights: model?.randomWeights === true,
     active: new Set(),
+    failures: new Map(),
   };
   const { app, receiver } = createApp(deps);
   await app.init();

@@ -96,6 +96,26 @@ describe('after a restart', () => {
     }
   });
 
+  it('after repeated failures, tells the user in a DM and stops retrying', async () => {
+    const rig = await startRig({ fake, sweepMs: 100 });
+    try {
+      const file = fake.addFile({ name: 'd.png', mimetype: 'image/png', data: PICTURE });
+      fake.outage.add('files.completeUploadExternal');
+      await rig.slack.mention({ user: ALICE, channel: CHANNEL, text: '--frames 2 --steps 1', files: [file] });
+      const dm = await fake.waitFor('DM', () =>
+        fake.ws.messages.find((m) => m.channel === ALICE.id && m.text.includes('could not post it')),
+      );
+      expect(dm.text).toContain('after 5 tries');
+      const job = await until(async () =>
+        (await rig.sidecar.service.list('slack:T0FAKE:U0ALICE')).find((j) => j.delivered),
+      );
+      expect(job.state).toBe('succeeded');
+    } finally {
+      fake.outage.clear();
+      await rig.close();
+    }
+  });
+
   it('follows a job that was still queued when the bot stopped, into the same thread', async () => {
     const first = await startRig({ fake, cold: true });
     const file = fake.addFile({ name: 'b.png', mimetype: 'image/png', data: PICTURE });
