@@ -7,7 +7,6 @@
  * "queue unavailable" ServiceError, and the connections come back by themselves.
  */
 import { randomBytes } from 'node:crypto';
-import { EventEmitter } from 'node:events';
 import { type AnimateOptions, ImageError, OptionError, resolveOptions } from '@stillmotion/engine';
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
@@ -24,6 +23,7 @@ import {
   type UserId,
 } from '../service/types.ts';
 import { asServiceError, connect, QueueUnavailableError, withTimeout } from './connection.ts';
+import { JobEvents } from './job-events.ts';
 import { ScaleStore, type StoredJob } from './store.ts';
 import { readSnapshot, type ScaleSnapshot, toView } from './views.ts';
 
@@ -52,14 +52,11 @@ export class RedisJobService implements JobService {
   readonly store: ScaleStore;
   readonly queueName = QUEUE_NAME;
   readonly #redis: Redis;
-  readonly #sub: Redis;
+  readonly #events: JobEvents;
   readonly #queue: Queue;
   readonly #o: RedisJobServiceOptions;
   readonly #log: Logger;
-  readonly #events = new EventEmitter();
-  readonly #pending = new Set<string>();
   readonly #ttlMs: number;
-  #flushing = false;
   #timer: NodeJS.Timeout | undefined;
   #lastSnap: ScaleSnapshot | undefined;
   #closed = false;
@@ -71,7 +68,6 @@ export class RedisJobService implements JobService {
     this.#ttlMs = o.resultTtlMs ?? 86_400_000;
     const prefix = o.prefix ?? 'stillmotion';
     this.#redis = connect(o.redisUrl, 'producer');
-    this.#sub = connect(o.redisUrl, 'subscriber');
     this.store = new ScaleStore(this.#redis, prefix);
     this.#queue = new Queue(QUEUE_NAME, {
       connection: this.#redis,
@@ -79,13 +75,12 @@ export class RedisJobService implements JobService {
       defaultJobOptions: { attempts: 1, removeOnComplete: true, removeOnFail: { age: 86_400 } },
     });
     this.#queue.on('error', (err) => this.#log.debug({ err: err.message }, 'queue connection error'));
-    this.#events.setMaxListeners(0);
-    this.#sub.on('message', (_channel: string, message: string) => this.#onEvent(message));
-    this.#sub.on('ready', () => {
-      // After a reconnect, events may have been missed: refresh everyone who listens.
-      for (const name of this.#events.eventNames()) this.#schedule(String(name));
-    });
-    void this.#sub.subscribe(this.store.eventsChannel).catch(() => {});
+    this.#events = new JobEvents(
+      connect(o.redisUrl, 'subscriber'),
+      this.store.eventsChannel,
+      (ids) => this.#views(ids, async () => {}),
+      this.#log,
+    );
     this.#redis.on('ready', () => void this.reconcile().catch(() => {}));
     this.#redis.on('end', () => this.#log.warn('redis connection ended'));
     const every = o.reconcileEveryMs ?? 10_000;
@@ -123,7 +118,7 @@ export class RedisJobService implements JobService {
     this.#closed = true;
     clearInterval(this.#timer);
     await this.#queue.close().catch(() => {});
-    this.#sub.disconnect();
+    this.#events.close();
     this.#redis.disconnect();
   }
 
@@ -215,8 +210,7 @@ export class RedisJobService implements JobService {
   }
 
   subscribe(id: string, listener: (job: JobView) => void): () => void {
-    this.#events.on(id, listener);
-    return () => this.#events.off(id, listener);
+    return this.#events.subscribe(id, listener);
   }
 
   async result(id: string): Promise<Buffer> {
@@ -435,36 +429,5 @@ export class RedisJobService implements JobService {
       }
       void this.get(id).then((v) => v && TERMINAL.has(v.state) && done(), done);
     });
-  }
-
-  /** Pub/sub message `<id> <kind>`: refresh that job; a state change moves every waiting job. */
-  #onEvent(message: string): void {
-    const [id, kind] = message.split(' ');
-    if (this.#events.listenerCount(id) > 0) this.#schedule(id);
-    if (kind === 'state') for (const name of this.#events.eventNames()) this.#schedule(String(name));
-  }
-
-  #schedule(id: string): void {
-    this.#pending.add(id);
-    if (this.#flushing) return;
-    this.#flushing = true;
-    setImmediate(() => void this.#flush());
-  }
-
-  async #flush(): Promise<void> {
-    const ids = [...this.#pending].filter((id) => this.#events.listenerCount(id) > 0);
-    this.#pending.clear();
-    try {
-      if (ids.length && this.connected) {
-        const jobs = await this.store.jobs(ids);
-        const snap = await this.#snapshot();
-        for (const job of jobs) if (job) this.#events.emit(job.id, toView(job, snap));
-      }
-    } catch (err) {
-      this.#log.debug({ err: (err as Error).message }, 'could not refresh job events');
-    } finally {
-      this.#flushing = false;
-      if (this.#pending.size) this.#schedule([...this.#pending][0]);
-    }
   }
 }
