@@ -92,7 +92,7 @@ describe('manifest.yml', () => {
       .map((f) => readFileSync(f, 'utf8'))
       .join('\n');
     const called = new Set<string>();
-    for (const m of source.matchAll(/client\.(\w+)\.(\w+)\(/g)) called.add(`${m[1]}.${m[2]}`);
+    for (const m of source.matchAll(/client\.(\w+)\s*\.(\w+)\(/g)) called.add(`${m[1]}.${m[2]}`);
     for (const m of source.matchAll(/client\.(filesUploadV2)\(/g)) called.add(m[1]!);
     expect([...called].sort()).toEqual(Object.keys(METHOD_SCOPES).sort());
     const scopes: string[] = manifest.oauth_config.scopes.bot;
