@@ -44,3 +44,14 @@ describe('small pieces', () => {
     expect(suggest('guidance', '5-1')[0]!.name).toMatch(/not min-max/);
   });
 });
+
+describe('message length', () => {
+  it('keeps line lists under 2000 characters and says how many were left out', async () => {
+    const { fitLines } = await import('../../bots/discord/message-text.ts');
+    const lines = Array.from({ length: 40 }, (_, i) => `line ${i} ${'x'.repeat(90)}`);
+    const text = fitLines(['head'], lines);
+    expect(text.length).toBeLessThanOrEqual(2000);
+    expect(text).toMatch(/… and \d+ more$/);
+    expect(fitLines([], ['a', 'b'])).toBe('a\nb');
+  });
+});

@@ -3,6 +3,7 @@ import { ActionRowBuilder, type ButtonBuilder, MessageFlags, SlashCommandBuilder
 import { isFinished, renderProgress } from '../../../src/chat/render.ts';
 import { cancelRow } from '../components.ts';
 import { type SlashCommand, userIdOf } from '../context.ts';
+import { fitLines } from '../message-text.ts';
 
 export const jobs = {
   data: new SlashCommandBuilder().setName('jobs').setDescription('Your animation jobs, with Cancel'),
@@ -17,7 +18,7 @@ export const jobs = {
       });
       return;
     }
-    const shown = list.slice(0, 15);
+    const shown = list.slice(0, 25);
     const lines = shown.map(
       (j) =>
         `\`${j.id}\` ${j.options.prompt ? `“${j.options.prompt.slice(0, 40)}” ` : ''}· ${renderProgress(j)}`,
@@ -28,6 +29,6 @@ export const jobs = {
       .map((j) => cancelRow(j.id).components[0]!.setLabel(`Cancel ${j.id.slice(0, 8)}`));
     const components =
       buttons.length > 0 ? [new ActionRowBuilder<ButtonBuilder>().addComponents(...buttons)] : [];
-    await interaction.reply({ content: lines.join('\n'), components, flags: MessageFlags.Ephemeral });
+    await interaction.reply({ content: fitLines([], lines), components, flags: MessageFlags.Ephemeral });
   },
 } satisfies SlashCommand;

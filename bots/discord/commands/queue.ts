@@ -13,6 +13,7 @@ import {
 import { formatEta } from '../../../src/chat/render.ts';
 import type { JobView } from '../../../src/service/types.ts';
 import { type BotContext, type SlashCommand, userIdOf } from '../context.ts';
+import { fitLines } from '../message-text.ts';
 import { isAdmin } from '../permissions.ts';
 import { Refusal } from '../refusal.ts';
 
@@ -39,9 +40,7 @@ async function run(interaction: ChatInputCommandInteraction, ctx: BotContext): P
       const q = await ctx.service.queue();
       const jobs = [...q.running, ...q.queued];
       const head = `Queue ${q.paused ? 'paused' : 'running'} · ${q.running.length} running, ${q.queued.length} queued · per user ${q.limits.per_user}, max ${q.limits.max_queued}`;
-      const body = jobs.slice(0, 20).map(line);
-      if (jobs.length > 20) body.push(`… and ${jobs.length - 20} more`);
-      return [head, ...body].join('\n');
+      return fitLines([head], jobs.map(line));
     }
     case 'cancel': {
       const job = await ctx.service.cancel(interaction.options.getString('job', true).trim(), actor);
