@@ -2,7 +2,7 @@
  * Job service benchmark on the tiny model, over real HTTP, in one process. Prints one JSON line:
  * - queue overhead per job, from sending the upload to the engine starting it (idle queue;
  *   includes multipart parsing, the header check, journaling with fsync and scheduling):
- *   median and p99 over `--overhead-jobs` sequential jobs;
+ *   median and p99 over `--overhead-jobs` sequential jobs (and the time to the 202 answer);
  * - throughput with 20 jobs from 5 users submitted at once;
  * - peak RSS of the process.
  *
@@ -90,7 +90,10 @@ const image = await sharp({
   .png()
   .toBuffer();
 
-async function submit(user: string, seed: number): Promise<{ id: string; sentAt: number }> {
+async function submit(
+  user: string,
+  seed: number,
+): Promise<{ id: string; sentAt: number; answeredAt: number }> {
   const form = new FormData();
   form.append('image', new Blob([new Uint8Array(image)], { type: 'image/png' }), 'pic.png');
   for (const [k, v] of Object.entries({ frames, steps, seed: String(seed), user })) form.append(k, v);
@@ -98,7 +101,7 @@ async function submit(user: string, seed: number): Promise<{ id: string; sentAt:
   const res = await fetch(new URL('v1/jobs', server.url), { method: 'POST', body: form });
   const body = (await res.json()) as { id: string };
   if (res.status !== 202) throw new Error(`submit failed: ${res.status} ${JSON.stringify(body)}`);
-  return { id: body.id, sentAt };
+  return { id: body.id, sentAt, answeredAt: performance.now() };
 }
 
 function ended(id: string): Promise<void> {
@@ -116,10 +119,12 @@ function ended(id: string): Promise<void> {
 
 // 1. Queue overhead on an idle queue.
 const overhead: number[] = [];
+const answer: number[] = [];
 for (let i = 0; i < overheadJobs; i++) {
-  const { id, sentAt } = await submit(`web:o${i % 5}`, i);
+  const { id, sentAt, answeredAt } = await submit(`web:o${i % 5}`, i);
   await ended(id);
   overhead.push(engineStarts.get(id)! - sentAt);
+  answer.push(answeredAt - sentAt);
 }
 
 // 2. Throughput: 20 jobs from 5 users, all submitted at once.
@@ -143,6 +148,7 @@ process.stdout.write(
       p99: round(quantile(overhead, 0.99)),
       n: overhead.length,
     },
+    accept_202_ms: { median: round(quantile(answer, 0.5)), p99: round(quantile(answer, 0.99)) },
     throughput: {
       jobs: 20,
       users: 5,

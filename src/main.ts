@@ -135,7 +135,12 @@ async function main(): Promise<void> {
 
   const app = await buildApp(appOptions);
   if (wantSlack && !env.SLACK_APP_TOKEN) await mountSlack(app, () => slack);
-  const server = await listen(app, config.host, config.port);
+  const server = await listen(app, config.host, config.port).catch((err: NodeJS.ErrnoException) => {
+    const why =
+      err.code === 'EADDRINUSE' ? 'is already in use (set PORT)' : `cannot be opened (${err.message})`;
+    process.stderr.write(`stillmotion: ${config.host}:${config.port} ${why}\n`);
+    process.exit(1);
+  });
   process.stderr.write(`stillmotion: playground at ${server.url}\n`);
   logger.info({ url: server.url, model: appOptions.info.model.name }, 'listening');
   if (appOptions.info.model.randomWeights) {
@@ -181,4 +186,7 @@ process.on('unhandledRejection', (reason) => {
   process.stderr.write(`stillmotion: unhandled rejection: ${String((reason as Error)?.stack ?? reason)}\n`);
 });
 
-await main();
+await main().catch((err: unknown) => {
+  process.stderr.write(`stillmotion: cannot start: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

@@ -75,6 +75,7 @@ export class LocalJobService implements JobService {
   #engine: EnginePort | undefined;
   #cleanupTimer: NodeJS.Timeout | undefined;
   #closed = false;
+  readonly #onClose: (() => void)[] = [];
 
   constructor(options: LocalJobServiceOptions) {
     this.model = options.model;
@@ -155,6 +156,12 @@ export class LocalJobService implements JobService {
     clearInterval(this.#cleanupTimer);
     await this.#backend.stop();
     this.#journal.close();
+    for (const fn of this.#onClose) fn();
+  }
+
+  /** Runs after {@link shutdown} closed the journal (releases the DATA_DIR lock). */
+  onClose(fn: () => void): void {
+    this.#onClose.push(fn);
   }
 
   async submit(req: SubmitRequest): Promise<{ id: string; position: number }> {

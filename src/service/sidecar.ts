@@ -6,6 +6,7 @@
 import { checkFfmpeg, inspectImage, loadModelInfo, SvdEngine } from '@stillmotion/engine';
 import type { Config } from '../config.ts';
 import type { Logger } from '../log.ts';
+import { lockDataDir } from './data-lock.ts';
 import type { EnginePort } from './engine-port.ts';
 import { LocalJobService } from './job-service.ts';
 import { Journal } from './journal.ts';
@@ -42,6 +43,7 @@ export async function createLocalSidecar(
   options: { defaultMetrics?: boolean; engine?: () => Promise<EnginePort> } = {},
 ): Promise<LocalSidecar> {
   const model = loadModelInfo(config.modelDir);
+  const unlock = lockDataDir(config.dataDir);
   const journal = new Journal(config.dataDir);
   const metrics = new ServiceMetrics({ defaultMetrics: options.defaultMetrics });
   const backend = new LocalBackend<BackendJob>({
@@ -62,6 +64,7 @@ export async function createLocalSidecar(
     resultTtlMs: config.resultTtlMs,
     dataDirMaxBytes: config.dataDirMaxBytes,
   });
+  service.onClose(unlock);
   const recovered = await service.open();
   if (recovered.requeued || recovered.retried || recovered.failed)
     logger.info(recovered, 'journal recovered');

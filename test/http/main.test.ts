@@ -24,6 +24,16 @@ describe('npm start', () => {
     expect((err as Error).message).toMatch(/HOST: refusing to bind 0\.0\.0\.0 .*STILLMOTION_ADMIN_TOKEN/);
   });
 
+  it('refuses a second process on the same DATA_DIR', async () => {
+    const dir = tempDir();
+    const first = await spawnMain({ DATA_DIR: dir });
+    const err = await spawnMain({ DATA_DIR: dir }).catch((e: Error) => e);
+    expect((err as Error).message).toMatch(/exited 1/);
+    expect((err as Error).message).toMatch(/in use by another stillmotion process \(pid \d+\)/);
+    first.child.kill('SIGTERM');
+    expect(await first.exited).toBe(0);
+  });
+
   it('reports a missing ffmpeg at start, not at the first job', async () => {
     const main = await spawnMain({ DATA_DIR: tempDir(), FFMPEG_PATH: '/nonexistent/ffmpeg' });
     expect(await main.exited).toBe(1);
