@@ -155,8 +155,8 @@ async function main(): Promise<void> {
     logger.info({ signal }, 'shutting down: no new jobs; the running job goes back to the queue');
     try {
       await Promise.all(bots.map((b) => b.stop?.()));
-      await stopService();
-      await server.close();
+      await server.close(); // no new requests; the ones in flight finish
+      await stopService(); // the running job goes back to the queue, the journal closes
     } catch (err) {
       logger.error({ err }, 'error while shutting down');
     }

@@ -183,6 +183,9 @@ export class LocalJobService implements JobService {
         throw new ServiceError(400, 'bad_option', err.message, { option: err.option });
       throw err;
     }
+    // The checks are asynchronous: the service may have started to stop meanwhile.
+    if (this.#closed)
+      throw new ServiceError(503, 'shutting_down', 'the service is shutting down; try again shortly');
     const id = newId();
     this.#journal.insert({
       id,
