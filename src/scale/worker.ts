@@ -79,7 +79,14 @@ async function main(): Promise<void> {
   await worker.start();
 
   if (config.metricsPort !== undefined) {
+    // /healthz answers once the engine is warm and the worker joined (the image's HEALTHCHECK).
     const server = createServer((req, res) => {
+      if (req.url === '/healthz') {
+        res
+          .writeHead(200, { 'content-type': 'application/json' })
+          .end(JSON.stringify({ ok: true, worker: worker.id }));
+        return;
+      }
       if (req.url !== '/metrics') {
         res.writeHead(404).end();
         return;

@@ -22,13 +22,14 @@ import {
   until,
   type WorkerProc,
 } from './harness.ts';
-import { RedisServer } from './redis-server.ts';
+import { freePort, RedisServer } from './redis-server.ts';
 
 const redis = new RedisServer();
 let workers: WorkerProc[] = [];
 let a: Producer;
 let b: Producer;
 let image: Buffer;
+let metricsPort: number;
 
 async function allEnded(p: Producer, ids: readonly string[], ms = 90_000): Promise<JobView[]> {
   return until(
@@ -43,7 +44,10 @@ async function allEnded(p: Producer, ids: readonly string[], ms = 90_000): Promi
 
 beforeAll(async () => {
   await redis.start();
-  workers = ['w1', 'w2', 'w3'].map((id) => spawnWorker(redis.url, id));
+  metricsPort = await freePort();
+  workers = ['w1', 'w2', 'w3'].map((id) =>
+    spawnWorker(redis.url, id, id === 'w1' ? { WORKER_METRICS_PORT: String(metricsPort) } : {}),
+  );
   [a, b, image] = await Promise.all([startProducer(redis.url), startProducer(redis.url), png()]);
   await until('3 workers to join', async () => (await liveWorkers(a.service)).length === 3, 90_000);
 });
@@ -178,6 +182,12 @@ describe('scale-out on BullMQ + Redis', () => {
     expect(metrics.body).toMatch(/stillmotion_worker_running\{worker="w1"/);
     expect(metrics.body).toMatch(/stillmotion_jobs_ended\{state="succeeded",reason=""\} 3\d/);
     expect((await http(b.url, 'GET', '/readyz')).status).toBe(200);
+    // Each worker can serve its own numbers too.
+    const own = `http://127.0.0.1:${metricsPort}/`;
+    expect((await http(own, 'GET', '/healthz')).body).toEqual({ ok: true, worker: 'w1' });
+    expect((await http(own, 'GET', '/metrics')).body).toMatch(
+      /stillmotion_step_duration_seconds_count [1-9]/,
+    );
   });
 
   it('finishes a job elsewhere, exactly once, when its worker is killed mid-job', async () => {

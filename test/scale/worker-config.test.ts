@@ -1,0 +1,40 @@
+/** The worker's configuration: defaults, GPU pinning and clear refusals naming the variable. */
+import { describe, expect, it } from 'vitest';
+import { ConfigError } from '../../src/config.ts';
+import { loadWorkerConfig } from '../../src/scale/worker-config.ts';
+
+describe('worker configuration', () => {
+  it('defaults to one job slot, two tries and the production lock timings', () => {
+    const c = loadWorkerConfig({ REDIS_URL: 'redis://127.0.0.1:6379' });
+    expect(c).toMatchObject({
+      prefix: 'stillmotion',
+      gpus: [],
+      concurrency: 1,
+      maxTries: 2,
+      lockMs: 30_000,
+      stalledMs: 15_000,
+      resultTtlMs: 86_400_000,
+    });
+    expect(c.workerId).toMatch(/-\d+$/);
+  });
+
+  it('runs one slot per GPU listed in WORKER_GPUS', () => {
+    const c = loadWorkerConfig({ REDIS_URL: 'redis://r:6379', WORKER_GPUS: '0,1,3', WORKER_ID: 'box-a' });
+    expect(c).toMatchObject({ gpus: [0, 1, 3], concurrency: 3, workerId: 'box-a' });
+  });
+
+  it('refuses a missing Redis URL, bad GPU lists and a concurrency that contradicts the GPUs', () => {
+    expect(() => loadWorkerConfig({})).toThrow(/REDIS_URL/);
+    expect(() => loadWorkerConfig({ REDIS_URL: 'http://x' })).toThrow(/REDIS_URL: must be a redis/);
+    expect(() => loadWorkerConfig({ REDIS_URL: 'redis://x', WORKER_GPUS: 'gpu0' })).toThrow(/WORKER_GPUS/);
+    const err = (() => {
+      try {
+        loadWorkerConfig({ REDIS_URL: 'redis://x', WORKER_GPUS: '0,1', WORKER_CONCURRENCY: '4' });
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as Error).message).toMatch(/WORKER_CONCURRENCY: 4 does not match the 2 GPUs/);
+  });
+});
