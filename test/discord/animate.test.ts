@@ -237,6 +237,19 @@ describe('/animate', () => {
       expect(follow.body.content).toMatch(/can't fetch that picture/);
     });
 
+    it('a damaged picture, refused by the job service', async () => {
+      const { fake } = h;
+      const broken = Buffer.concat([h.png.subarray(0, 40), Buffer.alloc(20)]);
+      const ix = fake.slash('animate', [{ name: 'image', type: 11, value: '3' }], {
+        attachments: [{ ...fake.attachment(fake.upload('broken.png', broken, 'image/png')), id: '3' }],
+      });
+      const follow = await fake.waitForCall(
+        (c) => c.method === 'POST' && c.path === `/webhooks/${fake.appId}/${ix.token}`,
+      );
+      expect(follow.body.flags & 64).toBe(64);
+      expect(follow.body.content).toMatch(/damaged or cut off/);
+    });
+
     it('an oversized file', async () => {
       const { fake } = h;
       const text = await refusal(

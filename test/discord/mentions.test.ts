@@ -145,6 +145,22 @@ describe('mentions', () => {
     expect(none.body.content).toMatch(/attach a picture, or reply to a message with one/);
   });
 
+  it('in a DM, replies in place without a thread', async () => {
+    const { fake } = h;
+    const start = fake.calls.length;
+    fake.postMessage({
+      author: carol,
+      content: `${mention()} --frames 2 --steps 1`,
+      mentionBot: true,
+      channelId: fake.dmChannelId,
+      attachments: [fake.attachment(fake.upload('dm.png', h.png, 'image/png'))],
+    });
+    const post = await fake.waitForCall((c) => isFilePost(c), 15_000, start);
+    await h.bot.idle();
+    expect(post.path).toBe(`/channels/${fake.dmChannelId}/messages`);
+    expect(fake.calls.slice(start).some((c) => c.path.endsWith('/threads'))).toBe(false);
+  });
+
   it('ignores messages that do not mention the bot', async () => {
     const { fake } = h;
     const start = fake.calls.length;

@@ -410,6 +410,8 @@ export class FakeDiscord {
     );
     this.#gateway.dispatch('MESSAGE_CREATE', {
       ...this.#wire(message),
+      // Discord names the channel type on gateway messages; discord.js needs it to build a DM channel.
+      channel_type: this.state.channelTypes.get(channelId) ?? 0,
       ...(this.state.channelTypes.get(channelId) === 1
         ? {}
         : { member: { roles: [], joined_at: new Date().toISOString(), deaf: false, mute: false, flags: 0 } }),
