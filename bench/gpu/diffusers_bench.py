@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
 
     build_args = argparse.Namespace(random_weights=True, src=args.config)
     clip, vae, unet = export_svd.build_models(build_args, torch, args.device)
-    sched = EulerDiscreteScheduler(**export_svd.read_config(args.config, 'scheduler', export_svd.SVD_SCHEDULER_CONFIG))
+    sched = EulerDiscreteScheduler(**export_svd.read_config(args.config, 'scheduler', export_svd.SVD_SCHEDULER_CONFIG, optional=True))
     pipe = StableVideoDiffusionPipeline(vae=vae, image_encoder=clip, unet=unet, scheduler=sched,
                                         feature_extractor=CLIPImageProcessor())
     dtype = torch.float16 if args.dtype == 'fp16' else torch.float32

@@ -93,8 +93,8 @@ def parse_args(argv: list[str] | None):
     return args
 
 
-def read_config(src: str | None, sub: str, default: dict) -> dict:
-    if not src:
+def read_config(src: str | None, sub: str, default: dict, optional: bool = False) -> dict:
+    if not src or (optional and not os.path.isdir(os.path.join(src, sub))):
         return dict(default)
     for name in ('config.json', 'scheduler_config.json'):
         path = os.path.join(src, sub, name)
@@ -127,7 +127,7 @@ def build_models(args, torch, device: str = 'cpu'):
             clip = CLIPVisionModelWithProjection(CLIPVisionConfig(**read_config(args.src, 'image_encoder', SVD_XT_CLIP)))
     else:
         src = args.src
-        kw = lambda sub: {'subfolder': sub, 'variant': weights_variant(src, sub), 'torch_dtype': torch.float32}  # noqa: E731
+        kw = lambda sub: {'subfolder': sub, 'variant': weights_variant(src, sub)}  # noqa: E731  (cast to fp32 below)
         unet = UNetSpatioTemporalConditionModel.from_pretrained(src, **kw('unet'))
         vae = AutoencoderKLTemporalDecoder.from_pretrained(src, **kw('vae'))
         clip = CLIPVisionModelWithProjection.from_pretrained(src, **kw('image_encoder'))
@@ -293,7 +293,7 @@ def main(argv: list[str] | None = None) -> int:
         report['parts'][part] = info
         log(f'{part}: {info}')
     report['model'] = write_model_json(args, args.out, files, dtypes, dict(vae.config), dict(unet.config),
-                                       read_config(args.src, 'scheduler', SVD_SCHEDULER_CONFIG))
+                                       read_config(args.src, 'scheduler', SVD_SCHEDULER_CONFIG, optional=True))
     report['out'] = args.out
     report['seconds'] = round(time.time() - t0, 1)
     print(json.dumps(report))

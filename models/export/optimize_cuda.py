@@ -109,7 +109,7 @@ def to_fp16(model):
 def save(model, path: str) -> None:
     import onnx
 
-    size = sum(len(t.raw_data) for t in model.graph.initializer)
+    size = sum(t.ByteSize() for t in model.graph.initializer)
     data = os.path.basename(path) + '.data'
     if os.path.exists(os.path.join(os.path.dirname(path) or '.', data)):
         os.remove(os.path.join(os.path.dirname(path) or '.', data))
