@@ -30,7 +30,8 @@ async function picturesFor(message: Message): Promise<MessageImages & { from: 'm
 
 export async function handleMessage(message: Message, ctx: BotContext): Promise<void> {
   const me = ctx.client.user;
-  if (!me || message.author.bot || !message.mentions.users.has(me.id)) return;
+  // The mention must be in the text: a reply to the bot's own message "mentions" it through the reply ping.
+  if (!me || message.author.bot || !new RegExp(`<@!?${me.id}>`).test(message.content)) return;
   const log = ctx.logger.child({ message: message.id, user: message.author.id });
   try {
     const text = stripBotMention(message.content, me.id);

@@ -175,7 +175,7 @@ describe('mentions', () => {
 });
 
 describe('message context menu "Animate"', () => {
-  it('animates the message picture with defaults, in a thread', async () => {
+  it('animates the message picture with defaults, in a thread', { timeout: 240_000 }, async () => {
     const { fake } = h;
     const target = fake.postMessage({
       author: fake.user('poster'),
