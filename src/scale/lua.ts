@@ -109,8 +109,11 @@ if attempts > tonumber(ARGV[5]) then
   return {'exhausted', tries}
 end
 redis.call('HSET', k, 'state', 'running', 'worker', ARGV[3], 'started_at', now, 'progress', '',
-  'encoding', '0', 'start_seq', redis.call('INCR', P .. ':starts'))
-if attempts == 1 then redis.call('HSET', k, 'first_started_at', now) end
+  'encoding', '0')
+-- The order of first starts (fairness is about who starts first, not about retries).
+if attempts == 1 then
+  redis.call('HSET', k, 'first_started_at', now, 'start_seq', redis.call('INCR', P .. ':starts'))
+end
 redis.call('SADD', P .. ':running', id)
 local cur = tonumber(redis.call('GET', P .. ':round') or '0')
 local r = tonumber(st[3]) or 0
@@ -147,17 +150,24 @@ finish(id, ARGV[6], ARGV[7], ARGV[8], ARGV[4], ARGV[5])
 return 1
 `;
 
-/** A stopping worker puts its job back without using up the try. ARGV: P, id, attempt. */
+/**
+ * A stopping worker puts its job back without using up the try, first in line: the front of the
+ * current round (BullMQ's moveToWait also puts a job in front of its priority). ARGV: P, id,
+ * attempt. Returns the job's new round, or -1 when fenced off.
+ */
 export const RELEASE = `${PRELUDE}
 local id = ARGV[2]
-if not fenced(id, ARGV[3]) then return 0 end
+if not fenced(id, ARGV[3]) then return -1 end
 local k = jk(id)
+local round = tonumber(redis.call('GET', P .. ':round') or '0')
+local score = string.format('%.0f', round * 4294967296)
 redis.call('HINCRBY', k, 'attempts', -1)
-redis.call('HSET', k, 'state', 'queued', 'progress', '', 'encoding', '0', 'worker', '')
+redis.call('HSET', k, 'state', 'queued', 'progress', '', 'encoding', '0', 'worker', '',
+  'round', round, 'score', score)
 redis.call('SREM', P .. ':running', id)
-redis.call('ZADD', P .. ':queued', redis.call('HGET', k, 'score'), id)
+redis.call('ZADD', P .. ':queued', score, id)
 publish(id, 'state')
-return 1
+return round
 `;
 
 /**

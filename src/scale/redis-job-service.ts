@@ -341,6 +341,11 @@ export class RedisJobService implements JobService {
     return added;
   }
 
+  /** A fresh picture of the shared queue and the live workers (for metrics). */
+  async snapshot(): Promise<ScaleSnapshot> {
+    return this.#guard(() => this.#snapshot());
+  }
+
   /** BullMQ's own job counts (for metrics). */
   async bullCounts(): Promise<Record<string, number>> {
     return this.#guard(() =>

@@ -7,7 +7,7 @@
 import { Gauge } from 'prom-client';
 import type { ServiceMetrics } from '../service/metrics.ts';
 import type { RedisJobService } from './redis-job-service.ts';
-import { readSnapshot, type ScaleSnapshot } from './views.ts';
+import type { ScaleSnapshot } from './views.ts';
 
 interface FleetNumbers {
   readonly snap: ScaleSnapshot;
@@ -23,7 +23,7 @@ export function attachScaleMetrics(metrics: ServiceMetrics, service: RedisJobSer
     const value = (async () => {
       if (!service.connected) return undefined;
       try {
-        const snap = await readSnapshot(service.store, (await service.queue()).limits);
+        const snap = await service.snapshot();
         const bull = await service.bullCounts();
         const stats = await service.store.redis.hgetall(service.store.key('stats'));
         return { snap, bull, stats };

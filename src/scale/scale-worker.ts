@@ -166,7 +166,7 @@ export class ScaleWorker {
     let encoding = false;
     let writes = Promise.resolve();
     const stepMs: number[] = [];
-    log.info({ attempt, user: job.data?.user }, 'job started');
+    log.info({ attempt }, 'job started');
     const onProgress = (e: ProgressEvent) => {
       if (e.stage === 'denoise') {
         progress = { ...progress, step: e.step, steps: e.steps };
@@ -207,7 +207,8 @@ export class ScaleWorker {
       await writes;
       const reason = abort.signal.aborted ? abort.signal.reason : undefined;
       if (reason instanceof JobAbort && reason.why === 'shutdown') {
-        await this.#persist(() => this.#store.release(id, attempt));
+        const round = await this.#persist(() => this.#store.release(id, attempt));
+        if (round !== undefined) await job.changePriority({ priority: Math.min(round + 1, 2_097_152) });
         if (token) await job.moveToWait(token);
         log.info('job put back in the queue (try not used)');
         throw new WaitingError();

@@ -208,8 +208,10 @@ export class ScaleStore {
     return Number(r) === 1;
   }
 
-  async release(id: string, attempt: number): Promise<boolean> {
-    return Number(await this.#script('smRelease')(this.prefix, id, attempt)) === 1;
+  /** Puts a running job back first in line; answers its new round, or undefined when fenced off. */
+  async release(id: string, attempt: number): Promise<number | undefined> {
+    const round = Number(await this.#script('smRelease')(this.prefix, id, attempt));
+    return round >= 0 ? round : undefined;
   }
 
   async cancel(

@@ -98,13 +98,17 @@ describe('shared job state (Redis scripts)', () => {
     expect(await store.claim('j2', 'w2', 2, 60_000)).toEqual({ kind: 'ended', state: 'succeeded' });
   });
 
-  it('puts a job back without using its try, in its old place', async () => {
+  it('puts a job back without using its try, first in line', async () => {
     const before = await redis.zrange(store.key('queued'), 0, -1);
-    const id = before[0];
+    const id = before[1];
     expect(await store.claim(id, 'w1', 2, 60_000)).toMatchObject({ kind: 'ok', attempt: 1 });
-    expect(await store.release(id, 1)).toBe(true);
-    expect(await redis.zrange(store.key('queued'), 0, -1)).toEqual(before);
-    expect(await store.job(id)).toMatchObject({ state: 'queued', attempts: 0 });
+    expect(await store.release(id, 2)).toBeUndefined();
+    expect(await store.release(id, 1)).toBe(1);
+    // Waiting: j4 j6 j9 (round 0), j5 (1), j3 (2); the current round is 1 (j2 started). j6 goes
+    // back to the front of round 1: behind the round-0 stragglers, before everyone else.
+    expect(before).toEqual(['j4', 'j6', 'j9', 'j5', 'j3']);
+    expect(await redis.zrange(store.key('queued'), 0, -1)).toEqual(['j4', 'j9', 'j6', 'j5', 'j3']);
+    expect(await store.job(id)).toMatchObject({ state: 'queued', attempts: 0, round: 1 });
   });
 
   it('cancels a waiting job at once and flags a running one for its worker', async () => {
