@@ -15,7 +15,7 @@
 # Environment: DIFFUSERS_SRC (a diffusers checkout's src folder, or a .tar.xz of it), PYTHON (default python3),
 # BENCH_CMD (default "node src/cli/bench.ts"), WORK_DIR (default /tmp/bench-gpu, or a temp folder for
 # --dry-run), RESULTS_DIR (default bench/results), VIDEO_MS (stillmotion's video step timed elsewhere,
-# when the device has no ffmpeg), ROUTE (optimize_cuda route: auto|ort|rewrite).
+# when the device has no ffmpeg), ROUTE (optimize_cuda route: rewrite (default)|auto|ort).
 set -euo pipefail
 
 dry=0
@@ -35,7 +35,9 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
 py=${PYTHON:-python3}
 bench_cmd=${BENCH_CMD:-node src/cli/bench.ts}
-route=${ROUTE:-auto}
+# rewrite (attention only, ~2 min here on the full SVD-XT graph) by default: onnxruntime's optimizer
+# (ROUTE=auto) fuses more but took 11 min on that graph here, too long for a 15-minute device session.
+route=${ROUTE:-rewrite}
 say() { echo "bench:gpu: $*" >&2; }
 
 if [ "$dry" = 1 ]; then
