@@ -28,10 +28,11 @@ export interface WorkerProc {
 
 /** Timing knobs for tests: a dead worker's job is taken back after about lock + stalled check. */
 export const FAST_WORKER_ENV = {
-  WORKER_LOCK_MS: '4000',
+  WORKER_LOCK_MS: '5000',
   WORKER_STALLED_MS: '1000',
   WORKER_HEARTBEAT_MS: '500',
-  WORKER_MAX_TRIES: '2',
+  // One spare try: on a loaded 2-core CI box a lock renewal can come late, which counts as a try.
+  WORKER_MAX_TRIES: '3',
 };
 
 export function spawnWorker(redisUrl: string, id: string, env: Record<string, string> = {}): WorkerProc {
