@@ -82,17 +82,23 @@ describe('/animate', () => {
     expect(rest.length).toBe(edits.length + 3);
   });
 
-  it('posts in the thread it is used in, without a new thread', async () => {
+  it('posts in the thread it is used in, without a new thread (here as a GIF)', async () => {
     const { fake } = h;
     const image = fake.attachment(fake.upload('cat.png', h.png, 'image/png'));
     const start = fake.calls.length;
-    fake.slash('animate', [{ name: 'image', type: 11, value: image.id }, ...SMALL], {
-      attachments: [image],
-      channelId: fake.threadId,
-    });
+    fake.slash(
+      'animate',
+      [{ name: 'image', type: 11, value: image.id }, ...SMALL, { name: 'format', type: 3, value: 'gif' }],
+      {
+        attachments: [image],
+        channelId: fake.threadId,
+      },
+    );
     const post = await fake.waitForCall((c) => isFilePost(c), 120_000, start);
     await h.bot.idle();
     expect(post.path).toBe(`/channels/${fake.threadId}/messages`);
+    expect(post.files[0]!.name).toMatch(/\.gif$/);
+    expect((await probeUpload(post.files[0]!.data, 'out.gif')).codec).toBe('gif');
     expect(fake.calls.slice(start).some((c) => c.path.endsWith('/threads'))).toBe(false);
   });
 
