@@ -50,6 +50,8 @@ export interface AnimateContext {
   readonly onProgress?: ProgressCallback;
   readonly limits?: ImageLimits;
   readonly noise?: InjectedNoise;
+  /** Skip the video encode (benchmarks on machines without ffmpeg); no file is written. */
+  readonly skipVideo?: boolean;
 }
 
 export interface AnimateTimings extends StageTimings {
@@ -93,7 +95,7 @@ export class SvdEngine {
   /** Reads model.json and creates the four sessions once, trying CUDA first when the device is auto. */
   static async load(options: EngineLoadOptions = {}): Promise<SvdEngine> {
     const log = options.logger ?? silent;
-    const model = loadModelInfo(options.modelDir ?? process.env.SVD_MODEL_DIR ?? BUNDLED_MODEL_DIR);
+    const model = loadModelInfo(options.modelDir || process.env.SVD_MODEL_DIR || BUNDLED_MODEL_DIR);
     const device = parseDevice(options.device ?? process.env.SVD_DEVICE);
     const ort = await loadOrt();
     const chunk =
@@ -182,14 +184,16 @@ export class SvdEngine {
       ctx.limits,
     );
     const preprocess_ms = performance.now() - started;
-    const encoder = openVideoEncoder({
-      width: size.width,
-      height: size.height,
-      fps: options.fps,
-      format: options.format,
-      outPath: ctx.outPath,
-      signal: ctx.signal,
-    });
+    const encoder = ctx.skipVideo
+      ? undefined
+      : openVideoEncoder({
+          width: size.width,
+          height: size.height,
+          fps: options.fps,
+          format: options.format,
+          outPath: ctx.outPath,
+          signal: ctx.signal,
+        });
     let videoWrite_ms = 0;
     try {
       const result = await runPipeline(this.model, this.#sessions, {
@@ -203,13 +207,13 @@ export class SvdEngine {
         onProgress: ctx.onProgress,
         onFrames: async (frames, count) => {
           const t = performance.now();
-          await encoder.write(toUint8(frames), count);
+          await encoder?.write(toUint8(frames), count);
           videoWrite_ms += performance.now() - t;
         },
       });
       ctx.onProgress?.({ stage: 'video' });
       const t = performance.now();
-      const video = await encoder.finish();
+      const video = encoder ? await encoder.finish() : { path: ctx.outPath, bytes: 0 };
       const video_ms = videoWrite_ms + (performance.now() - t);
       return {
         path: video.path,
@@ -223,7 +227,7 @@ export class SvdEngine {
         timings: { ...result.timings, preprocess_ms, video_ms, total_ms: performance.now() - started },
       };
     } catch (err) {
-      await encoder.abort();
+      await encoder?.abort();
       throw err;
     }
   }

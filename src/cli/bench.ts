@@ -4,7 +4,8 @@
  * Times one whole job per run, stage by stage, after a warm-up, and prints one JSON line on stdout:
  * milliseconds for preprocess, clip, vae_encode, unet per step (median), vae_decode and video, the
  * total, peak RSS, provider and model. With several runs, each number is the median over runs.
- * Progress goes to stderr.
+ * Progress goes to stderr. `--skip-video` leaves the video encode out (video_ms 0), for machines
+ * without ffmpeg such as the device machine; time that step where ffmpeg exists and add it.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -45,6 +46,7 @@ export async function bench(opts: {
   frames?: number;
   steps?: number;
   runs?: number;
+  skipVideo?: boolean;
 }): Promise<BenchReport> {
   const log = (msg: string) => process.stderr.write(`bench: ${msg}\n`);
   let t = performance.now();
@@ -77,13 +79,18 @@ export async function bench(opts: {
   const dir = mkdtempSync(path.join(tmpdir(), 'stillmotion-bench-'));
   try {
     log(`warm-up on ${engine.provider}`);
-    await engine.animate(picture, { ...options, steps: 1 }, { outPath: path.join(dir, 'warmup.mp4') });
+    await engine.animate(
+      picture,
+      { ...options, steps: 1 },
+      { outPath: path.join(dir, 'warmup.mp4'), skipVideo: opts.skipVideo },
+    );
     const runs = Math.max(1, opts.runs ?? 1);
     const results: AnimateTimings[] = [];
     for (let r = 0; r < runs; r++) {
       t = performance.now();
       const result = await engine.animate(picture, options, {
         outPath: path.join(dir, `run${r}.mp4`),
+        skipVideo: opts.skipVideo,
         onProgress: (e) => {
           if (e.stage === 'denoise')
             log(`run ${r + 1}/${runs} step ${e.step}/${e.steps} ${e.stepMs.toFixed(0)} ms`);
@@ -124,6 +131,7 @@ if (import.meta.main) {
       frames: { type: 'string' },
       steps: { type: 'string' },
       runs: { type: 'string' },
+      'skip-video': { type: 'boolean' },
     },
   });
   const num = (v: string | undefined) => (v === undefined ? undefined : Number(v));
@@ -134,6 +142,7 @@ if (import.meta.main) {
       frames: num(values.frames),
       steps: num(values.steps),
       runs: num(values.runs),
+      skipVideo: values['skip-video'],
     });
     process.stdout.write(`${JSON.stringify(report)}\n`);
   } catch (err) {

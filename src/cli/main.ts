@@ -34,7 +34,7 @@ async function main(argv: readonly string[]): Promise<number> {
     warn: (_o: object, msg?: string) => process.stderr.write(`warning: ${msg}\n`),
   };
   // Validate everything cheap before any model is loaded.
-  const model = loadModelInfo(args.model ?? process.env.SVD_MODEL_DIR ?? BUNDLED_MODEL_DIR);
+  const model = loadModelInfo(args.model || process.env.SVD_MODEL_DIR || BUNDLED_MODEL_DIR);
   const options = resolveOptions(args.options, model);
   parseDevice(args.device ?? process.env.SVD_DEVICE);
   await inspectImage(image);

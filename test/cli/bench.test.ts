@@ -1,0 +1,42 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+
+const exec = promisify(execFile);
+
+async function bench(args: string[]) {
+  const { stdout, stderr } = await exec('npm', ['run', '--silent', 'bench', '--', ...args]);
+  return { report: JSON.parse(stdout.trim().split('\n').at(-1)!), stdout, stderr };
+}
+
+describe('npm run bench', () => {
+  it('prints one JSON line of per-stage milliseconds, total, peak RSS, provider and model; progress on stderr', async () => {
+    const { report, stdout, stderr } = await bench(['--frames', '3', '--steps', '2', '--device', 'cpu']);
+    expect(stdout.trim().split('\n')).toHaveLength(1);
+    expect(report).toMatchObject({
+      provider: 'cpu',
+      model: 'svd-tiny (random weights)',
+      frames: 3,
+      steps: 2,
+    });
+    for (const key of [
+      'preprocess_ms',
+      'clip_ms',
+      'vae_encode_ms',
+      'unet_step_ms',
+      'vae_decode_ms',
+      'video_ms',
+      'total_ms',
+      'peak_rss_mb',
+    ]) {
+      expect(report[key], key).toBeGreaterThan(0);
+    }
+    expect(stderr).toMatch(/step 2\/2/);
+  });
+
+  it('leaves the video encode out with --skip-video, for machines without ffmpeg', async () => {
+    const { report } = await bench(['--frames', '2', '--steps', '1', '--device', 'cpu', '--skip-video']);
+    expect(report.video_ms).toBeLessThan(1);
+    expect(report.unet_step_ms).toBeGreaterThan(0);
+  });
+});
