@@ -4,7 +4,7 @@
  * stop/start to simulate an outage on the same port and data.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -44,7 +44,7 @@ export class RedisServer {
   async start(): Promise<void> {
     if (!this.port) this.port = await freePort();
     const proc = spawn(
-      '/usr/bin/redis-server',
+      existsSync('/usr/bin/redis-server') ? '/usr/bin/redis-server' : 'redis-server',
       [
         '--port',
         String(this.port),
