@@ -65,9 +65,12 @@ describe('scale-out on BullMQ + Redis', () => {
     await a.service.pause();
     const users = ['a', 'b', 'c', 'd', 'e', 'f'].map((u) => `web:${u}`);
     const ids: string[] = [];
-    // Worst case for a FIFO: each user's jobs arrive together.
+    // Worst case for a FIFO: each user's jobs arrive together, through two producers in turn.
     for (const user of users) {
-      for (let i = 0; i < 5; i++) ids.push((await a.service.submit({ image, options: TINY, user })).id);
+      for (let i = 0; i < 5; i++) {
+        const producer = ids.length % 2 ? b : a;
+        ids.push((await producer.service.submit({ image, options: TINY, user })).id);
+      }
     }
     const queue = await b.service.queue();
     expect(queue.paused).toBe(true);
