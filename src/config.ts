@@ -35,7 +35,13 @@ const schema = z.object({
   SVD_DEVICE: z.enum(['auto', 'cuda', 'cpu']).default('auto'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   QUEUE_BACKEND: z.enum(['local', 'redis']).default('local'),
-  REDIS_URL: optionalText,
+  REDIS_URL: optionalText.refine((v) => v === undefined || /^rediss?:\/\//.test(v), {
+    message: 'must be a redis:// or rediss:// URL',
+  }),
+  REDIS_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]{1,64}$/, 'letters, digits, _ . - only')
+    .default('stillmotion'),
 });
 
 export interface Config {
@@ -56,6 +62,8 @@ export interface Config {
   readonly logLevel: string;
   readonly queueBackend: 'local' | 'redis';
   readonly redisUrl: string | undefined;
+  /** Key prefix of the shared queue state in Redis (BullMQ's keys: `<prefix>:bull`). */
+  readonly redisPrefix: string;
   /** The raw environment, for the bots' own variables (tokens are never logged). */
   readonly env: Readonly<Record<string, string | undefined>>;
 }
@@ -103,6 +111,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     logLevel: c.LOG_LEVEL,
     queueBackend: c.QUEUE_BACKEND,
     redisUrl: c.REDIS_URL,
+    redisPrefix: c.REDIS_PREFIX,
     env,
   });
 }

@@ -22,6 +22,9 @@ export const REDACT_PATHS: readonly string[] = [
   'env.SLACK_BOT_TOKEN',
   'env.SLACK_APP_TOKEN',
   'env.SLACK_SIGNING_SECRET',
+  'env.REDIS_URL',
+  'config.redisUrl',
+  'redisUrl',
 ];
 
 export function createLogger(

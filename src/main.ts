@@ -10,6 +10,7 @@ import { type Config, ConfigError, loadConfig } from './config.ts';
 import { type AppOptions, buildApp, type SidecarInfo } from './http/app.ts';
 import { listen } from './http/server.ts';
 import { createLogger, type Logger } from './log.ts';
+import { createRedisProducer } from './scale/producer.ts';
 import type { ModelSummary } from './service/engine-port.ts';
 import { HttpJobService } from './service/http-client.ts';
 import { createLocalSidecar } from './service/sidecar.ts';
@@ -112,6 +113,22 @@ async function main(): Promise<void> {
       maxUploadBytes: config.maxUploadBytes,
     };
     logger.info({ engine: config.engineUrl }, 'using the remote sidecar (ENGINE_URL)');
+  } else if (config.queueBackend === 'redis') {
+    // Scale-out: this process is a producer; GPU workers (`npm run worker`) run the jobs.
+    const producer = await createRedisProducer(config, logger, { defaultMetrics: true });
+    appOptions = {
+      service: producer.service,
+      info: producer.info,
+      logger,
+      adminToken: config.adminToken,
+      maxUploadBytes: config.maxUploadBytes,
+      metrics: producer.metrics,
+    };
+    stopService = () => producer.close();
+    logger.info(
+      { prefix: config.redisPrefix },
+      'queue backend: redis (jobs run on `npm run worker` processes)',
+    );
   } else {
     const sidecar = await createLocalSidecar(config, logger, { defaultMetrics: true });
     const service = sidecar.service;

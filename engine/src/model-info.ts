@@ -43,11 +43,27 @@ function need<T>(value: T | undefined, field: string, file: string, check: (v: T
   return value;
 }
 
+/** model.json as written by models/export (snake_case). Every field is checked before use. */
+interface RawModelJson {
+  name?: string;
+  random_weights?: boolean;
+  frames?: number;
+  width?: number;
+  height?: number;
+  fps?: number;
+  motion?: number;
+  vae_scaling_factor?: number;
+  scheduler?: { sigma_min?: number; sigma_max?: number };
+  dtypes?: Partial<Record<ModelPart, string>>;
+  files?: Partial<Record<ModelPart, string>>;
+  license?: unknown;
+}
+
 export function loadModelInfo(dir: string = BUNDLED_MODEL_DIR): ModelInfo {
   const file = path.join(dir, 'model.json');
   if (!existsSync(file))
     throw new ModelError(`no model.json in ${dir}: point SVD_MODEL_DIR at a folder made by models/export`);
-  let raw: Record<string, any>;
+  let raw: RawModelJson;
   try {
     raw = JSON.parse(readFileSync(file, 'utf8'));
   } catch (err) {
