@@ -6,6 +6,7 @@
  */
 import { Client, Events, GatewayIntentBits, Partials } from 'discord.js';
 import type { Logger } from 'pino';
+import { serviceModel } from '../../src/chat/service-model.ts';
 import type { JobService } from '../../src/service/types.ts';
 import { type DiscordConfig, discordConfigFromEnv } from './config.ts';
 import type { BotContext, BotModel } from './context.ts';
@@ -46,32 +47,12 @@ export const INTENTS = [
 
 let rejectionGuard = false;
 
-function isModel(m: unknown): m is BotModel {
-  const o = m as Partial<BotModel> | null;
-  return typeof o === 'object' && o !== null && typeof o.frames === 'number' && typeof o.fps === 'number';
-}
-
-/** The model's defaults: a property of the in-process service, or `model()` of the HTTP client. */
-async function modelOf(service: JobService, logger: Logger): Promise<BotModel | undefined> {
-  const m = (service as { model?: unknown }).model;
-  if (isModel(m)) return m;
-  if (typeof m === 'function') {
-    try {
-      const remote: unknown = await m.call(service);
-      if (isModel(remote)) return remote;
-    } catch (err) {
-      logger.warn({ err: String(err) }, 'no model info from the service; options are checked on submit');
-    }
-  }
-  return undefined;
-}
-
 export async function startDiscord(options: StartDiscordOptions): Promise<DiscordBot> {
   const given = options.config;
   const config: DiscordConfig =
     given === undefined ? discordConfigFromEnv() : 'token' in given ? given : discordConfigFromEnv(given.env);
   const logger = options.logger.child({ adapter: 'discord' });
-  const serviceModel = await modelOf(options.service, options.logger);
+  const model = options.model ?? (await serviceModel(options.service, logger));
   const client = new Client({
     intents: [...INTENTS],
     partials: [Partials.Channel],
@@ -83,7 +64,7 @@ export async function startDiscord(options: StartDiscordOptions): Promise<Discor
     service: options.service,
     logger,
     config,
-    model: options.model ?? serviceModel,
+    model,
     images: new ImageCache(),
     active: new Set(),
     flows: new Set(),

@@ -3,6 +3,7 @@
  * job, edit the status with `chat.update` (at most once per 1.5 s, through the shared throttle),
  * upload the video into the thread with files.uploadV2, then show the caption and the buttons.
  */
+import { setTimeout } from 'node:timers/promises';
 import type { webApi } from '@slack/bolt';
 import type { AnimateOptionsInput } from '@stillmotion/engine';
 import { isFinished, renderCaption, userError, watchJob } from '../../src/chat/index.ts';
@@ -18,6 +19,9 @@ import {
 import { type SlackDeps, type SlackTarget, slackUserId } from './context.ts';
 import { SlackUserError } from './errors.ts';
 import { downloadSlackImage, type SlackFile, uploadResult } from './slack-files.ts';
+
+/** Slack's status message is edited at most once per this interval. */
+const STATUS_EDIT_INTERVAL_MS = 1500;
 
 type Client = webApi.WebClient;
 
@@ -144,12 +148,16 @@ export function follow(
   const shown: StatusExtras = extras ?? { user: target.user };
   const log = deps.logger.child({ job: id });
   watchJob(deps.service, id, {
+    intervalMs: STATUS_EDIT_INTERVAL_MS,
     show: (_text, job) =>
       client.chat.update({ channel: target.channel, ts: target.status_ts, ...progressBlocks(job, shown) }),
     onError: (err) => log.warn({ err }, 'slack: progress edit failed'),
   })
-    .then(({ job, edits }) => {
+    .then(async ({ job, edits, editTimes }) => {
       log.info({ state: job.state, edits }, 'slack: job ended');
+      // The result is one more edit of the status message: keep it 1.5 s after the last progress edit too.
+      const wait = (editTimes.at(-1) ?? 0) + STATUS_EDIT_INTERVAL_MS - Date.now();
+      if (wait > 0) await setTimeout(wait);
       return deliver(deps, client, job, target, shown);
     })
     .catch((err: unknown) => log.error({ err }, 'slack: could not follow the job'))

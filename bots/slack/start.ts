@@ -8,10 +8,12 @@
  * After connecting it delivers results that finished while the bot was down and follows the
  * Slack jobs still queued or running; then it looks for undelivered results every `sweepMs`.
  */
+
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { App } from '@slack/bolt';
 import type { Logger } from 'pino';
 import type { ModelDefaults } from '../../src/chat/index.ts';
+import { serviceModel } from '../../src/chat/service-model.ts';
 import type { JobService } from '../../src/service/types.ts';
 import { createApp, EVENTS_PATH } from './app.ts';
 import { loadSlackConfig, type SlackConfig } from './config.ts';
@@ -40,35 +42,6 @@ export interface SlackBot {
   readonly requestListener: ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
   readonly path: string;
   stop(): Promise<void>;
-}
-
-type ModelLike = ModelDefaults & { readonly randomWeights?: boolean };
-
-const isModel = (m: unknown): m is ModelLike =>
-  typeof m === 'object' &&
-  m !== null &&
-  ['frames', 'fps', 'motion'].every((k) => typeof (m as Record<string, unknown>)[k] === 'number');
-
-/**
- * The model's defaults from the service: a property on the in-process service, a `model()` call
- * on the remote client (ENGINE_URL). Without them the modal has no defaults and the service
- * checks the ranges on submit.
- */
-async function serviceModel(service: JobService, logger: Logger): Promise<ModelLike | undefined> {
-  const m = (service as { model?: unknown }).model;
-  if (isModel(m)) return m;
-  if (typeof m === 'function') {
-    try {
-      const remote: unknown = await m.call(service);
-      if (isModel(remote)) return remote;
-    } catch (err) {
-      logger.warn(
-        { err: String(err) },
-        'slack: could not read the model from the service; going without defaults',
-      );
-    }
-  }
-  return undefined;
 }
 
 export async function startSlack(opts: StartSlackOptions): Promise<SlackBot> {

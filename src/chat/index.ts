@@ -22,6 +22,7 @@ export {
   renderCaption,
   renderProgress,
 } from './render.ts';
+export { serviceModel } from './service-model.ts';
 export type { ThrottleOptions, ThrottleStats } from './throttle.ts';
 export { ProgressThrottle } from './throttle.ts';
 export type { UserError } from './user-error.ts';

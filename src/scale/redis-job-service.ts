@@ -122,6 +122,10 @@ export class RedisJobService implements JobService {
     this.#redis.disconnect();
   }
 
+  async describeModel(): Promise<ModelSummary> {
+    return this.model;
+  }
+
   async submit(req: SubmitRequest): Promise<{ id: string; position: number }> {
     if (this.#closed)
       throw new ServiceError(503, 'shutting_down', 'the service is shutting down; try again shortly');

@@ -92,6 +92,11 @@ export class HttpJobService implements JobService {
     };
   }
 
+  async describeModel(): Promise<ModelSummary> {
+    const { provider: _provider, ready: _ready, ...model } = await this.model();
+    return model;
+  }
+
   async submit(req: SubmitRequest): Promise<{ id: string; position: number }> {
     const form = new FormData();
     form.append('image', new Blob([new Uint8Array(req.image)]), 'image');

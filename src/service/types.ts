@@ -4,6 +4,7 @@
  * a distributed backend (BullMQ) implements {@link QueueBackend} behind the same service.
  */
 import type { AnimateOptions, AnimateOptionsInput } from '@stillmotion/engine';
+import type { ModelSummary } from './engine-port.ts';
 
 export type JobState = 'queued' | 'running' | 'succeeded' | 'failed' | 'canceled';
 
@@ -68,6 +69,8 @@ export interface Actor {
 }
 
 export interface JobService {
+  /** The model's name, native size and defaults (model.json): what option defaults and help need. */
+  describeModel(): Promise<ModelSummary>;
   /** Validates image and options, journals the job, answers at once. Throws ServiceError on refusal. */
   submit(req: SubmitRequest): Promise<{ id: string; position: number }>;
   get(id: string): Promise<JobView | undefined>;

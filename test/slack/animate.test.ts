@@ -78,16 +78,18 @@ describe('/animate', () => {
     expect(complete.args).toMatchObject({ channel_id: CHANNEL, thread_ts: status.ts });
     expect(fake.uploads.at(-1)!.bytes.equals(upload.data)).toBe(true);
 
-    // The status was edited at least once while the job moved, never faster than every 1.5 s.
-    const edits = fake.callsOf('chat.update').filter((c) => c.args.ts === status.ts && c.at >= started);
-    expect(edits.length).toBeGreaterThanOrEqual(2);
-    const progressEdits = edits.filter((c) => JSON.stringify(c.args.blocks).includes('stillmotion_cancel'));
-    expect(progressEdits.length).toBeGreaterThanOrEqual(2);
-    for (let i = 1; i < progressEdits.length; i++) {
-      expect(progressEdits[i]!.at - progressEdits[i - 1]!.at).toBeGreaterThanOrEqual(1400);
-    }
     // Finally: the caption and the buttons.
     await fake.waitFor('result buttons', () => buttonIds(status).includes('stillmotion_reroll'));
+    // The status was edited at least once while the job moved, never faster than every 1.5 s.
+    const edits = fake.callsOf('chat.update').filter((c) => c.args.ts === status.ts && c.at >= started);
+    // How many progress edits a job gets depends on how long it runs on this machine: at least one, and
+    // every edit of the status message (the final one too) at least 1.5 s after the one before.
+    const progressEdits = edits.filter((c) => JSON.stringify(c.args.blocks).includes('stillmotion_cancel'));
+    expect(progressEdits.length).toBeGreaterThanOrEqual(1);
+    expect(edits.length).toBeGreaterThan(progressEdits.length);
+    for (let i = 1; i < edits.length; i++) {
+      expect(edits[i]!.at - edits[i - 1]!.at).toBeGreaterThanOrEqual(1400);
+    }
     expect(buttonIds(status)).toEqual([
       'stillmotion_reroll',
       'stillmotion_more_motion',
