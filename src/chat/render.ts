@@ -22,13 +22,17 @@ export function progressBar(done: number, total: number, width = 12): string {
   return '▰'.repeat(full) + '▱'.repeat(width - full);
 }
 
+/** "in ~20 s" for an estimated start, "soon" when unknown, "now" when due. */
+function startsIn(seconds: number | null | undefined): string {
+  if (seconds === null || seconds === undefined) return 'soon';
+  return seconds <= 0 ? 'now' : `in ${formatEta(seconds)}`;
+}
+
 /** The one-line status of a job, for the message that is edited while it waits and runs. */
 export function renderProgress(job: JobView): string {
   switch (job.state) {
     case 'queued':
-      return job.position > 0
-        ? `⏳ Queued: position ${job.position} · ETA ${formatEta(job.eta_s)}`
-        : `⏳ Queued · ETA ${formatEta(job.eta_s)}`;
+      return `⏳ Queued${job.position > 0 ? `: position ${job.position}` : ''} · starts ${startsIn(job.start_eta_s)} · ETA ${formatEta(job.eta_s)}`;
     case 'running': {
       const { step, steps, chunk, chunks } = job.progress;
       if (job.encoding) return `📼 Encoding the video… ${progressBar(1, 1)}`;

@@ -43,7 +43,7 @@ async function api(path, init) {
 function describe(job) {
   switch (job.state) {
     case 'queued':
-      return `Waiting: position ${job.position} in the queue${job.eta_s != null ? `, about ${job.eta_s} s` : ''}.`;
+      return `Waiting: position ${job.position} in the queue${job.start_eta_s != null ? `, starts in about ${job.start_eta_s} s` : ''}${job.eta_s != null ? `, done in about ${job.eta_s} s` : ''}.`;
     case 'running': {
       const p = job.progress;
       if (job.encoding) return 'Encoding the video…';

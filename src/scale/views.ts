@@ -3,7 +3,7 @@
  * live workers, measured speeds) and turns stored jobs into the {@link JobView}s every client sees,
  * exactly as the in-process service shapes them.
  */
-import { EtaEstimator } from '../service/eta.ts';
+import { EtaEstimator, queuedEta } from '../service/eta.ts';
 import type { JobProgress, JobView, QueueLimits } from '../service/types.ts';
 import type { ScaleStore, StoredJob } from './store.ts';
 
@@ -109,32 +109,25 @@ function runningProgress(job: StoredJob): JobProgress {
   return job.progress ?? { ...EMPTY, steps: job.options.steps };
 }
 
-function etaSeconds(job: StoredJob, snap: ScaleSnapshot): number | null {
-  if (TERMINAL.has(job.state)) return 0;
-  const eta = snap.eta;
+/** Seconds until the job is done (and, while waiting, until it starts); 0 once ended; null before anything was measured. */
+function estimate(
+  job: StoredJob,
+  snap: ScaleSnapshot,
+): { eta_s: number | null; start_eta_s?: number | null } {
+  if (TERMINAL.has(job.state)) return { eta_s: 0 };
   if (job.state === 'running') {
-    const left = eta.remaining(job.options, runningProgress(job));
-    return left === undefined ? null : Math.ceil(left / 1000);
+    const left = snap.eta.remaining(job.options, runningProgress(job));
+    return { eta_s: left === undefined ? null : Math.ceil(left / 1000) };
   }
-  if (snap.slots === 0) return null;
-  // Waiting: the work of the running jobs and of the jobs ahead, shared over the live slots, then its own.
-  let ahead = 0;
-  for (const id of snap.running) {
-    const r = snap.active.get(id);
-    const left = r ? eta.remaining(r.options, runningProgress(r)) : 0;
-    if (left === undefined) return null;
-    ahead += left;
-  }
-  for (const id of snap.queued) {
-    if (id === job.id) break;
-    const r = snap.active.get(id);
-    const t = r ? eta.predict(r.options) : 0;
-    if (t === undefined) return null;
-    ahead += t;
-  }
-  const own = eta.predict(job.options);
-  if (own === undefined) return null;
-  return Math.ceil((ahead / snap.slots + own) / 1000);
+  const jobs = (ids: readonly string[]) => ids.flatMap((id) => snap.active.get(id) ?? []);
+  const e = queuedEta(
+    snap.eta,
+    jobs(snap.running).map((r) => ({ shape: r.options, progress: runningProgress(r) })),
+    jobs(snap.queued.slice(0, Math.max(0, snap.queued.indexOf(job.id)))).map((r) => r.options),
+    job.options,
+    snap.slots,
+  );
+  return { eta_s: e?.done_s ?? null, start_eta_s: e?.start_s ?? null };
 }
 
 export function toView(job: StoredJob, snap: ScaleSnapshot): JobView {
@@ -150,7 +143,7 @@ export function toView(job: StoredJob, snap: ScaleSnapshot): JobView {
     state: job.state,
     position: job.state === 'queued' ? snap.queued.indexOf(job.id) + 1 : 0,
     progress,
-    eta_s: etaSeconds(job, snap),
+    ...estimate(job, snap),
     ...(job.error ? { error: job.error } : {}),
     ...(job.errorCode ? { error_code: job.errorCode } : {}),
     options: job.options,

@@ -55,3 +55,38 @@ export class EtaEstimator {
     );
   }
 }
+
+/** Seconds until a queued job starts and until it is done, or null before anything was measured. */
+export interface QueuedEta {
+  readonly start_s: number;
+  readonly done_s: number;
+}
+
+/**
+ * A waiting job's estimate: the work left on the running jobs and on the jobs ahead of it, shared
+ * over the slots that run jobs at once, then its own run.
+ */
+export function queuedEta(
+  eta: EtaEstimator,
+  running: readonly { readonly shape: JobShape; readonly progress: RunningProgress }[],
+  ahead: readonly JobShape[],
+  own: JobShape,
+  slots: number,
+): QueuedEta | null {
+  if (slots <= 0) return null;
+  let waitMs = 0;
+  for (const r of running) {
+    const left = eta.remaining(r.shape, r.progress);
+    if (left === undefined) return null;
+    waitMs += left;
+  }
+  for (const shape of ahead) {
+    const t = eta.predict(shape);
+    if (t === undefined) return null;
+    waitMs += t;
+  }
+  const ownMs = eta.predict(own);
+  if (ownMs === undefined) return null;
+  const startMs = waitMs / slots;
+  return { start_s: Math.ceil(startMs / 1000), done_s: Math.ceil((startMs + ownMs) / 1000) };
+}

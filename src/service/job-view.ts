@@ -2,7 +2,7 @@
  * The job as clients see it (`GET /v1/jobs/:id`): journal record + live progress + queue place,
  * with an ETA from measured step times.
  */
-import type { EtaEstimator } from './eta.ts';
+import { type EtaEstimator, queuedEta } from './eta.ts';
 import type { JobRecord, Journal } from './journal.ts';
 import type { JobProgress, JobView } from './types.ts';
 
@@ -46,7 +46,7 @@ export class JobViews {
         (rec.state === 'succeeded'
           ? { step: rec.options.steps, steps: rec.options.steps, chunk: 1, chunks: 1 }
           : EMPTY_PROGRESS),
-      eta_s: this.#etaSeconds(rec, live, order),
+      ...this.#estimate(rec, live, order),
       ...(rec.error ? { error: rec.error } : {}),
       ...(rec.errorCode ? { error_code: rec.errorCode } : {}),
       options: rec.options,
@@ -59,32 +59,28 @@ export class JobViews {
     };
   }
 
-  /** Seconds until the job is done; 0 once ended; null before anything was measured. */
-  #etaSeconds(rec: JobRecord, live: LiveProgress | undefined, order: QueueOrder): number | null {
-    if (TERMINAL.has(rec.state)) return 0;
+  /** Seconds until the job is done (and, while queued, until it starts); 0 once ended; null before anything was measured. */
+  #estimate(
+    rec: JobRecord,
+    live: LiveProgress | undefined,
+    order: QueueOrder,
+  ): { eta_s: number | null; start_eta_s?: number | null } {
+    if (TERMINAL.has(rec.state)) return { eta_s: 0 };
     if (rec.state === 'running') {
       const left = this.#eta.remaining(rec.options, live?.progress ?? EMPTY_PROGRESS);
-      return left === undefined ? null : Math.ceil(left / 1000);
+      return { eta_s: left === undefined ? null : Math.ceil(left / 1000) };
     }
-    // Queued: the work left on the running jobs and the jobs ahead, shared over the slots, then its own.
-    let ahead = 0;
-    for (const id of order.running) {
-      const r = this.#journal.get(id);
-      if (!r) continue;
-      const left = this.#eta.remaining(r.options, this.#live.get(id)?.progress ?? EMPTY_PROGRESS);
-      if (left === undefined) return null;
-      ahead += left;
-    }
-    for (const id of order.queued) {
-      if (id === rec.id) break;
-      const r = this.#journal.get(id);
-      if (!r) continue;
-      const t = this.#eta.predict(r.options);
-      if (t === undefined) return null;
-      ahead += t;
-    }
-    const own = this.#eta.predict(rec.options);
-    if (own === undefined) return null;
-    return Math.ceil((ahead / this.#slots + own) / 1000);
+    const records = (ids: readonly string[]) => ids.flatMap((id) => this.#journal.get(id) ?? []);
+    const estimate = queuedEta(
+      this.#eta,
+      records(order.running).map((r) => ({
+        shape: r.options,
+        progress: this.#live.get(r.id)?.progress ?? EMPTY_PROGRESS,
+      })),
+      records(order.queued.slice(0, Math.max(0, order.queued.indexOf(rec.id)))).map((r) => r.options),
+      rec.options,
+      this.#slots,
+    );
+    return { eta_s: estimate?.done_s ?? null, start_eta_s: estimate?.start_s ?? null };
   }
 }

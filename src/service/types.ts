@@ -31,6 +31,8 @@ export interface JobView {
   readonly progress: JobProgress;
   /** Seconds until done (queued: until start + run), from measured step times; null if unknown. */
   readonly eta_s: number | null;
+  /** While queued: seconds until the job should start, from the same measurements; null if unknown. */
+  readonly start_eta_s?: number | null;
   readonly error?: string;
   /** Machine-readable reason when failed: bad_input, engine_error, interrupted, … */
   readonly error_code?: string;

@@ -34,9 +34,15 @@ function job(patch: Partial<JobView>): JobView {
 }
 
 describe('renderProgress', () => {
-  it('shows queue position and ETA while queued', () => {
-    expect(renderProgress(job({ state: 'queued', position: 3, eta_s: 75 }))).toBe(
-      '⏳ Queued: position 3 · ETA ~1 min 15 s',
+  it('shows queue position, the estimated start and the ETA while queued', () => {
+    expect(renderProgress(job({ state: 'queued', position: 3, start_eta_s: 50, eta_s: 75 }))).toBe(
+      '⏳ Queued: position 3 · starts in ~50 s · ETA ~1 min 15 s',
+    );
+    expect(renderProgress(job({ state: 'queued', position: 1, start_eta_s: 0, eta_s: 9 }))).toContain(
+      'starts now',
+    );
+    expect(renderProgress(job({ state: 'queued', position: 2, start_eta_s: null, eta_s: null }))).toContain(
+      'starts soon · ETA unknown',
     );
   });
 
