@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { FakeUser } from '../fakes/discord/fake-discord.ts';
 import { type Harness, SMALL, startHarness } from './harness.ts';
 
@@ -13,6 +13,11 @@ beforeAll(async () => {
     logDestination: { write: (line: string) => void logLines.push(line) },
   });
   dave = h.fake.user('dave');
+});
+
+// A test that paused the queue and then failed must not leave the next ones waiting forever.
+afterEach(async () => {
+  await h?.sidecar.service.resume();
 });
 
 afterAll(async () => {

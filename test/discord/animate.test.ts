@@ -1,10 +1,15 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { editGaps, type Harness, isFilePost, probeUpload, SMALL, startHarness } from './harness.ts';
 
 let h: Harness;
 
 beforeAll(async () => {
   h = await startHarness();
+});
+
+// A test that paused the queue and then failed must not leave the next ones waiting forever.
+afterEach(async () => {
+  await h?.sidecar.service.resume();
 });
 
 afterAll(async () => {
@@ -26,8 +31,8 @@ describe('/animate', () => {
       [
         { name: 'image', type: 11, value: image.id },
         { name: 'prompt', type: 3, value: 'waves crashing' },
-        { name: 'frames', type: 4, value: 4 },
-        { name: 'steps', type: 4, value: 20 },
+        { name: 'frames', type: 4, value: 14 },
+        { name: 'steps', type: 4, value: 50 },
         { name: 'seed', type: 4, value: 42 },
         { name: 'motion', type: 3, value: '210' },
       ],
@@ -38,8 +43,8 @@ describe('/animate', () => {
       30_000,
       start,
     );
-    expect(queued.body.content).toMatch(/Queued: position 1 · ETA/);
     await h.sidecar.service.resume();
+    expect(queued.body.content).toMatch(/Queued: position 1 · starts (now|soon|in ~\d+ s) · ETA/);
     const post = await fake.waitForCall((c) => isFilePost(c), 120_000, start);
     await h.bot.idle();
     const calls = fake.calls.slice(start);
@@ -48,7 +53,7 @@ describe('/animate', () => {
     expect(callback!.at - ix.dispatchedAt).toBeLessThan(3000);
     const edits = calls.filter((c) => c.method === 'PATCH' && c.path.endsWith('/messages/@original'));
     expect(edits.length).toBeGreaterThanOrEqual(3);
-    expect(edits.some((e) => /step \d+\/20 · ETA/.test(e.body.content))).toBe(true);
+    expect(edits.some((e) => /step \d+\/50 · ETA/.test(e.body.content))).toBe(true);
     expect(edits.slice(0, -1).every((e) => e.body.components[0].components[0].label === 'Cancel')).toBe(true);
     expect(edits.at(-1)!.body.content).toMatch(/Done/);
     expect(edits.at(-1)!.body.components).toEqual([]);
@@ -71,7 +76,7 @@ describe('/animate', () => {
     const probe = await probeUpload(post.files[0]!.data);
     expect(probe.codec).toBe('h264');
     expect(probe.pix_fmt).toBe('yuv420p');
-    expect(probe.nb_frames).toBe(4);
+    expect(probe.nb_frames).toBe(14);
     const rest = calls.filter((c) => c.at <= post.at);
     const mean = gaps.reduce((a, b) => a + b, 0) / gaps.length;
     console.info(

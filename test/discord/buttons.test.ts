@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { FakeMessage, FakeUser } from '../fakes/discord/fake-discord.ts';
 import { type Harness, isFilePost, probeUpload, SMALL, startHarness } from './harness.ts';
 
@@ -9,6 +9,11 @@ let result: FakeMessage;
 beforeAll(async () => {
   h = await startHarness();
   alice = h.fake.user('alice');
+});
+
+// A test that paused the queue and then failed must not leave the next ones waiting forever.
+afterEach(async () => {
+  await h?.sidecar.service.resume();
 });
 
 afterAll(async () => {

@@ -4,7 +4,7 @@
  * with a non-picture file, Cancel (queued and running), Reroll / More motion / Delete, and the
  * admin command.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { buttonIds } from '../fakes/slack/driver.ts';
 import type { FakeMessage } from '../fakes/slack/workspace.ts';
 import { ADMIN, ALICE, BOB, CHANNEL, ephemeralsFor, PICTURE, probe, type Rig, startRig } from './harness.ts';
@@ -13,6 +13,11 @@ let rig: Rig;
 
 beforeAll(async () => {
   rig = await startRig();
+});
+
+// A test that paused the queue and then failed must not leave the next ones waiting forever.
+afterEach(async () => {
+  await rig?.sidecar.service.resume();
 });
 
 afterAll(async () => {
