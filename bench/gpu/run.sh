@@ -104,10 +104,13 @@ if [ "$phase" != export ]; then
   else
     say "no torch here: diffusers skipped"
   fi
-  say "stillmotion: $bench_cmd --model $model --device $device"
+  # The device machine has no ffmpeg: leave the video encode out there and pass it in as VIDEO_MS.
+  video_flag=()
+  command -v ffmpeg >/dev/null 2>&1 || video_flag=(--skip-video)
+  say "stillmotion: $bench_cmd --model $model --device $device ${video_flag[*]}"
   # shellcheck disable=SC2086  # BENCH_CMD is a command line
   "$py" bench/gpu/sample_vram.py "$work/stillmotion-vram.json" -- \
-    $bench_cmd --model "$model" --device "$device" --frames "$frames" --steps "$steps" --runs 2 > "$work/stillmotion.json"
+    $bench_cmd --model "$model" --device "$device" --frames "$frames" --steps "$steps" --runs 2 "${video_flag[@]}" > "$work/stillmotion.json"
   args=(--out-dir "$results" --stillmotion "$work/stillmotion.json" --stillmotion-vram "$work/stillmotion-vram.json"
         --export "$work/export.json")
   [ -f "$work/check.json" ] && args+=(--check "$work/check.json")

@@ -49,6 +49,14 @@ describe('scripts parse', () => {
     expect(r.stderr).toBe('');
   });
 
+  it('bench/gpu/bundle.sh builds a bench that runs without the project node_modules, as on the device', async () => {
+    const r = await exec('bash', ['bench/gpu/bundle.sh', '--check'], { cwd: root, timeout: 180_000 });
+    const report = JSON.parse(r.stdout.trim().split('\n').at(-1)!);
+    expect(report).toMatchObject({ provider: 'cpu', frames: 2, steps: 1 });
+    expect(report.unet_step_ms).toBeGreaterThan(0);
+    expect(report.video_ms).toBeLessThan(1); // --skip-video: the device image has no ffmpeg
+  });
+
   it('export_svd.py --help works without torch and lists the flags', async () => {
     const r = await exec(python, ['models/export/export_svd.py', '--help'], { cwd: root });
     for (const flag of ['--precision', '--optimize-cuda', '--random-weights', '--out'])
