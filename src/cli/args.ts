@@ -65,9 +65,10 @@ export function parseCliArgs(argv: readonly string[]): CliArgs {
 
 /** Help text listing every option with its range and default, from the option table. */
 export function cliHelp(model?: Parameters<typeof optionSpecs>[0]): string {
+  const row = (flag: string, range: string, def: string) =>
+    `  ${flag.padEnd(14)}${range.padEnd(34)} default: ${def}`;
   const rows = optionSpecs(model).map(
-    (s) =>
-      `  --${s.name.padEnd(9)} ${s.range.padEnd(34)} default: ${s.defaultText}\n${' '.repeat(14)}${s.description}`,
+    (s) => `${row(`--${s.name}`, s.range, s.defaultText)}\n${' '.repeat(16)}${s.description}`,
   );
   return [
     'usage: stillmotion animate <image> [options] [-o out.mp4]',
@@ -76,9 +77,9 @@ export function cliHelp(model?: Parameters<typeof optionSpecs>[0]): string {
     '',
     'options (also accepted as -name value or --name=value):',
     ...rows,
-    `  -o, --output  output file                          default: <image>.mp4 (or .gif)`,
-    '  --model DIR   model folder (four ONNX files + model.json)   default: SVD_MODEL_DIR, else the bundled tiny model',
-    '  --device D    auto|cuda|cpu                        default: SVD_DEVICE, else auto',
+    row('-o, --output', 'output file', '<image>.mp4 (or .gif)'),
+    row('--model DIR', 'four ONNX files + model.json', 'SVD_MODEL_DIR, else the bundled tiny model'),
+    row('--device D', 'auto|cuda|cpu', 'SVD_DEVICE, else auto'),
     '',
     'The bundled tiny model has random weights: its videos look like noise. See README, "Real models".',
   ].join('\n');

@@ -20,7 +20,14 @@ import { progressLine } from './progress-bar.ts';
 async function main(argv: readonly string[]): Promise<number> {
   const args = parseCliArgs(argv);
   if (args.command === 'help') {
-    process.stdout.write(`${cliHelp()}\n`);
+    // Defaults (frames, fps, motion) come from the model in use, when its model.json can be read.
+    let model: ReturnType<typeof loadModelInfo> | undefined;
+    try {
+      model = loadModelInfo(process.env.SVD_MODEL_DIR || BUNDLED_MODEL_DIR);
+    } catch {
+      model = undefined;
+    }
+    process.stdout.write(`${cliHelp(model)}\n`);
     return 0;
   }
   const imagePath = args.image!;

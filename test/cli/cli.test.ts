@@ -79,6 +79,8 @@ describe('npx stillmotion animate', () => {
   it('--help lists every option with its range and default', async () => {
     const r = await stillmotion(['--help']);
     expect(r.code).toBe(0);
+    // Model defaults come from the model in use: the bundled tiny model has 14 frames.
+    expect(r.stdout).toMatch(/--frames\s+2–14\s+default: model \(14\)/);
     for (const [name, range, def] of [
       ['motion', '1–255 or low|medium|high', 'model (127)'],
       ['fps', '1–30', 'model (7)'],
