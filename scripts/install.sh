@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Installs what stillmotion needs on a fresh Debian/Ubuntu machine, then the project itself.
-#   scripts/install.sh              Node ≥ 22 (Node 24 from the npm registry if older) + `npm ci`
-#   scripts/install.sh --test-deps  also Debian's ffmpeg/ffprobe, redis-server, chromium, python3-onnx (the tests use them)
-# Afterwards `node`, `npm` and `npx` on PATH are Node 24 (symlinks in /usr/local/bin).
+# Installs what stillmotion and its tests need on a fresh Debian/Ubuntu machine, then the project itself:
+#   - Node ≥ 22 (Node 24 LTS from the npm registry when the machine's is older; afterwards `node`, `npm`
+#     and `npx` on PATH are Node 24, through symlinks in /usr/local/bin);
+#   - as root, Debian's ffmpeg/ffprobe, redis-server, chromium and python3-onnx, which the tests use
+#     (`--runtime-only` skips them: the app itself needs none, ffmpeg comes with the npm packages);
+#   - `npm ci`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 log() { printf '== %s\n' "$*" >&2; }
@@ -24,7 +26,7 @@ fi
 export PATH="/usr/local/bin:$PATH"
 log "node $(node --version), npm $(npm --version)"
 
-if [ "${1:-}" = "--test-deps" ]; then
+if [ "${1:-}" != "--runtime-only" ] && [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
   pkgs=(ffmpeg redis-server chromium python3-onnx)
   missing=()
   for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
@@ -32,8 +34,10 @@ if [ "${1:-}" = "--test-deps" ]; then
     log "apt-get install ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq >&2
-    apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+    apt-get install -y -qq "${missing[@]}" >&2
   fi
+elif [ "${1:-}" != "--runtime-only" ]; then
+  log "not root: install ffmpeg, redis-server, chromium and python3-onnx yourself before running the tests"
 fi
 
 # onnxruntime-node's postinstall (a CUDA provider download) is denied in package.json's allowScripts;
