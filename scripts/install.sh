@@ -9,10 +9,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 log() { printf '== %s\n' "$*" >&2; }
 
-node_major() { node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0; }
-if [ "$(node_major)" -lt 22 ]; then
+# Node 22.18 is the first that runs TypeScript (type stripping) and import.meta.main by default.
+node_ok() { node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 22 || (a === 22 && b >= 18) ? 0 : 1)' 2>/dev/null; }
+if ! node_ok; then
   if [ "$(id -u)" -ne 0 ]; then
-    log "Node $(node --version 2>/dev/null || echo none) is too old: stillmotion needs Node ≥ 22 (24 LTS recommended). Install it, or rerun as root."
+    log "Node $(node --version 2>/dev/null || echo none) is too old: stillmotion needs Node ≥ 22.18 (24 LTS recommended). Install it, or rerun as root."
     exit 1
   fi
   log "installing Node 24 LTS from the npm registry into /opt/node24"
