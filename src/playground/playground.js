@@ -43,12 +43,12 @@ async function api(path, init) {
 function describe(job) {
   switch (job.state) {
     case 'queued':
-      return `Waiting: position ${job.position} in the queue${job.start_eta_s != null ? `, starts in about ${job.start_eta_s} s` : ''}${job.eta_s != null ? `, done in about ${job.eta_s} s` : ''}.`;
+      return `Waiting: position ${job.position} in the queue${job.start_eta_s != null ? `, starts in about ${Math.ceil(job.start_eta_s)} s` : ''}${job.eta_s != null ? `, done in about ${Math.ceil(job.eta_s)} s` : ''}.`;
     case 'running': {
       const p = job.progress;
       if (job.encoding) return 'Encoding the video…';
       if (p.chunks > 0) return `Decoding frames: chunk ${p.chunk} of ${p.chunks}.`;
-      return `Denoising: step ${p.step} of ${p.steps}${job.eta_s != null ? `, about ${job.eta_s} s left` : ''}.`;
+      return `Denoising: step ${p.step} of ${p.steps}${job.eta_s != null ? `, about ${Math.ceil(job.eta_s)} s left` : ''}.`;
     }
     case 'succeeded':
       return `Done. Seed ${job.seed}.`;

@@ -3,7 +3,7 @@
  * live workers, measured speeds) and turns stored jobs into the {@link JobView}s every client sees,
  * exactly as the in-process service shapes them.
  */
-import { EtaEstimator, queuedEta } from '../service/eta.ts';
+import { EtaEstimator, etaSeconds, queuedEta } from '../service/eta.ts';
 import type { JobProgress, JobView, QueueLimits } from '../service/types.ts';
 import type { ScaleStore, StoredJob } from './store.ts';
 
@@ -117,7 +117,7 @@ function estimate(
   if (TERMINAL.has(job.state)) return { eta_s: 0 };
   if (job.state === 'running') {
     const left = snap.eta.remaining(job.options, runningProgress(job));
-    return { eta_s: left === undefined ? null : Math.ceil(left / 1000) };
+    return { eta_s: left === undefined ? null : etaSeconds(left) };
   }
   const jobs = (ids: readonly string[]) => ids.flatMap((id) => snap.active.get(id) ?? []);
   const e = queuedEta(

@@ -17,6 +17,11 @@ export interface RunningProgress {
 
 const WEIGHT = 0.3;
 
+/** Milliseconds as the seconds clients see, rounded up to a tenth (short jobs still order correctly). */
+export function etaSeconds(ms: number): number {
+  return Math.ceil(ms / 100) / 10;
+}
+
 export class EtaEstimator {
   #stepFrameMs: number | undefined;
   #overheadFrameMs: number | undefined;
@@ -88,5 +93,5 @@ export function queuedEta(
   const ownMs = eta.predict(own);
   if (ownMs === undefined) return null;
   const startMs = waitMs / slots;
-  return { start_s: Math.ceil(startMs / 1000), done_s: Math.ceil((startMs + ownMs) / 1000) };
+  return { start_s: etaSeconds(startMs), done_s: etaSeconds(startMs + ownMs) };
 }

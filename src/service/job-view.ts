@@ -2,7 +2,7 @@
  * The job as clients see it (`GET /v1/jobs/:id`): journal record + live progress + queue place,
  * with an ETA from measured step times.
  */
-import { type EtaEstimator, queuedEta } from './eta.ts';
+import { type EtaEstimator, etaSeconds, queuedEta } from './eta.ts';
 import type { JobRecord, Journal } from './journal.ts';
 import type { JobProgress, JobView } from './types.ts';
 
@@ -68,7 +68,7 @@ export class JobViews {
     if (TERMINAL.has(rec.state)) return { eta_s: 0 };
     if (rec.state === 'running') {
       const left = this.#eta.remaining(rec.options, live?.progress ?? EMPTY_PROGRESS);
-      return { eta_s: left === undefined ? null : Math.ceil(left / 1000) };
+      return { eta_s: left === undefined ? null : etaSeconds(left) };
     }
     const records = (ids: readonly string[]) => ids.flatMap((id) => this.#journal.get(id) ?? []);
     const estimate = queuedEta(
