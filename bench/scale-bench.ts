@@ -19,7 +19,7 @@ import { parseArgs } from 'node:util';
 import { SvdEngine } from '@stillmotion/engine';
 import { createLogger } from '../src/log.ts';
 import type { EnginePort } from '../src/service/engine-port.ts';
-import { createLocalSidecar } from '../src/service/sidecar.ts';
+import { createLocalSidecar, sidecarConfig } from '../src/service/sidecar.ts';
 import type { JobService } from '../src/service/types.ts';
 import {
   liveWorkers,
@@ -86,18 +86,7 @@ async function localLatency(): Promise<number[]> {
   };
   const dataDir = mkdtempSync(path.join(tmpdir(), 'stillmotion-scale-bench-'));
   const sidecar = await createLocalSidecar(
-    {
-      dataDir,
-      concurrency: 1,
-      perUser: 3,
-      maxQueued: 100,
-      maxUploadBytes: 20_000_000,
-      maxPixels: 40_000_000,
-      resultTtlMs: 3_600_000,
-      dataDirMaxBytes: 1e10,
-      modelDir: undefined,
-      device: 'cpu',
-    },
+    sidecarConfig(dataDir, { device: 'cpu', resultTtlMs: 3_600_000, dataDirMaxBytes: 1e10 }),
     log,
     { engine: async () => timed },
   );

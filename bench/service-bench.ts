@@ -18,7 +18,7 @@ import { buildApp } from '../src/http/app.ts';
 import { listen } from '../src/http/server.ts';
 import { createLogger } from '../src/log.ts';
 import type { EnginePort } from '../src/service/engine-port.ts';
-import { createLocalSidecar } from '../src/service/sidecar.ts';
+import { createLocalSidecar, sidecarConfig } from '../src/service/sidecar.ts';
 
 const { values } = parseArgs({
   options: {
@@ -55,18 +55,7 @@ const round = (x: number, d = 2) => Math.round(x * 10 ** d) / 10 ** d;
 
 const dataDir = mkdtempSync(path.join(tmpdir(), 'stillmotion-bench-'));
 const sidecar = await createLocalSidecar(
-  {
-    dataDir,
-    concurrency: 1,
-    perUser: 4,
-    maxQueued: 100,
-    maxUploadBytes: 20_000_000,
-    maxPixels: 40_000_000,
-    resultTtlMs: 86_400_000,
-    dataDirMaxBytes: 1e10,
-    modelDir: undefined,
-    device: 'cpu',
-  },
+  sidecarConfig(dataDir, { device: 'cpu', perUser: 4, dataDirMaxBytes: 1e10 }),
   log,
   { engine: timedEngine },
 );

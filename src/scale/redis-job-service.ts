@@ -12,6 +12,7 @@ import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../log.ts';
 import type { InspectImage, ModelSummary } from '../service/engine-port.ts';
+import { queueView } from '../service/job-view.ts';
 import {
   type Actor,
   type JobService,
@@ -258,17 +259,10 @@ export class RedisJobService implements JobService {
   async queue(): Promise<QueueView> {
     return this.#guard(async () => {
       const snap = await this.#snapshot();
-      const views = (ids: readonly string[]) =>
-        ids.flatMap((id) => {
-          const j = snap.active.get(id);
-          return j ? [toView(j, snap)] : [];
-        });
-      return {
-        paused: snap.paused,
-        limits: snap.limits,
-        running: views(snap.running),
-        queued: views(snap.queued),
-      };
+      return queueView(snap, (id) => {
+        const job = snap.active.get(id);
+        return job && toView(job, snap);
+      });
     });
   }
 

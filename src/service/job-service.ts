@@ -23,7 +23,7 @@ import { sweep } from './cleanup.ts';
 import type { EnginePort, InspectImage, ModelSummary } from './engine-port.ts';
 import { EtaEstimator } from './eta.ts';
 import { describeFailure } from './failure.ts';
-import { EMPTY_PROGRESS, JobViews, type LiveProgress, TERMINAL } from './job-view.ts';
+import { EMPTY_PROGRESS, JobViews, type LiveProgress, queueView, TERMINAL } from './job-view.ts';
 import type { JobRecord, Journal } from './journal.ts';
 import type { ServiceMetrics } from './metrics.ts';
 import { type BackendJob, JobAbort, type QueueBackend } from './queue-backend.ts';
@@ -286,17 +286,10 @@ export class LocalJobService implements JobService {
 
   async queue(): Promise<QueueView> {
     const snap = await this.#backend.snapshot();
-    const views = (ids: readonly string[]) =>
-      ids.flatMap((id) => {
-        const rec = this.#journal.get(id);
-        return rec ? [this.#views.view(rec, snap)] : [];
-      });
-    return {
-      paused: snap.paused,
-      limits: snap.limits,
-      running: views(snap.running),
-      queued: views(snap.queued),
-    };
+    return queueView(snap, (id) => {
+      const rec = this.#journal.get(id);
+      return rec && this.#views.view(rec, snap);
+    });
   }
 
   async pause(): Promise<{ paused: boolean }> {

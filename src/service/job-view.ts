@@ -4,7 +4,7 @@
  */
 import { type EtaEstimator, etaSeconds, queuedEta } from './eta.ts';
 import type { JobRecord, Journal } from './journal.ts';
-import type { JobProgress, JobView } from './types.ts';
+import type { JobProgress, JobView, QueueLimits, QueueView } from './types.ts';
 
 export const TERMINAL: ReadonlySet<string> = new Set(['succeeded', 'failed', 'canceled']);
 export const EMPTY_PROGRESS: JobProgress = Object.freeze({ step: 0, steps: 0, chunk: 0, chunks: 0 });
@@ -83,4 +83,18 @@ export class JobViews {
     );
     return { eta_s: estimate?.done_s ?? null, start_eta_s: estimate?.start_s ?? null };
   }
+}
+
+/** The admin view of the queue: each running and waiting job in order (jobs gone meanwhile are left out). */
+export function queueView(
+  snap: QueueOrder & { readonly paused: boolean; readonly limits: QueueLimits },
+  view: (id: string) => JobView | undefined,
+): QueueView {
+  const views = (ids: readonly string[]) => ids.flatMap((id) => view(id) ?? []);
+  return {
+    paused: snap.paused,
+    limits: snap.limits,
+    running: views(snap.running),
+    queued: views(snap.queued),
+  };
 }

@@ -4,7 +4,7 @@
  * runs its warm-up step and starts the queue.
  */
 import { checkFfmpeg, inspectImage, loadModelInfo, SvdEngine } from '@stillmotion/engine';
-import type { Config } from '../config.ts';
+import { type Config, loadConfig } from '../config.ts';
 import type { Logger } from '../log.ts';
 import { lockDataDir } from './data-lock.ts';
 import type { EnginePort } from './engine-port.ts';
@@ -27,6 +27,14 @@ export type SidecarConfig = Pick<
   | 'modelDir'
   | 'device'
 >;
+
+/**
+ * The sidecar settings with every default of {@link loadConfig} (no environment read), for one
+ * DATA_DIR: what tests and benchmarks start from, so that none spells the defaults out again.
+ */
+export function sidecarConfig(dataDir: string, overrides: Partial<SidecarConfig> = {}): SidecarConfig {
+  return { ...loadConfig({ DATA_DIR: dataDir }), ...overrides };
+}
 
 export interface LocalSidecar {
   readonly service: LocalJobService;

@@ -5,7 +5,7 @@ import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DiscordDelivery } from '../../bots/discord/deliver.ts';
 import { startDiscord } from '../../bots/discord/start.ts';
-import { createLocalSidecar } from '../../src/service/sidecar.ts';
+import { createLocalSidecar, sidecarConfig } from '../../src/service/sidecar.ts';
 import type { JobView } from '../../src/service/types.ts';
 import { type Harness, isFilePost, probeUpload, SMALL, startHarness } from './harness.ts';
 
@@ -89,18 +89,7 @@ describe('after a restart', () => {
   it('delivers results finished while the bot was away, from the journal, exactly once', async () => {
     const dataDir = await mkdtemp(path.join(tmpdir(), 'sm-discord-restart-'));
     const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }, pino.destination(2));
-    const config = {
-      dataDir,
-      concurrency: 1,
-      perUser: 3,
-      maxQueued: 100,
-      maxUploadBytes: 20_000_000,
-      maxPixels: 40_000_000,
-      resultTtlMs: 3_600_000,
-      dataDirMaxBytes: 1e9,
-      modelDir: undefined,
-      device: 'cpu' as const,
-    };
+    const config = sidecarConfig(dataDir, { device: 'cpu', resultTtlMs: 3_600_000, dataDirMaxBytes: 1e9 });
     const { fake } = h;
     const jack = fake.user('jack');
     const delivery: DiscordDelivery = {

@@ -8,7 +8,7 @@ import path from 'node:path';
 import pino from 'pino';
 import type { DiscordConfig } from '../../bots/discord/config.ts';
 import { type DiscordBot, startDiscord } from '../../bots/discord/start.ts';
-import { createLocalSidecar, type LocalSidecar } from '../../src/service/sidecar.ts';
+import { createLocalSidecar, type LocalSidecar, sidecarConfig } from '../../src/service/sidecar.ts';
 import { FakeDiscord, type RestCall } from '../fakes/discord/fake-discord.ts';
 import { ffprobe, type ProbeResult } from '../helpers/ffprobe.ts';
 
@@ -47,18 +47,12 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     options.logDestination ?? pino.destination(2),
   );
   const sidecar = await createLocalSidecar(
-    {
-      dataDir,
-      concurrency: 1,
+    sidecarConfig(dataDir, {
+      device: 'cpu',
       perUser: options.perUser ?? 3,
-      maxQueued: 100,
-      maxUploadBytes: 20_000_000,
-      maxPixels: 40_000_000,
       resultTtlMs: 3_600_000,
       dataDirMaxBytes: 1e9,
-      modelDir: undefined,
-      device: 'cpu',
-    },
+    }),
     logger,
   );
   if (options.warm !== false) await sidecar.warm();

@@ -11,7 +11,12 @@ import sharp from 'sharp';
 import { buildApp } from '../../src/http/app.ts';
 import { listen } from '../../src/http/server.ts';
 import { createLogger } from '../../src/log.ts';
-import { createLocalSidecar, type LocalSidecar, type SidecarConfig } from '../../src/service/sidecar.ts';
+import {
+  createLocalSidecar,
+  type LocalSidecar,
+  type SidecarConfig,
+  sidecarConfig,
+} from '../../src/service/sidecar.ts';
 import type { JobView } from '../../src/service/types.ts';
 
 export const ADMIN_TOKEN = 'test-admin-token';
@@ -29,19 +34,7 @@ export async function startHarness(
   options: { warm?: boolean; dataDir?: string } = {},
 ): Promise<Harness> {
   const dataDir = options.dataDir ?? mkdtempSync(path.join(tmpdir(), 'stillmotion-test-'));
-  const config: SidecarConfig = {
-    dataDir,
-    concurrency: 1,
-    perUser: 3,
-    maxQueued: 100,
-    maxUploadBytes: 20_000_000,
-    maxPixels: 40_000_000,
-    resultTtlMs: 86_400_000,
-    dataDirMaxBytes: 1e9,
-    modelDir: undefined,
-    device: 'cpu',
-    ...overrides,
-  };
+  const config = sidecarConfig(dataDir, { device: 'cpu', dataDirMaxBytes: 1e9, ...overrides });
   const logger = createLogger(process.env.TEST_LOG_LEVEL ?? 'silent');
   const sidecar = await createLocalSidecar(config, logger);
   const app = await buildApp({

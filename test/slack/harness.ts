@@ -9,7 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pino from 'pino';
 import { type SlackBot, startSlack } from '../../bots/slack/start.ts';
-import { createLocalSidecar, type LocalSidecar } from '../../src/service/sidecar.ts';
+import { createLocalSidecar, type LocalSidecar, sidecarConfig } from '../../src/service/sidecar.ts';
 import { SlackDriver } from '../fakes/slack/driver.ts';
 import { FakeSlack } from '../fakes/slack/fake-slack.ts';
 
@@ -54,18 +54,7 @@ export async function startRig(opts: RigOptions = {}): Promise<Rig> {
     { write: (line: string) => void logs.push(JSON.parse(line) as Record<string, unknown>) },
   );
   const sidecar = await createLocalSidecar(
-    {
-      dataDir,
-      concurrency: 1,
-      perUser: 3,
-      maxQueued: 100,
-      maxUploadBytes: 20_000_000,
-      maxPixels: 40_000_000,
-      resultTtlMs: 86_400_000,
-      dataDirMaxBytes: 1e9,
-      modelDir: undefined,
-      device: 'cpu',
-    },
+    sidecarConfig(dataDir, { device: 'cpu', dataDirMaxBytes: 1e9 }),
     logger,
   );
   if (!opts.cold) await sidecar.warm();

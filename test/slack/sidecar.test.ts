@@ -13,7 +13,7 @@ import { type SlackBot, startSlack } from '../../bots/slack/start.ts';
 import { buildApp } from '../../src/http/app.ts';
 import { type Listening, listen } from '../../src/http/server.ts';
 import { HttpJobService } from '../../src/service/http-client.ts';
-import { createLocalSidecar, type LocalSidecar } from '../../src/service/sidecar.ts';
+import { createLocalSidecar, type LocalSidecar, sidecarConfig } from '../../src/service/sidecar.ts';
 import { SlackDriver } from '../fakes/slack/driver.ts';
 import { FakeSlack } from '../fakes/slack/fake-slack.ts';
 import { ALICE, CHANNEL, PICTURE, probe } from './harness.ts';
@@ -28,21 +28,7 @@ beforeAll(async () => {
   fake = await FakeSlack.start();
   dataDir = mkdtempSync(path.join(tmpdir(), 'sm-slack-sidecar-'));
   const logger = pino({ level: 'error' }, pino.destination(2));
-  sidecar = await createLocalSidecar(
-    {
-      dataDir,
-      concurrency: 1,
-      perUser: 3,
-      maxQueued: 100,
-      maxUploadBytes: 20_000_000,
-      maxPixels: 40_000_000,
-      resultTtlMs: 86_400_000,
-      dataDirMaxBytes: 1e9,
-      modelDir: undefined,
-      device: 'cpu',
-    },
-    logger,
-  );
+  sidecar = await createLocalSidecar(sidecarConfig(dataDir, { device: 'cpu', dataDirMaxBytes: 1e9 }), logger);
   await sidecar.warm();
   const app = await buildApp({
     service: sidecar.service,
