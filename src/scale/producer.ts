@@ -15,7 +15,8 @@ import { attachScaleMetrics } from './scale-metrics.ts';
 export type ProducerConfig = Pick<
   Config,
   'redisUrl' | 'perUser' | 'maxQueued' | 'maxUploadBytes' | 'maxPixels' | 'resultTtlMs' | 'modelDir'
-> & { readonly redisPrefix?: string };
+> &
+  Partial<Pick<Config, 'redisPrefix' | 'redisMemoryBudgetBytes' | 'redisResultReserveBytes'>>;
 
 export interface RedisProducer {
   readonly service: RedisJobService;
@@ -41,6 +42,8 @@ export async function createRedisProducer(
     maxUploadBytes: config.maxUploadBytes,
     maxPixels: config.maxPixels,
     resultTtlMs: config.resultTtlMs,
+    memoryBudgetBytes: config.redisMemoryBudgetBytes,
+    resultReserveBytes: config.redisResultReserveBytes,
   });
   const metrics = new ServiceMetrics({ defaultMetrics: options.defaultMetrics });
   attachScaleMetrics(metrics, service);

@@ -12,7 +12,7 @@ import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../log.ts';
 import type { InspectImage, ModelSummary } from '../service/engine-port.ts';
-import { queueView } from '../service/job-view.ts';
+import { EMPTY_PROGRESS, queueView } from '../service/job-view.ts';
 import {
   type Actor,
   type JobService,
@@ -26,6 +26,9 @@ import {
 import { asServiceError, connect, QueueUnavailableError, withTimeout } from './connection.ts';
 import { JobEvents } from './job-events.ts';
 import { ScaleStore, type StoredJob } from './store.ts';
+
+const MB = 1_000_000;
+
 import { readSnapshot, type ScaleSnapshot, toView } from './views.ts';
 
 export interface RedisJobServiceOptions {
@@ -42,6 +45,12 @@ export interface RedisJobServiceOptions {
   readonly resultTtlMs?: number;
   /** How often queued jobs are checked for a missing BullMQ job (default 10 s). */
   readonly reconcileEveryMs?: number;
+  /** Bytes that pictures and results may take in Redis; admission stops before (0: no budget). */
+  readonly memoryBudgetBytes?: number;
+  /** Bytes kept free in the budget for each waiting or running job's result. */
+  readonly resultReserveBytes?: number;
+  /** How often watched jobs are re-read, so a vanished one still ends its watchers (default 2 s). */
+  readonly watchPollMs?: number;
 }
 
 export const QUEUE_NAME = 'animate';
@@ -58,6 +67,7 @@ export class RedisJobService implements JobService {
   readonly #o: RedisJobServiceOptions;
   readonly #log: Logger;
   readonly #ttlMs: number;
+  readonly #fallbackOptions: AnimateOptions;
   #timer: NodeJS.Timeout | undefined;
   #lastSnap: ScaleSnapshot | undefined;
   #closed = false;
@@ -69,7 +79,18 @@ export class RedisJobService implements JobService {
     this.#ttlMs = o.resultTtlMs ?? 86_400_000;
     const prefix = o.prefix ?? 'stillmotion';
     this.#redis = connect(o.redisUrl, 'producer');
-    this.store = new ScaleStore(this.#redis, prefix);
+    // Stand-in options for a damaged record (its view still shows, failed with a reason).
+    const fallbackOptions = resolveOptions({ seed: 0 }, o.model);
+    this.#fallbackOptions = fallbackOptions;
+    this.store = new ScaleStore(this.#redis, prefix, {
+      fallbackOptions,
+      ttlMs: this.#ttlMs,
+      onDamaged: (id, fields) =>
+        this.#log.error(
+          { job: id, fields },
+          'damaged job record in Redis: job failed with a reason, skipped',
+        ),
+    });
     this.#queue = new Queue(QUEUE_NAME, {
       connection: this.#redis,
       prefix: `${prefix}:bull`,
@@ -79,8 +100,10 @@ export class RedisJobService implements JobService {
     this.#events = new JobEvents(
       connect(o.redisUrl, 'subscriber'),
       this.store.eventsChannel,
-      (ids) => this.#views(ids, async () => {}),
+      (ids) => this.#viewsOf(ids),
       this.#log,
+      (id) => this.#placeholder(id),
+      o.watchPollMs,
     );
     this.#redis.on('ready', () => void this.reconcile().catch(() => {}));
     this.#redis.on('end', () => this.#log.warn('redis connection ended'));
@@ -160,8 +183,21 @@ export class RedisJobService implements JobService {
         image: req.image,
         defaults: this.#o.limits,
         listTtlMs: this.#ttlMs * 2,
+        memoryBudget: this.#o.memoryBudgetBytes,
+        resultReserve: this.#o.resultReserveBytes,
       }),
     );
+    if (admitted.kind === 'memory_budget') {
+      this.#log.warn(
+        { used: admitted.count, budget: admitted.limit },
+        'redis memory budget reached: job refused',
+      );
+      throw new ServiceError(
+        503,
+        'memory_budget',
+        `the job store is full: pictures and results use ${(admitted.count / MB).toFixed(1)} MB of its ${(admitted.limit / MB).toFixed(0)} MB memory budget (REDIS_MEMORY_BUDGET_MB); try again later`,
+      );
+    }
     if (admitted.kind === 'user_limit') {
       throw new ServiceError(
         429,
@@ -230,13 +266,7 @@ export class RedisJobService implements JobService {
 
   async deleteResult(id: string, actor: Actor): Promise<void> {
     await this.#owned(id, actor);
-    await this.#guard(() =>
-      this.#redis
-        .multi()
-        .del(this.store.key('result', id))
-        .hset(this.store.key('job', id), 'result_gone', '1')
-        .exec(),
-    );
+    await this.#guard(() => this.store.deleteResult(id));
     this.#log.info({ job: id, by: actor.user }, 'result deleted');
   }
 
@@ -327,6 +357,7 @@ export class RedisJobService implements JobService {
   async reconcile(minAgeMs = 5000): Promise<number> {
     if (!this.connected) return 0;
     const queued = await this.#redis.zrange(this.store.key('queued'), 0, -1);
+    await this.#dropGhosts(queued);
     let added = 0;
     for (const job of await this.store.jobs(queued)) {
       if (job?.state !== 'queued' || Date.now() - job.createdAt < minAgeMs) continue;
@@ -337,6 +368,27 @@ export class RedisJobService implements JobService {
       this.#log.warn({ job: job.id }, 'waiting job had no queue entry: queued it again');
     }
     return added;
+  }
+
+  /**
+   * Waiting and running ids whose record is gone (a partly lost store) are dropped from the
+   * shared sets, so they hold no place and no slot; their users' caps are freed at admission.
+   */
+  async #dropGhosts(queued: readonly string[]): Promise<void> {
+    const running = await this.#redis.smembers(this.store.key('running'));
+    const ids = [...queued, ...running];
+    if (ids.length === 0) return;
+    const pipe = this.#redis.pipeline();
+    for (const id of ids) pipe.exists(this.store.key('job', id));
+    const out = (await pipe.exec()) ?? [];
+    const ghosts = ids.filter((_, i) => out[i]?.[1] === 0);
+    if (ghosts.length === 0) return;
+    await this.#redis
+      .multi()
+      .zrem(this.store.key('queued'), ...ghosts)
+      .srem(this.store.key('running'), ...ghosts)
+      .exec();
+    this.#log.warn({ jobs: ghosts }, 'queue entries without a job record dropped');
   }
 
   /** A fresh picture of the shared queue and the live workers (for metrics). */
@@ -400,11 +452,35 @@ export class RedisJobService implements JobService {
   }
 
   async #views(ids: readonly string[], dropGone: (gone: string[]) => Promise<unknown>): Promise<JobView[]> {
-    const jobs = await this.store.jobs(ids);
-    const gone = ids.filter((_, i) => !jobs[i]);
+    const views = await this.#viewsOf(ids);
+    const gone = ids.filter((_, i) => !views[i]);
     if (gone.length) await dropGone(gone);
+    return views.filter((v): v is JobView => v !== undefined);
+  }
+
+  /** The views of the ids, in order; undefined where the record is gone. */
+  async #viewsOf(ids: readonly string[]): Promise<(JobView | undefined)[]> {
+    const jobs = await this.store.jobs(ids);
     const snap = await this.#snapshot();
-    return jobs.filter((j): j is StoredJob => j !== undefined).map((j) => toView(j, snap));
+    return jobs.map((j) => j && toView(j, snap));
+  }
+
+  /** What a watcher is told about a job that vanished before it was ever read. */
+  #placeholder(id: string): JobView {
+    const options = this.#fallbackOptions;
+    return {
+      id,
+      user: '',
+      state: 'failed',
+      position: 0,
+      progress: EMPTY_PROGRESS,
+      eta_s: 0,
+      options,
+      seed: options.seed,
+      delivered: false,
+      created_at: 0,
+      format: options.format,
+    };
   }
 
   async #owned(id: string, actor: Actor): Promise<StoredJob> {

@@ -164,7 +164,8 @@ export class ScaleWorker {
       this.#store.claim(id, this.id, this.#o.maxTries, this.#o.resultTtlMs),
     );
     if (claim.kind !== 'ok') {
-      if (claim.kind === 'missing') log.warn("job not run: its record is gone from Redis (flushed, or restarted without its AOF)");
+      if (claim.kind === 'missing')
+        log.warn('job not run: its record is gone from Redis (flushed, or restarted without its AOF)');
       else log.info({ claim }, 'job not run');
       if (claim.kind === 'exhausted') this.#stats.failed++;
       return;

@@ -51,8 +51,7 @@ function refusal(raw: string): Refusal | undefined {
 
 /** The refusal in words, for the worker's log. */
 export function describeRefusal(r: Refusal): string {
-  if (r.kind === 'gone')
-    return "the job's record is gone from Redis (flushed, or restarted without its AOF)";
+  if (r.kind === 'gone') return "the job's record is gone from Redis (flushed, or restarted without its AOF)";
   if (r.kind === 'ended') return `the job was ${r.state} meanwhile`;
   return `the job was handed to another worker (now on try ${r.attempt})`;
 }
@@ -147,7 +146,8 @@ export interface StoreOptions {
   readonly ttlMs?: number;
 }
 
-export const DAMAGED_MESSAGE = "the job's stored record was damaged, so it was not run; please submit it again";
+export const DAMAGED_MESSAGE =
+  "the job's stored record was damaged, so it was not run; please submit it again";
 
 export class ScaleStore {
   readonly prefix: string;

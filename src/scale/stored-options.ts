@@ -3,7 +3,12 @@
  * anyone with access to Redis can write. The stored options must be exactly what the engine's
  * option table resolves them to (every field present, in range, nothing extra, nothing coerced).
  */
-import { type AnimateOptions, type AnimateOptionsInput, OptionError, resolveOptions } from '@stillmotion/engine';
+import {
+  type AnimateOptions,
+  type AnimateOptionsInput,
+  OptionError,
+  resolveOptions,
+} from '@stillmotion/engine';
 import type { ModelSummary } from '../service/engine-port.ts';
 
 /** The stored options, checked; throws OptionError (or TypeError) naming what is wrong. */
