@@ -407,6 +407,11 @@ export class RedisJobService implements JobService {
     );
   }
 
+  /** Jobs whose changes someone in this producer watches now (none may leak). */
+  get watched(): number {
+    return this.#events.watched;
+  }
+
   /** The last snapshot read (for metrics), refreshed every 2 s. */
   get lastSnapshot(): ScaleSnapshot | undefined {
     return this.#lastSnap;
