@@ -11,8 +11,9 @@ import {
   type ModelPart,
 } from './model-info.ts';
 import { ModelSession } from './onnx-session.ts';
-import { type AnimateOptions, type AnimateOptionsInput, resolveOptions } from './options.ts';
+import { type AnimateOptions, type AnimateOptionsInput, resolveOptions, SMOOTH_FACTORS } from './options.ts';
 import { type InjectedNoise, runPipeline, type StageTimings, type SvdSessions } from './pipeline.ts';
+import { playbackOf } from './playback.ts';
 import { type ImageLimits, inspectImage, loadImage } from './preprocess.ts';
 import type { ProgressCallback } from './progress.ts';
 import {
@@ -65,8 +66,12 @@ export interface AnimateResult {
   readonly bytes: number;
   readonly width: number;
   readonly height: number;
+  /** Frames in the video, after `loop` and `smooth` (see playback.ts). */
   readonly frames: number;
+  /** The video's playback rate (fps × the smooth factor). */
   readonly fps: number;
+  /** Frames the model made. */
+  readonly sourceFrames: number;
   readonly format: 'mp4' | 'gif';
   readonly seed: number;
   readonly timings: AnimateTimings;
@@ -191,6 +196,9 @@ export class SvdEngine {
           height: size.height,
           fps: options.fps,
           format: options.format,
+          loop: options.loop,
+          sourceFrames: options.frames,
+          smooth: SMOOTH_FACTORS[options.smooth] ?? 1,
           outPath: ctx.outPath,
           signal: ctx.signal,
         });
@@ -215,13 +223,15 @@ export class SvdEngine {
       const t = performance.now();
       const video = encoder ? await encoder.finish() : { path: ctx.outPath, bytes: 0 };
       const video_ms = videoWrite_ms + (performance.now() - t);
+      const playback = playbackOf(options);
       return {
         path: video.path,
         bytes: video.bytes,
         width: size.width,
         height: size.height,
-        frames: options.frames,
-        fps: options.fps,
+        frames: playback.frames,
+        fps: playback.fps,
+        sourceFrames: playback.sourceFrames,
         format: options.format,
         seed: options.seed,
         timings: { ...result.timings, preprocess_ms, video_ms, total_ms: performance.now() - started },
