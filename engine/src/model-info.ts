@@ -6,6 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ModelError } from './errors.ts';
+import { type LatentRgbMap, parseLatentRgbMap } from './preview.ts';
 
 export type ModelPart = 'image_encoder' | 'vae_encoder' | 'unet' | 'vae_decoder';
 export const MODEL_PARTS: readonly ModelPart[] = ['image_encoder', 'vae_encoder', 'unet', 'vae_decoder'];
@@ -29,6 +30,8 @@ export interface ModelInfo {
   readonly dtypes: Readonly<Record<ModelPart, 'float32' | 'float16'>>;
   readonly files: Readonly<Record<ModelPart, string>>;
   readonly license: string;
+  /** The fitted latent→RGB map for live previews (`preview.latent_rgb`); absent: no previews. */
+  readonly previewMap?: LatentRgbMap;
 }
 
 /** The bundled tiny model, `models/tiny` at the repository root. */
@@ -57,6 +60,7 @@ interface RawModelJson {
   dtypes?: Partial<Record<ModelPart, string>>;
   files?: Partial<Record<ModelPart, string>>;
   license?: unknown;
+  preview?: { latent_rgb?: unknown };
 }
 
 export function loadModelInfo(dir: string = BUNDLED_MODEL_DIR): ModelInfo {
@@ -82,6 +86,9 @@ export function loadModelInfo(dir: string = BUNDLED_MODEL_DIR): ModelInfo {
   }
   const width = need<number>(raw.width, 'width', file, (v) => posInt(v) && v % 8 === 0);
   const height = need<number>(raw.height, 'height', file, (v) => posInt(v) && v % 8 === 0);
+  const previewMap = parseLatentRgbMap(raw.preview?.latent_rgb);
+  if (raw.preview?.latent_rgb !== undefined && !previewMap)
+    throw new ModelError(`${file}: preview.latent_rgb must be {weights: 4×3 numbers, bias: 3 numbers}`);
   return Object.freeze({
     dir,
     name: need<string>(raw.name, 'name', file, (v) => typeof v === 'string'),
@@ -102,5 +109,6 @@ export function loadModelInfo(dir: string = BUNDLED_MODEL_DIR): ModelInfo {
     dtypes: Object.freeze(dtypes),
     files: Object.freeze(files),
     license: typeof raw.license === 'string' ? raw.license : '',
+    ...(previewMap ? { previewMap } : {}),
   });
 }
