@@ -54,11 +54,13 @@ export interface AnimateContext {
   /** Skip the video encode (benchmarks on machines without ffmpeg); no file is written. */
   readonly skipVideo?: boolean;
   /**
-   * Receives a live preview (animated WebP from the denoised latents, no VAE) after every
-   * `previewEvery`-th step and the last; never called when the model has no `preview.latent_rgb`.
+   * Receives a live preview (animated WebP from the denoised latents, no VAE) after at most every
+   * `previewEvery`-th step, within `previewBudget` (default 0.05) of the run time, and after the last
+   * step; never called when the model has no `preview.latent_rgb`.
    */
   readonly onPreview?: (preview: PreviewImage) => void;
   readonly previewEvery?: number;
+  readonly previewBudget?: number;
 }
 
 export interface AnimateTimings extends StageTimings {
@@ -211,7 +213,7 @@ export class SvdEngine {
             this.model.previewMap,
             { frames: options.frames, latentH: size.height / 8, latentW: size.width / 8, fps: options.fps },
             ctx.onPreview,
-            ctx.previewEvery,
+            { every: ctx.previewEvery, budget: ctx.previewBudget },
           )
         : undefined;
     try {

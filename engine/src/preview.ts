@@ -89,9 +89,10 @@ export async function encodePreview(
 }
 
 /**
- * Turns the pipeline's denoised estimates into previews for one job. The mapping runs in the loop
- * (cheap); the WebP encode runs in sharp's threads, one at a time: a step that arrives while one is
- * encoding replaces any waiting one, so the last step is always encoded and nothing queues up.
+ * Turns the pipeline's denoised estimates into previews for one job, within a cost budget: after a
+ * preview that took c ms (mapping + encoding), the next one waits at least c / budget ms (budget 5%:
+ * 20·c), and none starts while one is encoding. The WebP encode runs in sharp's threads. The last
+ * step is always made, so a finished job's preview is its final latents.
  */
 export class PreviewMaker {
   /** Milliseconds spent in the loop (x0 → RGB) and encoding, per preview made. */
@@ -100,25 +101,29 @@ export class PreviewMaker {
   readonly #map: LatentRgbMap;
   readonly #shape: { frames: number; latentH: number; latentW: number; fps: number };
   readonly #every: number;
+  readonly #budget: number;
   readonly #emit: (p: PreviewImage) => void;
   #waiting: { rgb: Uint8Array; step: number; steps: number } | undefined;
   #busy: Promise<void> | undefined;
+  #nextAt = 0;
 
   constructor(
     map: LatentRgbMap,
     shape: { frames: number; latentH: number; latentW: number; fps: number },
     emit: (p: PreviewImage) => void,
-    every = 1,
+    opts: { every?: number; budget?: number } = {},
   ) {
     this.#map = map;
     this.#shape = shape;
     this.#emit = emit;
-    this.#every = Math.max(1, Math.floor(every));
+    this.#every = Math.max(1, Math.floor(opts.every ?? 1));
+    this.#budget = opts.budget ?? 0.05;
   }
 
   /** The pipeline's `onDenoised`. */
   readonly onDenoised = (x0: Float32Array, step: number, steps: number): void => {
-    if (step % this.#every !== 0 && step !== steps) return;
+    const last = step === steps;
+    if (!last && (step % this.#every !== 0 || this.#busy || performance.now() < this.#nextAt)) return;
     const t = performance.now();
     const { frames, latentH, latentW } = this.#shape;
     const rgb = latentsToRgb(x0, frames, latentH, latentW, this.#map);
@@ -141,7 +146,9 @@ export class PreviewMaker {
         const t = performance.now();
         try {
           const data = await encodePreview(rgb, latentW * 2, latentH * 2, frames, fps);
-          this.encodeMs.push(performance.now() - t);
+          const ms = performance.now() - t;
+          this.encodeMs.push(ms);
+          this.#nextAt = performance.now() + (ms + (this.mapMs.at(-1) ?? 0)) / this.#budget;
           this.#emit({
             step,
             steps,

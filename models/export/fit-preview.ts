@@ -270,7 +270,7 @@ export async function fitPreviewMap(
   const latentH = model.height / 8;
   const latentW = model.width / 8;
   const plane = latentH * latentW;
-  const pairs = [];
+  const pairs: { x0: Float32Array; rgb: Float32Array; frames: number; plane: number }[] = [];
   for (const { x0, frames } of samples) {
     const rgb = await decodeAtLatentRes(decoder, x0, frames, latentH, latentW, model.vaeScalingFactor);
     pairs.push({ x0, rgb, frames, plane });

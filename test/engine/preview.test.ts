@@ -151,6 +151,7 @@ describe('SvdEngine.animate previews', () => {
       outPath: '/dev/null',
       skipVideo: true,
       previewEvery: 2,
+      previewBudget: Number.POSITIVE_INFINITY,
       onPreview: (p) => previews.push(p),
     });
     expect(previews.map((p) => p.step)).toEqual([2, 4, 5]);
@@ -161,6 +162,18 @@ describe('SvdEngine.animate previews', () => {
     expect(meta.delay).toEqual([143, 143, 143, 143]);
     expect(out.timings.preview_map_ms).toHaveLength(3);
     expect(out.timings.preview_encode_ms).toHaveLength(3);
+  });
+
+  it('keeps within its budget: with almost none, only the first step and the last', async () => {
+    const steps: number[] = [];
+    const options = engine.resolveOptions({ seed: 3, frames: 2, steps: 4 });
+    await engine.animate(picture, options, {
+      outPath: '/dev/null',
+      skipVideo: true,
+      previewBudget: 1e-9,
+      onPreview: (p) => steps.push(p.step),
+    });
+    expect(steps).toEqual([1, 4]);
   });
 
   it('makes none without onPreview', async () => {
