@@ -6,6 +6,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ModelError } from './errors.ts';
+import { type LatentRgbMap, parseLatentRgbMap } from './preview.ts';
 
 export type ModelPart = 'image_encoder' | 'vae_encoder' | 'unet' | 'vae_decoder';
 export const MODEL_PARTS: readonly ModelPart[] = ['image_encoder', 'vae_encoder', 'unet', 'vae_decoder'];
@@ -33,6 +34,8 @@ export interface ModelInfo {
   /** model.json's `attention.fused`: undefined for folders written before it was recorded. */
   readonly attentionFused: boolean | undefined;
   readonly license: string;
+  /** The fitted latent→RGB map for live previews (`preview.latent_rgb`); absent: no previews. */
+  readonly previewMap?: LatentRgbMap;
 }
 
 /** The bundled tiny model, `models/tiny` at the repository root. */
@@ -62,6 +65,7 @@ interface RawModelJson {
   files?: Partial<Record<ModelPart, string>>;
   attention?: { fused?: unknown };
   license?: unknown;
+  preview?: { latent_rgb?: unknown };
 }
 
 export function loadModelInfo(dir: string = BUNDLED_MODEL_DIR): ModelInfo {
@@ -87,6 +91,9 @@ export function loadModelInfo(dir: string = BUNDLED_MODEL_DIR): ModelInfo {
   }
   const width = need<number>(raw.width, 'width', file, (v) => posInt(v) && v % 8 === 0);
   const height = need<number>(raw.height, 'height', file, (v) => posInt(v) && v % 8 === 0);
+  const previewMap = parseLatentRgbMap(raw.preview?.latent_rgb);
+  if (raw.preview?.latent_rgb !== undefined && !previewMap)
+    throw new ModelError(`${file}: preview.latent_rgb must be {weights: 4×3 numbers, bias: 3 numbers}`);
   return Object.freeze({
     dir,
     name: need<string>(raw.name, 'name', file, (v) => typeof v === 'string'),
@@ -109,6 +116,7 @@ export function loadModelInfo(dir: string = BUNDLED_MODEL_DIR): ModelInfo {
     weightBytes: MODEL_PARTS.reduce((sum, part) => sum + fileBytes(files[part]), 0),
     attentionFused: typeof raw.attention?.fused === 'boolean' ? raw.attention.fused : undefined,
     license: typeof raw.license === 'string' ? raw.license : '',
+    ...(previewMap ? { previewMap } : {}),
   });
 }
 
