@@ -105,6 +105,7 @@ export async function handleButton(interaction: ButtonInteraction, ctx: BotConte
           guidance: `${o.guidance[0]}-${o.guidance[1]}`,
           size: o.size,
           format: o.format,
+          steer: o.steer,
         },
       });
       return;

@@ -26,6 +26,7 @@ import {
   sessionOptions,
 } from './runtime.ts';
 import { chooseSize } from './sizes.ts';
+import { ClipTextEncoder } from './text-encoder.ts';
 import { openVideoEncoder } from './video.ts';
 
 /** The subset of a pino logger the engine uses. */
@@ -118,6 +119,9 @@ export class SvdEngine {
           ModelPart,
           ModelSession
         >;
+        const textEncoder = model.textEncoder
+          ? await ClipTextEncoder.create(ort, model.textEncoder, sessionOptions(provider))
+          : undefined;
         log.info({ provider, device, model: model.name }, `engine: running on ${provider}`);
         if (model.randomWeights) {
           log.warn(
@@ -133,6 +137,7 @@ export class SvdEngine {
             vaeEncoder: byPart.vae_encoder,
             unet: byPart.unet,
             vaeDecoder: byPart.vae_decoder,
+            textEncoder,
           },
           chunk,
         );
@@ -170,7 +175,9 @@ export class SvdEngine {
   async warmup(): Promise<void> {
     const { width, height } = this.model;
     const rgb = new Uint8Array(width * height * 3).fill(128);
-    const options = this.resolveOptions({ frames: 2, steps: 1, seed: 0 });
+    // With a text encoder, a steered run, so that its session is warm too.
+    const steer = this.model.steerable ? { prompt: 'warm up', steer: 0.5 } : {};
+    const options = this.resolveOptions({ frames: 2, steps: 1, seed: 0, ...steer });
     await runPipeline(this.model, this.#sessions, { rgb, width, height, options, decodeChunkSize: 2 });
   }
 
@@ -239,7 +246,9 @@ export class SvdEngine {
 
   async release(): Promise<void> {
     const s = this.#sessions;
-    await Promise.all([s.imageEncoder, s.vaeEncoder, s.unet, s.vaeDecoder].map((m) => m.release()));
+    await Promise.all(
+      [s.imageEncoder, s.vaeEncoder, s.unet, s.vaeDecoder, s.textEncoder].map((m) => m?.release()),
+    );
   }
 }
 

@@ -23,6 +23,7 @@ export interface AnimateOptionsInput {
   readonly guidance?: string | readonly [number, number];
   readonly size?: string;
   readonly format?: string;
+  readonly steer?: number | string;
 }
 
 /** Fully resolved options: what the pipeline runs with. */
@@ -40,6 +41,8 @@ export interface AnimateOptions {
   readonly guidance: readonly [min: number, max: number];
   readonly size: SizeMode;
   readonly format: VideoFormat;
+  /** Experimental prompt steer in CLIP space, 0 (off) – 1 (steer.ts). */
+  readonly steer: number;
 }
 
 export type OptionName = keyof AnimateOptions;
@@ -67,8 +70,13 @@ export const MOTION_PRESETS: Readonly<Record<string, number>> = Object.freeze({
 export const MAX_PROMPT_CHARS = 500;
 export const MAX_SEED = 4294967295;
 
+/** What the option table needs to know of the model; `steerable` unknown means "checked on submit". */
+export type OptionModel = Pick<ModelInfo, 'frames' | 'fps' | 'motion'> & {
+  readonly steerable?: boolean;
+};
+
 /** The option table, in help order. `frames` max depends on the model and is filled in by {@link optionSpecs}. */
-export function optionSpecs(model?: Pick<ModelInfo, 'frames' | 'fps' | 'motion'>): readonly OptionSpec[] {
+export function optionSpecs(model?: OptionModel): readonly OptionSpec[] {
   const maxFrames = model?.frames ?? 25;
   return [
     {
@@ -151,20 +159,51 @@ export function optionSpecs(model?: Pick<ModelInfo, 'frames' | 'fps' | 'motion'>
       description: 'output format',
       choices: ['mp4', 'gif'],
     },
+    STEER_SPEC,
   ];
 }
 
-function specOf(name: OptionName, model?: Pick<ModelInfo, 'frames' | 'fps' | 'motion'>): OptionSpec {
+/** The steer's row, on its own: experimental, off by default, and plain about what it is (steer.ts). */
+const STEER_SPEC: OptionSpec = {
+  name: 'steer',
+  range: '0–1',
+  defaultText: '0 (off)',
+  description: 'EXPERIMENTAL prompt steer via CLIP; SVD has no text input, results vary',
+  min: 0,
+  max: 1,
+};
+
+/** The refusal of `steer` above 0 on a model folder without the CLIP text encoder. */
+export function steerNeedsTextEncoder(): OptionError {
+  return new OptionError(
+    'steer',
+    STEER_SPEC.range,
+    'steer needs a CLIP text encoder, and this model has none: export one with ' +
+      '`models/export/export_svd.py --text-encoder DIR` (the text tower of ' +
+      'laion/CLIP-ViT-H-14-laion2B-s32B-b79K), or leave steer at 0',
+  );
+}
+
+function parseSteer(raw: number | string | undefined, prompt: string, model: OptionModel): number {
+  if (raw === undefined) return 0;
+  const steer = parseNumber('steer', raw);
+  if (steer > 0 && model.steerable === false) throw steerNeedsTextEncoder();
+  if (steer > 0 && prompt === '')
+    throw new OptionError(
+      'steer',
+      STEER_SPEC.range,
+      'steer turns the video toward the prompt, so it needs a prompt: add one, or leave steer at 0',
+    );
+  return steer;
+}
+
+function specOf(name: OptionName, model?: OptionModel): OptionSpec {
   const spec = optionSpecs(model).find((s) => s.name === name);
   if (!spec) throw new Error(`unknown option ${name}`);
   return spec;
 }
 
-function parseNumber(
-  name: OptionName,
-  raw: number | string,
-  model?: Pick<ModelInfo, 'frames' | 'fps' | 'motion'>,
-): number {
+function parseNumber(name: OptionName, raw: number | string, model?: OptionModel): number {
   const spec = specOf(name, model);
   const text = typeof raw === 'number' ? String(raw) : raw.trim();
   const value =
@@ -223,10 +262,7 @@ export function randomSeed(): number {
  * Validates user input against the table and the model, and fills every default.
  * Throws {@link OptionError} on the first bad option; nothing is clamped.
  */
-export function resolveOptions(
-  input: AnimateOptionsInput,
-  model: Pick<ModelInfo, 'frames' | 'fps' | 'motion'>,
-): AnimateOptions {
+export function resolveOptions(input: AnimateOptionsInput, model: OptionModel): AnimateOptions {
   const prompt = (input.prompt ?? '').trim();
   if (prompt.length > MAX_PROMPT_CHARS) {
     throw new OptionError(
@@ -246,6 +282,7 @@ export function resolveOptions(
     guidance: input.guidance === undefined ? [1, 3] : parseGuidance(input.guidance),
     size: input.size === undefined ? 'auto' : parseChoice<SizeMode>('size', input.size),
     format: input.format === undefined ? 'mp4' : parseChoice<VideoFormat>('format', input.format),
+    steer: parseSteer(input.steer, prompt, model),
   };
 }
 
@@ -261,5 +298,6 @@ export function formatOptions(o: AnimateOptions): string {
     `--guidance ${o.guidance[0]}-${o.guidance[1]}`,
     `--size ${o.size}`,
     `--format ${o.format}`,
+    ...(o.steer > 0 ? [`--steer ${o.steer}`] : []),
   ].join(' ');
 }
