@@ -201,7 +201,7 @@ const STEER_SPEC: OptionSpec = {
   name: 'steer',
   range: '0–1',
   defaultText: '0 (off)',
-  description: 'EXPERIMENTAL prompt steer via CLIP; SVD has no text input, results vary',
+  description: 'EXPERIMENTAL CLIP prompt steer; SVD was not trained with text; results vary',
   min: 0,
   max: 1,
 };
