@@ -10,6 +10,17 @@ import { type LatentRgbMap, parseLatentRgbMap } from './preview.ts';
 
 export type ModelPart = 'image_encoder' | 'vae_encoder' | 'unet' | 'vae_decoder';
 export const MODEL_PARTS: readonly ModelPart[] = ['image_encoder', 'vae_encoder', 'unet', 'vae_decoder'];
+/** The four parts, plus the optional CLIP text encoder of the experimental steer. */
+export type SessionPart = ModelPart | 'text_encoder';
+
+/** The optional CLIP text tower (`export_svd.py --text-encoder`) and its tokenizer files, as absolute paths. */
+export interface TextEncoderInfo {
+  readonly file: string;
+  readonly tokenizer: string;
+  readonly tokenizerConfig: string;
+  /** Token ids per prompt, CLIP's 77: <start>, tokens, <end>, then 0s. */
+  readonly contextLength: number;
+}
 
 export interface ModelInfo {
   readonly dir: string;
@@ -36,6 +47,10 @@ export interface ModelInfo {
   readonly license: string;
   /** The fitted latent→RGB map for live previews (`preview.latent_rgb`); absent: no previews. */
   readonly previewMap?: LatentRgbMap;
+  /** The CLIP text encoder the `steer` option needs; undefined when the folder has none. */
+  readonly textEncoder: TextEncoderInfo | undefined;
+  /** True when {@link textEncoder} is there: `steer` above 0 is accepted. */
+  readonly steerable: boolean;
 }
 
 /** The bundled tiny model, `models/tiny` at the repository root. */
@@ -66,6 +81,7 @@ interface RawModelJson {
   attention?: { fused?: unknown };
   license?: unknown;
   preview?: { latent_rgb?: unknown };
+  text_encoder?: { file?: string; tokenizer?: string; tokenizer_config?: string; context_length?: number };
 }
 
 export function loadModelInfo(dir: string = BUNDLED_MODEL_DIR): ModelInfo {
@@ -89,6 +105,7 @@ export function loadModelInfo(dir: string = BUNDLED_MODEL_DIR): ModelInfo {
       throw new ModelError(`${file}: dtypes.${part} must be float32 or float16`);
     dtypes[part] = dtype;
   }
+  const textEncoder = readTextEncoder(raw, dir, file);
   const width = need<number>(raw.width, 'width', file, (v) => posInt(v) && v % 8 === 0);
   const height = need<number>(raw.height, 'height', file, (v) => posInt(v) && v % 8 === 0);
   const previewMap = parseLatentRgbMap(raw.preview?.latent_rgb);
@@ -117,7 +134,27 @@ export function loadModelInfo(dir: string = BUNDLED_MODEL_DIR): ModelInfo {
     attentionFused: typeof raw.attention?.fused === 'boolean' ? raw.attention.fused : undefined,
     license: typeof raw.license === 'string' ? raw.license : '',
     ...(previewMap ? { previewMap } : {}),
+    textEncoder,
+    steerable: textEncoder !== undefined,
   });
+}
+
+function readTextEncoder(raw: RawModelJson, dir: string, file: string): TextEncoderInfo | undefined {
+  const t = raw.text_encoder;
+  if (t === undefined) return undefined;
+  const files = {
+    file: path.join(dir, t.file ?? 'text_encoder.onnx'),
+    tokenizer: path.join(dir, t.tokenizer ?? 'tokenizer.json'),
+    tokenizerConfig: path.join(dir, t.tokenizer_config ?? 'tokenizer_config.json'),
+  };
+  for (const f of Object.values(files)) if (!existsSync(f)) throw new ModelError(`model file missing: ${f}`);
+  const contextLength = need<number>(
+    t.context_length ?? 77,
+    'text_encoder.context_length',
+    file,
+    (v) => Number.isInteger(v) && v >= 2,
+  );
+  return Object.freeze({ ...files, contextLength });
 }
 
 /** A model file's size with its external data (`<file>.data`, written beside it for parts over 2 GiB). */

@@ -95,6 +95,7 @@ export class HttpJobService implements JobService {
       height: m.height as number,
       fps: m.fps as number,
       motion: m.motion as number,
+      steerable: m.steerable === true,
       provider: (m.provider as string | null) ?? null,
       ready: m.ready as boolean,
     };

@@ -83,9 +83,10 @@ const UNREADABLE_OPTIONS: AnimateOptions = Object.freeze({
   noise: 0,
   guidance: [0, 0] as const,
   size: 'auto',
+  format: 'mp4',
   loop: 'off',
   smooth: 'off',
-  format: 'mp4',
+  steer: 0,
 });
 
 export const DAMAGED_REASON =
