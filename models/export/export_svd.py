@@ -2,12 +2,16 @@
 """Convert a diffusers-format Stable Video Diffusion folder (SVD, SVD-XT, XT-1.1) into stillmotion's model
 folder: image_encoder.onnx, vae_encoder.onnx, unet.onnx, vae_decoder.onnx and model.json.
 
-    export_svd.py SRC --out DIR [--precision fp16|fp32] [--optimize-cuda]
+    export_svd.py SRC --out DIR [--precision fp16|fp32] [--optimize-cuda] [--no-fuse]
     export_svd.py --random-weights [SRC] --out DIR ...    (the real SVD-XT architecture, random weights)
+    export_svd.py SRC --out DIR --text-encoder CLIP_DIR   (also the CLIP text tower, for the experimental steer)
 
 The ONNX contract is the one of models/tiny (see models/export/README.md): every input and output is
 float32 at the session boundary, with the same names and dynamic axes. --precision fp16 stores weights
 and computes in float16 inside the graph (for CUDA); the VAE encoder stays float32 (force_upcast).
+Attention is fused by default for every target (fuse_attention.py: each unfused attention becomes one
+com.microsoft MultiHeadAttention, whose CPU kernel is a flash attention that never holds the score matrix);
+--no-fuse keeps the exporter's MatMul/Softmax/MatMul, and model.json's `attention` records what was done.
 torch, diffusers and transformers are imported only when a conversion runs, so --help needs none of them.
 Set DIFFUSERS_SRC to a diffusers checkout's `src` folder to use it instead of an installed diffusers.
 """
@@ -19,6 +23,7 @@ import json
 import os
 import re
 import shutil
+import subprocess
 import sys
 import time
 
@@ -75,6 +80,8 @@ def parse_args(argv: list[str] | None):
     p.add_argument('--optimize-cuda', action='store_true',
                    help='fuse the UNet for onnxruntime CUDA (MultiHeadAttention, GroupNorm...); see optimize_cuda.py')
     p.add_argument('--route', choices=('auto', 'ort', 'rewrite'), default='auto', help='--optimize-cuda route')
+    p.add_argument('--no-fuse', dest='fuse', action='store_false',
+                   help='keep attention unfused (MatMul/Softmax/MatMul); the default fuses it for every target')
     p.add_argument('--random-weights', action='store_true',
                    help="the real architecture with random weights: configs from SRC if given, else SVD-XT's")
     p.add_argument('--device', choices=('auto', 'cuda', 'cpu'), default='auto', help='where torch traces the models')
@@ -84,12 +91,22 @@ def parse_args(argv: list[str] | None):
     p.add_argument('--width', type=int, default=1024, help='native width for model.json (default 1024)')
     p.add_argument('--height', type=int, default=576, help='native height for model.json (default 576)')
     p.add_argument('--check', action='store_true', help='compare each fp32 export with torch on onnxruntime (CPU)')
-    p.add_argument('--only', choices=PARTS, action='append', help='export only this part (repeatable)')
+    p.add_argument('--only', choices=PARTS + ('text_encoder',), action='append',
+                   help='export only this part (repeatable)')
+    p.add_argument('--text-encoder', metavar='DIR',
+                   help='also export the text tower of laion/CLIP-ViT-H-14-laion2B-s32B-b79K (its transformers folder) '
+                        'to text_encoder.onnx with its tokenizer, for the experimental steer option')
+    p.add_argument('--bpe-vocab', metavar='FILE',
+                   help="CLIP's bpe_simple_vocab_16e6.txt.gz (default: the one in the installed open-clip-torch)")
     args = p.parse_args(argv)
-    if not args.random_weights and not args.src:
+    if not args.random_weights and not args.src and args.only != ['text_encoder']:
         p.error('give a diffusers folder, or --random-weights')
     if args.precision == 'fp32' and args.optimize_cuda:
         p.error('--optimize-cuda makes an fp16 CUDA model: use it with --precision fp16')
+    if args.only and 'text_encoder' in args.only and (not args.text_encoder or len(args.only) > 1):
+        p.error('--only text_encoder needs --text-encoder DIR, and is not combined with other parts')
+    if args.optimize_cuda and not args.fuse:
+        p.error('--optimize-cuda fuses the UNet: it cannot be combined with --no-fuse')
     return args
 
 
@@ -195,10 +212,12 @@ def specs(torch, dev, dim: int):
     }
 
 
-def export_fp32(torch, module, sample, ins, outs, axes, path: str) -> None:
-    """TorchScript exporter, opset 17, fp32; rewritten as one file (+ one .data file when over 2 GiB)."""
+def export_fp32(torch, module, sample, ins, outs, axes, path: str, fuse: bool) -> dict | None:
+    """TorchScript exporter, opset 17, fp32; attention fused when `fuse`; written as one file (+ one .data
+    file when over 2 GiB). Returns the fusion report (None when not fused)."""
     import onnx
 
+    from fuse_attention import fuse_report
     from optimize_cuda import save
 
     tmp = path + '.trace'
@@ -207,8 +226,12 @@ def export_fp32(torch, module, sample, ins, outs, axes, path: str) -> None:
     with torch.no_grad():
         torch.onnx.export(module, sample, traced, input_names=ins, output_names=outs, dynamic_axes=axes,
                           opset_version=OPSET, do_constant_folding=True, dynamo=False)
-    save(onnx.load(traced), path)
+    model = onnx.load(traced)
+    report = fuse_report(model) if fuse else None
+    save(model, path)
+    del model
     shutil.rmtree(tmp)
+    return report
 
 
 def check(torch, module, sample, ins, path: str) -> float:
@@ -222,7 +245,24 @@ def check(torch, module, sample, ins, path: str) -> float:
     return float(np.abs(ref - got).max())
 
 
-def write_model_json(args, out: str, files: dict, dtypes: dict, vae_cfg: dict, unet_cfg: dict, sched: dict) -> dict:
+def attention_record(args, out: str, parts: dict) -> dict:
+    """model.json's `attention`: how attention was fused and, per part, what the rewrite found. Parts not
+    exported this time (--only) keep what an earlier run recorded."""
+    previous = {}
+    path = os.path.join(out, 'model.json')
+    if args.only and os.path.exists(path):
+        with open(path) as f:
+            previous = json.load(f).get('attention', {}).get('parts', {})
+    merged = {**previous, **parts}
+    if not args.fuse:
+        return {'fused': False, 'route': 'none', 'parts': {}}
+    # CLIP's attention (transformers' pattern, 257 tokens: a few MB of scores) is not one the rewrite matches.
+    left = sum(p['unfused_left'] for name, p in merged.items() if name != 'image_encoder')
+    return {'fused': left == 0, 'route': 'rewrite', 'parts': merged}
+
+
+def write_model_json(args, out: str, files: dict, dtypes: dict, vae_cfg: dict, unet_cfg: dict, sched: dict,
+                     attention: dict, text_encoder: dict | None = None) -> dict:
     src_name = os.path.basename(os.path.normpath(args.src)) if args.src else 'svd-xt'
     is_11 = bool(re.search(r'1[-_.]1', src_name))
     name = args.name or (f'{src_name} (random weights)' if args.random_weights else src_name)
@@ -242,12 +282,40 @@ def write_model_json(args, out: str, files: dict, dtypes: dict, vae_cfg: dict, u
         'scheduler': {k: sched.get(k, v) for k, v in SVD_SCHEDULER.items()},
         'dtypes': dtypes,
         'files': files,
+        'attention': attention,
         'license': LICENSE_RANDOM if args.random_weights else LICENSE_REAL,
     }
+    if text_encoder:
+        meta['text_encoder'] = text_encoder
     with open(os.path.join(out, 'model.json'), 'w') as f:
         json.dump(meta, f, indent=2)
         f.write('\n')
     return meta
+
+
+def fit_preview(out: str) -> dict | None:
+    """Fits the live-preview map (fit-preview.ts, onnxruntime-node) into model.json; None without Node."""
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'fit-preview.ts')
+    node = shutil.which('node')
+    if not node:
+        log(f'no node on PATH: run `node {script} {out}` later for live previews')
+        return None
+    r = subprocess.run([node, script, out, '--device', 'cpu'], capture_output=True, text=True)
+    if r.returncode != 0:
+        log(f'fit-preview failed (no live previews until it is run): {r.stderr.strip()}')
+        return None
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def export_text(torch, args, dev: str, report: dict) -> dict:
+    """The CLIP text tower and its tokenizer (export_text_encoder.py); returns model.json's `text_encoder`."""
+    from export_text_encoder import export_text_encoder
+
+    t = time.time()
+    text = export_text_encoder(torch, args, args.out, dev, export_fp32, check)
+    report['parts']['text_encoder'] = {**text['report'], 'precision': 'fp32', 'seconds': round(time.time() - t, 1)}
+    log(f"text_encoder: {report['parts']['text_encoder']}")
+    return text['entry']
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -259,12 +327,25 @@ def main(argv: list[str] | None = None) -> int:
     dev = 'cuda' if args.device == 'cuda' or (args.device == 'auto' and torch.cuda.is_available()) else 'cpu'
     os.makedirs(args.out, exist_ok=True)
     t0 = time.time()
+    if args.only == ['text_encoder']:  # into an existing model folder: add the entry to its model.json
+        report = {'parts': {}}
+        meta_path = os.path.join(args.out, 'model.json')
+        if not os.path.exists(meta_path):
+            raise SystemExit(f'export_svd: --only text_encoder adds to an exported model folder; {meta_path} is missing')
+        with open(meta_path) as f:
+            meta = json.load(f)
+        meta['text_encoder'] = export_text(torch, args, dev, report)
+        with open(meta_path, 'w') as f:
+            json.dump(meta, f, indent=2)
+            f.write('\n')
+        print(json.dumps({**report, 'out': args.out, 'seconds': round(time.time() - t0, 1)}))
+        return 0
     clip, vae, unet = build_models(args, torch, dev)
     log(f'built models in {time.time() - t0:.0f} s; tracing on {dev}')
     clip, vae, unet = clip.to(dev), vae.to(dev), unet.to(dev)
     mods = wrappers(torch, clip, vae, unet)
     report = {'parts': {}}
-    files, dtypes = {}, {}
+    files, dtypes, attention = {}, {}, {}
     for part, (sample, ins, outs, axes) in specs(torch, dev, unet.config.cross_attention_dim).items():
         files[part] = f'{part}.onnx'
         dtypes[part] = 'float32'  # at the session boundary, always
@@ -274,12 +355,16 @@ def main(argv: list[str] | None = None) -> int:
         final = os.path.join(args.out, files[part])
         half = args.precision == 'fp16' and part != 'vae_encoder'
         fp32_path = final + '.fp32.onnx' if half else final
-        export_fp32(torch, mods[part], sample, ins, outs, axes, fp32_path)
+        optimized = half and part == 'unet' and args.optimize_cuda  # the optimizer route fuses on its own
+        fused = export_fp32(torch, mods[part], sample, ins, outs, axes, fp32_path, args.fuse and not optimized)
         info: dict = {'export_s': round(time.time() - t, 1)}
         if args.check:
             info['ort_vs_torch_maxabs'] = check(torch, mods[part], sample, ins, fp32_path)
-        if half and part == 'unet' and args.optimize_cuda:
+        if optimized:
             info['optimize'] = optimize(fp32_path, final, route=args.route, fp16=True)
+            opt = info['optimize']
+            fused = {'route': opt['route'], 'unfused_left': opt['unfused_attention_left'],
+                     'multi_head_attention': opt['ops'].get('MultiHeadAttention', 0)}
         elif half:
             import onnx
 
@@ -289,11 +374,20 @@ def main(argv: list[str] | None = None) -> int:
             if os.path.exists(fp32_path + '.data'):
                 os.remove(fp32_path + '.data')
         info['precision'] = 'fp16' if half else 'fp32'
+        if fused is not None:
+            info['attention'] = attention[part] = fused
         info['seconds'] = round(time.time() - t, 1)
         report['parts'][part] = info
         log(f'{part}: {info}')
+    text_entry = export_text(torch, args, dev, report) if args.text_encoder and not args.only else None
+    if text_entry is None and args.only and os.path.exists(os.path.join(args.out, 'model.json')):
+        with open(os.path.join(args.out, 'model.json')) as f:  # keep a text encoder exported earlier
+            text_entry = json.load(f).get('text_encoder')
     report['model'] = write_model_json(args, args.out, files, dtypes, dict(vae.config), dict(unet.config),
-                                       read_config(args.src, 'scheduler', SVD_SCHEDULER_CONFIG, optional=True))
+                                       read_config(args.src, 'scheduler', SVD_SCHEDULER_CONFIG, optional=True),
+                                       attention_record(args, args.out, attention), text_entry)
+    if not args.only:
+        report['preview'] = fit_preview(args.out)
     report['out'] = args.out
     report['seconds'] = round(time.time() - t0, 1)
     print(json.dumps(report))
