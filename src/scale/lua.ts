@@ -64,8 +64,9 @@ end
  * Admission: caps, round number, job record, input picture, all at once.
  * ARGV: P, id, user, now, options, delivery, format, image, per_user default, max_queued default,
  * bypass caps ('1'), user list TTL (ms), memory budget (bytes, 0: none), result reserve per open
- * job (bytes), now. Returns {'ok', round, position} or {cap, count, limit}; the memory budget's
- * count and limit are bytes.
+ * job (bytes), daily quota per user, guild ('' for none), daily quota per guild, UTC day, quota
+ * counter TTL (ms). Returns {'ok', round, position} or {cap, count, limit}; the memory budget's
+ * count and limit are bytes. The quotas in `settings` (set by an admin) override the defaults.
  *
  * Ids in the user's `active` set whose record is gone or ended (a flushed or partly lost store)
  * are dropped before counting, so a lost record never holds a place forever.
@@ -100,6 +101,27 @@ if budget > 0 then
   local used = (tonumber(mem[1]) or 0) + (tonumber(mem[2]) or 0)
   local need = used + #ARGV[8] + open * (tonumber(ARGV[14]) or 0)
   if need > budget then return {'memory_budget', used, budget} end
+end
+local quotas = redis.call('HMGET', P .. ':settings', 'quota_user', 'quota_guild')
+local qUser = tonumber(quotas[1]) or tonumber(ARGV[15]) or 0
+local qGuild = tonumber(quotas[2]) or tonumber(ARGV[17]) or 0
+local userCount = P .. ':quota:' .. ARGV[18] .. ':user:' .. user
+local guildCount = ARGV[16] ~= '' and (P .. ':quota:' .. ARGV[18] .. ':guild:' .. ARGV[16]) or nil
+if qUser > 0 then
+  local n = tonumber(redis.call('GET', userCount) or '0')
+  if n >= qUser then return {'daily_quota_user', n, qUser} end
+end
+if guildCount and qGuild > 0 then
+  local n = tonumber(redis.call('GET', guildCount) or '0')
+  if n >= qGuild then return {'daily_quota_guild', n, qGuild} end
+end
+if qUser > 0 or qGuild > 0 then
+  redis.call('INCR', userCount)
+  redis.call('PEXPIRE', userCount, ARGV[19])
+  if guildCount then
+    redis.call('INCR', guildCount)
+    redis.call('PEXPIRE', guildCount, ARGV[19])
+  end
 end
 if queued == 0 then
   redis.call('DEL', P .. ':rounds')

@@ -16,7 +16,16 @@ export type ProducerConfig = Pick<
   Config,
   'redisUrl' | 'perUser' | 'maxQueued' | 'maxUploadBytes' | 'maxPixels' | 'resultTtlMs' | 'modelDir'
 > &
-  Partial<Pick<Config, 'redisPrefix' | 'redisMemoryBudgetBytes' | 'redisResultReserveBytes'>>;
+  Partial<
+    Pick<
+      Config,
+      | 'redisPrefix'
+      | 'redisMemoryBudgetBytes'
+      | 'redisResultReserveBytes'
+      | 'dailyQuotaUser'
+      | 'dailyQuotaGuild'
+    >
+  >;
 
 export interface RedisProducer {
   readonly service: RedisJobService;
@@ -44,6 +53,7 @@ export async function createRedisProducer(
     resultTtlMs: config.resultTtlMs,
     memoryBudgetBytes: config.redisMemoryBudgetBytes,
     resultReserveBytes: config.redisResultReserveBytes,
+    quotas: { user: config.dailyQuotaUser ?? 0, guild: config.dailyQuotaGuild ?? 0 },
   });
   const metrics = new ServiceMetrics({ defaultMetrics: options.defaultMetrics });
   attachScaleMetrics(metrics, service);

@@ -14,7 +14,18 @@ import type { Logger } from '../log.ts';
 import type { InspectImage, ModelSummary } from '../service/engine-port.ts';
 import { EMPTY_PROGRESS, queueView } from '../service/job-view.ts';
 import {
+  checkQuotas,
+  type DailyQuotas,
+  guildOf,
+  type QuotaUsage,
+  quotaCount,
+  quotaRefusal,
+  quotaResetAt,
+  utcDay,
+} from '../service/quota.ts';
+import {
   type Actor,
+  type DeliveryTarget,
   type JobService,
   type JobView,
   type QueueLimits,
@@ -49,6 +60,8 @@ export interface RedisJobServiceOptions {
   readonly memoryBudgetBytes?: number;
   /** Bytes kept free in the budget for each waiting or running job's result. */
   readonly resultReserveBytes?: number;
+  /** Daily quotas until an admin sets them (0: none). */
+  readonly quotas?: DailyQuotas;
   /** How often watched jobs are re-read, so a vanished one still ends its watchers (default 2 s). */
   readonly watchPollMs?: number;
 }
@@ -173,11 +186,12 @@ export class RedisJobService implements JobService {
     }
     this.#requireConnection();
     const id = randomBytes(9).toString('base64url');
+    const now = Date.now();
     const admitted = await this.#guard(() =>
       this.store.admit({
         id,
         user: req.user,
-        now: Date.now(),
+        now,
         options,
         delivery: req.delivery,
         image: req.image,
@@ -185,8 +199,18 @@ export class RedisJobService implements JobService {
         listTtlMs: this.#ttlMs * 2,
         memoryBudget: this.#o.memoryBudgetBytes,
         resultReserve: this.#o.resultReserveBytes,
+        quotas: {
+          user: this.#o.quotas?.user ?? 0,
+          guild: this.#o.quotas?.guild ?? 0,
+          guildId: guildOf(req.user, req.delivery),
+          day: utcDay(now),
+          // Kept a day past its reset, so a late reader still sees the count.
+          ttlMs: quotaResetAt(now) - now + 86_400_000,
+        },
       }),
     );
+    if (admitted.kind === 'daily_quota_user' || admitted.kind === 'daily_quota_guild')
+      throw quotaRefusal(admitted.kind === 'daily_quota_user' ? 'user' : 'guild', admitted.limit, now);
     if (admitted.kind === 'memory_budget') {
       this.#log.warn(
         { used: admitted.count, budget: admitted.limit },
@@ -347,6 +371,41 @@ export class RedisJobService implements JobService {
     });
     this.#log.info({ limits: next }, 'queue limits changed');
     return next;
+  }
+
+  async setQuotas(quotas: Partial<DailyQuotas>): Promise<DailyQuotas> {
+    checkQuotas(quotas);
+    const fields: string[] = [];
+    if (quotas.user !== undefined) fields.push('quota_user', String(quotas.user));
+    if (quotas.guild !== undefined) fields.push('quota_guild', String(quotas.guild));
+    const next = await this.#guard(async () => {
+      if (fields.length) await this.#redis.hset(this.store.key('settings'), ...fields);
+      return this.#currentQuotas();
+    });
+    this.#log.info({ quotas: next }, 'daily quotas changed');
+    return next;
+  }
+
+  async quotaLeft(user: UserId, delivery?: DeliveryTarget): Promise<QuotaUsage> {
+    return this.#guard(async () => {
+      const now = Date.now();
+      const day = utcDay(now);
+      const q = await this.#currentQuotas();
+      const guild = guildOf(user, delivery);
+      return {
+        user: quotaCount(q.user, await this.store.quotaUsed(day, `user:${user}`)),
+        guild: guild ? quotaCount(q.guild, await this.store.quotaUsed(day, `guild:${guild}`)) : null,
+        resets_at: quotaResetAt(now),
+      };
+    });
+  }
+
+  async #currentQuotas(): Promise<DailyQuotas> {
+    const [user, guild] = await this.#redis.hmget(this.store.key('settings'), 'quota_user', 'quota_guild');
+    return {
+      user: user === null ? (this.#o.quotas?.user ?? 0) : Number(user),
+      guild: guild === null ? (this.#o.quotas?.guild ?? 0) : Number(guild),
+    };
   }
 
   /**

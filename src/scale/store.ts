@@ -70,11 +70,14 @@ export type ClaimResult =
 
 export type AdmitResult =
   | { readonly kind: 'ok'; readonly round: number; readonly position: number }
-  | {
-      readonly kind: 'user_limit' | 'queue_full' | 'memory_budget';
-      readonly count: number;
-      readonly limit: number;
-    };
+  | { readonly kind: AdmitRefusal; readonly count: number; readonly limit: number };
+
+export type AdmitRefusal =
+  | 'user_limit'
+  | 'queue_full'
+  | 'memory_budget'
+  | 'daily_quota_user'
+  | 'daily_quota_guild';
 
 const STATES = new Set(['queued', 'running', 'succeeded', 'failed', 'canceled']);
 
@@ -195,6 +198,8 @@ export class ScaleStore {
     memoryBudget?: number;
     /** Bytes kept free for each waiting or running job's result. */
     resultReserve?: number;
+    /** Daily quotas (defaults until an admin sets them), the job's guild, today's UTC day. */
+    quotas?: { user: number; guild: number; guildId?: string; day: string; ttlMs: number };
   }): Promise<AdmitResult> {
     const out = (await this.#script('smAdmit')(
       this.prefix,
@@ -211,10 +216,15 @@ export class ScaleStore {
       a.listTtlMs,
       a.memoryBudget ?? 0,
       a.resultReserve ?? 0,
+      a.quotas?.user ?? 0,
+      a.quotas?.guildId ?? '',
+      a.quotas?.guild ?? 0,
+      a.quotas?.day ?? '',
+      a.quotas?.ttlMs ?? 1,
     )) as [string, number, number];
     if (out[0] === 'ok') return { kind: 'ok', round: Number(out[1]), position: Number(out[2]) };
     return {
-      kind: out[0] as 'user_limit' | 'queue_full' | 'memory_budget',
+      kind: out[0] as AdmitRefusal,
       count: Number(out[1]),
       limit: Number(out[2]),
     };
@@ -305,6 +315,11 @@ export class ScaleStore {
 
   async deleteResult(id: string): Promise<void> {
     await this.#script('smDeleteResult')(this.prefix, id);
+  }
+
+  /** Today's count for a quota key (`user:<id>` or `guild:<id>`). */
+  async quotaUsed(day: string, key: string): Promise<number> {
+    return Number(await this.redis.get(this.key('quota', day, key))) || 0;
   }
 
   /** Bytes of pictures and results held in Redis (what the memory budget counts). */

@@ -5,8 +5,10 @@
 import type { AnimateOptionsInput } from '@stillmotion/engine';
 import type { ModelSummary } from './engine-port.ts';
 import { lostView } from './job-view.ts';
+import type { DailyQuotas, QuotaUsage } from './quota.ts';
 import {
   type Actor,
+  type DeliveryTarget,
   type JobService,
   type JobView,
   type QueueLimits,
@@ -247,5 +249,19 @@ export class HttpJobService implements JobService {
       },
       true,
     );
+  }
+
+  async setQuotas(quotas: Partial<DailyQuotas>): Promise<DailyQuotas> {
+    return this.#json('v1/queue/quotas', {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(quotas),
+    });
+  }
+
+  async quotaLeft(user: UserId, delivery?: DeliveryTarget): Promise<QuotaUsage> {
+    const guild =
+      typeof delivery?.guildId === 'string' ? `&guild=${encodeURIComponent(delivery.guildId)}` : '';
+    return this.#json(`v1/quota?user=${encodeURIComponent(user)}${guild}`);
   }
 }
