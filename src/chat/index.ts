@@ -21,6 +21,7 @@ export {
   progressBar,
   renderCaption,
   renderProgress,
+  renderQuota,
 } from './render.ts';
 export { serviceModel } from './service-model.ts';
 export type { ThrottleOptions, ThrottleStats } from './throttle.ts';

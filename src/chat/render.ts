@@ -4,6 +4,7 @@
  * result (prompt, seed, options) and the motion of the More/Less motion buttons.
  */
 import { type AnimateOptions, describePlayback, formatOptions } from '@stillmotion/engine';
+import type { QuotaUsage } from '../service/quota.ts';
 import type { JobView } from '../service/types.ts';
 
 /** `~45 s`, `~2 min 5 s`, `~1 h 3 min`; `unknown` when the service has no estimate yet. */
@@ -78,4 +79,18 @@ export function nextMotion(
 ): number | null {
   const next = job.options.motion + delta;
   return next >= MOTION_MIN && next <= MOTION_MAX ? next : null;
+}
+
+/**
+ * What is left of today's quotas, for `/jobs` and Slack's help: e.g. "Today: 3 of 5 jobs left for
+ * you, 18 of 20 for this server · resets 00:00 UTC". Undefined when no quota applies.
+ */
+export function renderQuota(usage: QuotaUsage, guildWord = 'this server'): string | undefined {
+  const parts = [
+    usage.user && `${usage.user.left} of ${usage.user.limit} jobs left for you`,
+    usage.guild && `${usage.guild.left} of ${usage.guild.limit} for ${guildWord}`,
+  ].filter(Boolean);
+  if (parts.length === 0) return undefined;
+  const hours = Math.max(0, Math.ceil((usage.resets_at - Date.now()) / 3_600_000));
+  return `Today: ${parts.join(', ')} · resets 00:00 UTC (in ${hours <= 1 ? 'under an hour' : `${hours} h`})`;
 }

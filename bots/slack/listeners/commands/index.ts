@@ -4,9 +4,9 @@
  * `/animate-queue …` is the admin command.
  */
 import type { App } from '@slack/bolt';
-import { parseChatText, userError } from '../../../../src/chat/index.ts';
+import { parseChatText, renderQuota, userError } from '../../../../src/chat/index.ts';
 import { runAdminCommand } from '../../admin.ts';
-import type { SlackDeps } from '../../context.ts';
+import { type SlackDeps, slackUserId } from '../../context.ts';
 import { slackHelp } from '../../help.ts';
 import { animateModal, splitTyped } from '../../modal.ts';
 
@@ -23,7 +23,12 @@ export function register(app: App, deps: SlackDeps): void {
       return;
     }
     if (parsed.help) {
-      await ack({ response_type: 'ephemeral', text: slackHelp(deps) });
+      // What is left of today's quotas, as Discord's /jobs shows it.
+      const usage = await deps.service
+        .quotaLeft?.(slackUserId(command.team_id, command.user_id))
+        .catch(() => undefined);
+      const quota = usage && renderQuota(usage, 'this workspace');
+      await ack({ response_type: 'ephemeral', text: [slackHelp(deps), quota].filter(Boolean).join('\n\n') });
       return;
     }
     await ack();
