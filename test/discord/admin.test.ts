@@ -143,6 +143,27 @@ describe('/jobs', () => {
     }
   });
 
+  it("shows what is left of today's quotas, for you and this server", async () => {
+    const { fake } = h;
+    await h.sidecar.service.setQuotas({ user: 3, guild: 50 });
+    await h.sidecar.service.pause();
+    try {
+      const gina = fake.user('gina');
+      await queueJobs(gina, 1);
+      const ix = fake.slash('jobs', [], { user: gina });
+      const cb = await fake.waitForCall((c) => c.path.startsWith(`/interactions/${ix.id}/`));
+      // The job counted against gina and against the guild it was asked in.
+      expect(cb.body.data.content).toMatch(
+        /^Today: 2 of 3 jobs left for you, 49 of 50 for this server · resets 00:00 UTC/,
+      );
+    } finally {
+      await h.sidecar.service.setQuotas({ user: 0, guild: 0 });
+      await h.sidecar.service.clear();
+      await h.sidecar.service.resume();
+      await h.bot.idle();
+    }
+  });
+
   it('a refused submission (your limit reached) is ephemeral and says what to do', async () => {
     const { fake } = h;
     await h.sidecar.service.setLimits({ per_user: 1 });
