@@ -22,7 +22,11 @@ export class SubmitGate {
   async admit(rateKey: string, user: UserId, reply: FastifyReply): Promise<void> {
     try {
       await this.#rate.consume(rateKey);
+      await this.#service.admit?.(user);
     } catch (err) {
+      // The rest of the upload is not wanted: close the connection after the answer rather
+      // than read it.
+      reply.header('connection', 'close');
       if (!(err instanceof RateLimiterRes)) throw err;
       const seconds = Math.max(1, Math.ceil(err.msBeforeNext / 1000));
       reply.header('retry-after', String(seconds));
@@ -32,6 +36,5 @@ export class SubmitGate {
         `too many submissions (limit ${this.#perMinute} a minute); try again in ${seconds} s`,
       );
     }
-    await this.#service.admit?.(user);
   }
 }
