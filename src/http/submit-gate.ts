@@ -18,15 +18,16 @@ export class SubmitGate {
     this.#rate = new RateLimiterMemory({ points: perMinute, duration: 60 });
   }
 
-  /** Counts one submission of `rateKey`, then asks the service whether `user` has room. */
+  /**
+   * Counts one submission of `rateKey`, then asks the service whether `user` has room. A refused
+   * upload's remaining bytes are read and dropped by Node (never buffered, decoded or stored), so
+   * that the client still reads the answer: closing the socket under a client that is still
+   * sending would make it see a broken pipe instead of the 429.
+   */
   async admit(rateKey: string, user: UserId, reply: FastifyReply): Promise<void> {
     try {
       await this.#rate.consume(rateKey);
-      await this.#service.admit?.(user);
     } catch (err) {
-      // The rest of the upload is not wanted: close the connection after the answer rather
-      // than read it.
-      reply.header('connection', 'close');
       if (!(err instanceof RateLimiterRes)) throw err;
       const seconds = Math.max(1, Math.ceil(err.msBeforeNext / 1000));
       reply.header('retry-after', String(seconds));
@@ -36,5 +37,6 @@ export class SubmitGate {
         `too many submissions (limit ${this.#perMinute} a minute); try again in ${seconds} s`,
       );
     }
+    await this.#service.admit?.(user);
   }
 }
