@@ -35,6 +35,17 @@ describe('npm start', () => {
     expect(await first.exited).toBe(0);
   });
 
+  it('starts again at once on the DATA_DIR of a process killed with kill -9', async () => {
+    const dir = tempDir();
+    const first = await spawnMain({ DATA_DIR: dir });
+    process.kill(-first.child.pid!, 'SIGKILL');
+    // Not waiting for the dead process to be reaped: the kernel has already dropped its lock.
+    const second = await spawnMain({ DATA_DIR: dir });
+    expect((await call(second.url, 'GET', '/healthz')).status).toBe(200);
+    second.child.kill('SIGTERM');
+    expect(await second.exited).toBe(0);
+  });
+
   it('reports a missing ffmpeg at start, not at the first job', async () => {
     const main = await spawnMain({ DATA_DIR: tempDir(), FFMPEG_PATH: '/nonexistent/ffmpeg' });
     expect(await main.exited).toBe(1);

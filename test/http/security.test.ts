@@ -377,6 +377,18 @@ describe('sidecar trust model', () => {
       }
     });
 
+    it('keeps /metrics to the admin token off loopback', async () => {
+      const remote = { remoteAddress: '10.1.2.3' };
+      expect((await app.inject({ method: 'GET', url: '/metrics', ...remote })).statusCode).toBe(401);
+      expect((await app.inject({ method: 'GET', url: '/metrics', headers: bot, ...remote })).statusCode).toBe(
+        401,
+      );
+      const withToken = await app.inject({ method: 'GET', url: '/metrics', headers: admin, ...remote });
+      expect(withToken.statusCode).toBe(200);
+      expect(withToken.body).toMatch(/stillmotion_queue_depth/);
+      expect((await app.inject({ method: 'GET', url: '/metrics' })).statusCode).toBe(200);
+    });
+
     it('refuses a wrong Bearer token instead of treating it as anonymous', async () => {
       const res = await app.inject({
         method: 'GET',
