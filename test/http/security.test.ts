@@ -321,6 +321,7 @@ describe('sidecar trust model', () => {
 
     it('gives a playground session its own web:<session> identity from an HttpOnly cookie', async () => {
       const page = await app.inject({ method: 'GET', url: '/' });
+      expect(page.headers['content-security-policy']).toMatch(/frame-ancestors 'none'/);
       const cookie = page.cookies.find((c) => c.name === SESSION_COOKIE)!;
       expect(cookie).toMatchObject({ httpOnly: true, sameSite: 'Strict', path: '/' });
       expect(cookie.value).toMatch(/^[A-Za-z0-9_-]{24}$/);
