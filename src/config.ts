@@ -40,6 +40,22 @@ export function hostName(value: string): string {
   return v.replace(/:\d*$/, '').replace(/\.$/, '');
 }
 
+/** The engine's memory and thread settings: the sidecar, the worker, the CLI and the benches share them. */
+const engineSchema = z.object({
+  SVD_DECODE_CHUNK: int(1, 1000).optional(),
+  SVD_MEMORY_BUDGET_GB: z.coerce.number().positive().max(100_000).optional(),
+  SVD_CPU_ARENA: z.enum(['0', '1', 'true', 'false']).optional(),
+  SVD_THREADS: int(1, 1024).optional(),
+});
+
+/** What {@link engineSettings} returns: SvdEngine.load's memory and thread options. */
+export interface EngineSettings {
+  readonly decodeChunkSize: number | undefined;
+  readonly memoryBudgetBytes: number | undefined;
+  readonly cpuArena: boolean | undefined;
+  readonly threads: number | undefined;
+}
+
 const schema = z.object({
   PORT: int(0, 65535).default(8080),
   HOST: z.string().min(1).default('127.0.0.1'),
@@ -61,6 +77,7 @@ const schema = z.object({
   ENGINE_URL: z.url().optional(),
   SVD_MODEL_DIR: optionalText,
   SVD_DEVICE: z.enum(['auto', 'cuda', 'cpu']).default('auto'),
+  ...engineSchema.shape,
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   QUEUE_BACKEND: z.enum(['local', 'redis']).default('local'),
   REDIS_URL: optionalText.refine((v) => v === undefined || /^rediss?:\/\//.test(v), {
@@ -71,6 +88,39 @@ const schema = z.object({
     .regex(/^[A-Za-z0-9_.-]{1,64}$/, 'letters, digits, _ . - only')
     .default('stillmotion'),
 });
+
+function toEngineSettings(c: z.infer<typeof engineSchema>): EngineSettings {
+  return Object.freeze({
+    decodeChunkSize: c.SVD_DECODE_CHUNK,
+    memoryBudgetBytes:
+      c.SVD_MEMORY_BUDGET_GB === undefined ? undefined : Math.round(c.SVD_MEMORY_BUDGET_GB * 2 ** 30),
+    cpuArena:
+      c.SVD_CPU_ARENA === undefined ? undefined : c.SVD_CPU_ARENA === '1' || c.SVD_CPU_ARENA === 'true',
+    threads: c.SVD_THREADS,
+  });
+}
+
+/** The engine settings alone, for the tools that load an engine without the service (CLI, benches). */
+export function engineSettings(
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): EngineSettings {
+  const parsed = engineSchema.safeParse(nonEmpty(env));
+  if (!parsed.success) throw configError(parsed.error);
+  return toEngineSettings(parsed.data);
+}
+
+function nonEmpty(env: Readonly<Record<string, string | undefined>>): Record<string, string> {
+  // Empty strings mean "unset", as in most .env files.
+  return Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== '')) as Record<
+    string,
+    string
+  >;
+}
+
+function configError(error: z.ZodError): ConfigError {
+  const lines = error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+  return new ConfigError(`invalid configuration:\n  ${lines.join('\n  ')}`);
+}
 
 export interface Config {
   readonly port: number;
@@ -97,6 +147,8 @@ export interface Config {
   readonly engineUrl: string | undefined;
   readonly modelDir: string | undefined;
   readonly device: 'auto' | 'cuda' | 'cpu';
+  /** SVD_DECODE_CHUNK, SVD_MEMORY_BUDGET_GB, SVD_CPU_ARENA, SVD_THREADS, for SvdEngine.load. */
+  readonly engine: EngineSettings;
   readonly logLevel: string;
   readonly queueBackend: 'local' | 'redis';
   readonly redisUrl: string | undefined;
@@ -115,13 +167,8 @@ export function isLoopback(host: string): boolean {
 
 /** Reads and checks the configuration; throws one ConfigError listing every bad variable. */
 export function loadConfig(env: Readonly<Record<string, string | undefined>> = process.env): Config {
-  // Empty strings mean "unset", as in most .env files.
-  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
-  const parsed = schema.safeParse(cleaned);
-  if (!parsed.success) {
-    const lines = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
-    throw new ConfigError(`invalid configuration:\n  ${lines.join('\n  ')}`);
-  }
+  const parsed = schema.safeParse(nonEmpty(env));
+  if (!parsed.success) throw configError(parsed.error);
   const c = parsed.data;
   if (!isLoopback(c.HOST) && !c.STILLMOTION_ADMIN_TOKEN) {
     throw new ConfigError(
@@ -159,6 +206,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     engineUrl: c.ENGINE_URL,
     modelDir: c.SVD_MODEL_DIR,
     device: c.SVD_DEVICE,
+    engine: toEngineSettings(c),
     logLevel: c.LOG_LEVEL,
     queueBackend: c.QUEUE_BACKEND,
     redisUrl: c.REDIS_URL,

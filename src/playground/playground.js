@@ -205,7 +205,7 @@ $('job-form').addEventListener('submit', async (e) => {
     return;
   }
   form.append('image', file);
-  for (const name of ['prompt', 'motion', 'fps', 'frames', 'steps', 'seed']) {
+  for (const name of ['prompt', 'motion', 'fps', 'frames', 'steps', 'seed', 'loop', 'smooth']) {
     const value = $(name).value.trim();
     if (value !== '') form.append(name, value);
   }

@@ -26,6 +26,7 @@ export type SidecarConfig = Pick<
   | 'dataDirMaxBytes'
   | 'modelDir'
   | 'device'
+  | 'engine'
 >;
 
 /**
@@ -86,7 +87,7 @@ export async function createLocalSidecar(
     logger.info({ ffmpeg: ffmpeg.path, source: ffmpeg.source, version: ffmpeg.version }, 'ffmpeg found');
     const engine: EnginePort = options.engine
       ? await options.engine()
-      : await SvdEngine.load({ modelDir: config.modelDir, device: config.device, logger });
+      : await SvdEngine.load({ ...config.engine, modelDir: config.modelDir, device: config.device, logger });
     const started = performance.now();
     await engine.warmup();
     const warmupMs = performance.now() - started;

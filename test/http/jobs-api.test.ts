@@ -178,6 +178,21 @@ describe('job routes', () => {
     expect(metrics).toMatch(/stillmotion_job_failures_total\{reason="input_missing"\} 1/);
   });
 
+  it('takes loop and smooth as form fields; the result has the frames they make', async () => {
+    const posted = await postJob(h.url, {
+      image: await png(),
+      fields: { ...SMALL, frames: '3', loop: 'boomerang', smooth: '2x', user: 'web:loop' },
+    });
+    expect(posted.status).toBe(202);
+    const done = await waitFor(h.sidecar, posted.body.id, ended);
+    expect(done).toMatchObject({ state: 'succeeded', options: { loop: 'boomerang', smooth: '2x' } });
+    const res = await fetch(new URL(`v1/jobs/${posted.body.id}/result`, h.url));
+    const file = path.join(h.dataDir, 'loop.mp4');
+    writeFileSync(file, Buffer.from(await res.arrayBuffer()));
+    // 3 frames → 4 as a boomerang → 8 at 14 fps (the wrap interpolated).
+    expect(await ffprobe(file)).toMatchObject({ nb_frames: 8, fps: 14 });
+  });
+
   it('refuses bad uploads and options with JSON, fast', async () => {
     const good = await png();
     const cases: { o: Parameters<typeof postJob>[1]; status: number; code?: string; option?: string }[] = [
@@ -194,6 +209,9 @@ describe('job routes', () => {
       },
       { o: { image: good, fields: { frames: '99' } }, status: 400, code: 'bad_option', option: 'frames' },
       { o: { image: good, fields: { motion: 'wild' } }, status: 400, option: 'motion' },
+      { o: { image: good, fields: { loop: 'spin' } }, status: 400, code: 'bad_option', option: 'loop' },
+      { o: { image: good, fields: { smooth: '8x' } }, status: 400, code: 'bad_option', option: 'smooth' },
+      { o: { image: good, fields: { fps: '30', smooth: '4x' } }, status: 400, option: 'smooth' },
       { o: { image: good, fields: { bogus: '1' } }, status: 400, code: 'unknown_option', option: 'bogus' },
       { o: { fields: SMALL }, status: 400, code: 'missing_image', option: 'image' },
       { o: { image: good, fields: { delivery: '[1' }, ...admin }, status: 400, option: 'delivery' },
