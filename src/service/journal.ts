@@ -84,6 +84,8 @@ const UNREADABLE_OPTIONS: AnimateOptions = Object.freeze({
   guidance: [0, 0] as const,
   size: 'auto',
   format: 'mp4',
+  loop: 'off',
+  smooth: 'off',
 });
 
 export const DAMAGED_REASON =
