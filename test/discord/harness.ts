@@ -46,15 +46,13 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     { level: options.logLevel ?? process.env.TEST_LOG_LEVEL ?? 'silent' },
     options.logDestination ?? pino.destination(2),
   );
-  const sidecar = await createLocalSidecar(
-    sidecarConfig(dataDir, {
-      device: 'cpu',
-      perUser: options.perUser ?? 3,
-      resultTtlMs: 3_600_000,
-      dataDirMaxBytes: 1e9,
-    }),
-    logger,
-  );
+  const serviceConfig = sidecarConfig(dataDir, {
+    device: 'cpu',
+    perUser: options.perUser ?? 3,
+    resultTtlMs: 3_600_000,
+    dataDirMaxBytes: 1e9,
+  });
+  const sidecar = await createLocalSidecar(serviceConfig, logger);
   if (options.warm !== false) await sidecar.warm();
   const fake = await FakeDiscord.start();
   // Discord's deadline is 3 s; the suite shares two cores with other work, so the fake is lenient
@@ -67,8 +65,12 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       token: fake.token,
       apiUrl: fake.apiUrl,
       adminRoleIds: [],
+      ownerIds: [],
+      homeGuildIds: [],
+      guildIds: [],
       attachmentHosts: [fake.cdn.host],
-      maxImageBytes: 20 * 1024 * 1024,
+      // What `npm start` passes: the service's own upload limit.
+      maxImageBytes: serviceConfig.maxUploadBytes,
       downloadTimeoutMs: 5000,
       editIntervalMs: 1500,
       defaultUploadLimit: 10 * 1024 * 1024,
