@@ -161,6 +161,28 @@ export class FakeDiscord {
     return { id: snowflake(), username: name, discriminator: '0', global_name: name, avatar: null };
   }
 
+  /**
+   * The bot joins another guild with one text channel: GUILD_CREATE is dispatched, so discord.js
+   * caches it (as for any guild the bot is in with the `bot` scope). Returns its ids.
+   */
+  joinGuild(): { guildId: string; channelId: string } {
+    const guildId = snowflake();
+    const channelId = snowflake();
+    this.state.channelGuilds.set(channelId, guildId);
+    const main = this.guild();
+    this.#gateway.dispatch('GUILD_CREATE', {
+      ...main,
+      id: guildId,
+      name: 'Another Guild',
+      roles: (main.roles as Record<string, unknown>[]).map((r) =>
+        r.id === this.guildId ? { ...r, id: guildId } : r,
+      ),
+      channels: [{ ...(main.channels as Record<string, unknown>[])[0], id: channelId, guild_id: guildId }],
+      threads: [],
+    });
+    return { guildId, channelId };
+  }
+
   guild(): Record<string, unknown> {
     const now = new Date().toISOString();
     return {
