@@ -97,6 +97,13 @@ describe('helpers', () => {
     expect(renderCaption(job({ options: { ...options, prompt: '' } }), verbatim)).toContain('(no prompt)');
   });
 
+  it('passes the prompt and a failure reason through the escape, and nothing else', () => {
+    const mark = (t: string) => `<${t}>`;
+    expect(renderCaption(job({ seed: 7 }), mark).split('\n')[0]).toBe('“<waves>”');
+    expect(renderCaption(job({ seed: 7 }), mark)).toContain('`--motion 127');
+    expect(renderProgress(job({ state: 'failed', error: 'bad' }), mark)).toBe('❌ Failed: <bad>');
+  });
+
   it('moves motion by ±50 and disables outside 1–255 instead of clamping', () => {
     expect(nextMotion(job({}), 50)).toBe(177);
     expect(nextMotion(job({}), -50)).toBe(77);
