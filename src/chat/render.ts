@@ -5,7 +5,7 @@
  * (the prompt, an error that may quote it) goes through the platform's `inert` escape, so that it cannot
  * ping, link or format anything.
  */
-import { type AnimateOptions, formatOptions } from '@stillmotion/engine';
+import { type AnimateOptions, describePlayback, formatOptions } from '@stillmotion/engine';
 import type { JobView } from '../service/types.ts';
 
 /** Makes user text inert in one platform's markup (Slack mrkdwn, Discord markdown). */
@@ -63,10 +63,13 @@ export function isFinished(job: Pick<JobView, 'state'>): boolean {
   return job.state === 'succeeded' || job.state === 'failed' || job.state === 'canceled';
 }
 
-/** The result's caption: prompt, seed and every option in the grammar users type. */
+/**
+ * The result's caption: prompt, seed, what was made (frames and rate after `loop` and `smooth`)
+ * and every option in the grammar users type.
+ */
 export function renderCaption(job: Pick<JobView, 'options' | 'seed'>, inert: Escape): string {
   const prompt = job.options.prompt ? `“${inert(job.options.prompt)}”` : '(no prompt)';
-  return `${prompt}\nseed ${job.seed} · \`${formatOptions({ ...job.options, seed: job.seed })}\``;
+  return `${prompt}\nseed ${job.seed} · ${describePlayback(job.options)} · \`${formatOptions({ ...job.options, seed: job.seed })}\``;
 }
 
 export const MOTION_STEP = 50;
