@@ -5,7 +5,7 @@
  */
 import type * as Ort from 'onnxruntime-node';
 import { EngineError } from './errors.ts';
-import type { ModelPart } from './model-info.ts';
+import type { SessionPart } from './model-info.ts';
 import type { OrtModule } from './runtime.ts';
 
 export interface TensorSpec {
@@ -20,14 +20,22 @@ export interface FloatTensor {
   readonly dims: readonly number[];
 }
 
+/** A token-id feed (the text encoder's `input_ids`). */
+export interface Int64Tensor {
+  readonly data: BigInt64Array;
+  readonly dims: readonly number[];
+}
+
+type Feed = FloatTensor | Int64Tensor;
+
 export class ModelSession {
-  readonly part: ModelPart;
+  readonly part: SessionPart;
   readonly inputs: readonly TensorSpec[];
   readonly outputs: readonly TensorSpec[];
   #session: Ort.InferenceSession;
   #ort: OrtModule;
 
-  constructor(ort: OrtModule, part: ModelPart, session: Ort.InferenceSession) {
+  constructor(ort: OrtModule, part: SessionPart, session: Ort.InferenceSession) {
     this.#ort = ort;
     this.part = part;
     this.#session = session;
@@ -37,7 +45,7 @@ export class ModelSession {
 
   static async create(
     ort: OrtModule,
-    part: ModelPart,
+    part: SessionPart,
     file: string,
     options: Ort.InferenceSession.SessionOptions,
   ): Promise<ModelSession> {
@@ -62,8 +70,11 @@ export class ModelSession {
     return typeof d === 'number' && d > 0 ? d : undefined;
   }
 
-  /** Runs with float32 feeds (converted to fp16 where the model wants it) and returns the first output as float32. */
-  async run(feeds: Readonly<Record<string, FloatTensor>>): Promise<FloatTensor> {
+  /**
+   * Runs with float32 feeds (converted to fp16 where the model wants it) or int64 token ids, and returns
+   * the first output as float32.
+   */
+  async run(feeds: Readonly<Record<string, Feed>>): Promise<FloatTensor> {
     const ortFeeds: Record<string, Ort.Tensor> = {};
     for (const spec of this.inputs) {
       const feed = feeds[spec.name];
@@ -90,7 +101,8 @@ export class ModelSession {
     await this.#session.release();
   }
 
-  #toOrt(feed: FloatTensor, type: string): Ort.Tensor {
+  #toOrt(feed: Feed, type: string): Ort.Tensor {
+    if (feed.data instanceof BigInt64Array) return new this.#ort.Tensor('int64', feed.data, feed.dims);
     if (type === 'float16') {
       const half = Float16Array.from(feed.data);
       return new this.#ort.Tensor(
@@ -102,9 +114,9 @@ export class ModelSession {
     return new this.#ort.Tensor('float32', feed.data, feed.dims);
   }
 
-  #feedError(feeds: Readonly<Record<string, FloatTensor>>, problem: string): EngineError {
+  #feedError(feeds: Readonly<Record<string, Feed>>, problem: string): EngineError {
     const given = Object.entries(feeds)
-      .map(([name, t]) => `${name}: float32 [${t.dims}]`)
+      .map(([name, t]) => `${name}: ${t.data instanceof BigInt64Array ? 'int64' : 'float32'} [${t.dims}]`)
       .join('; ');
     return new EngineError(
       'model_error',

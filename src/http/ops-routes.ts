@@ -35,6 +35,7 @@ export function registerModelRoute(app: FastifyInstance, o: AppOptions): void {
       height: m.height,
       fps: m.fps,
       motion: m.motion,
+      steerable: m.steerable,
       provider: o.info.provider() ?? null,
       ready: o.info.ready(),
       options: optionSpecs(m),

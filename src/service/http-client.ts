@@ -95,6 +95,7 @@ export class HttpJobService implements JobService {
       height: m.height as number,
       fps: m.fps as number,
       motion: m.motion as number,
+      steerable: m.steerable === true,
       provider: (m.provider as string | null) ?? null,
       ready: m.ready as boolean,
     };
@@ -230,10 +231,14 @@ export class HttpJobService implements JobService {
   }
 
   async setLimits(limits: Partial<QueueLimits>): Promise<QueueLimits> {
-    return this.#json('v1/queue/limits', {
-      method: 'PUT',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(limits),
-    }, true);
+    return this.#json(
+      'v1/queue/limits',
+      {
+        method: 'PUT',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(limits),
+      },
+      true,
+    );
   }
 }

@@ -84,9 +84,13 @@ const UNREADABLE_OPTIONS: AnimateOptions = Object.freeze({
   guidance: [0, 0] as const,
   size: 'auto',
   format: 'mp4',
+  loop: 'off',
+  smooth: 'off',
+  steer: 0,
 });
 
-export const DAMAGED_REASON = 'this job’s record was damaged on the service’s disk and cannot run; please send it again';
+export const DAMAGED_REASON =
+  'this job’s record was damaged on the service’s disk and cannot run; please send it again';
 
 function parseOptions(text: string): AnimateOptions {
   const v = JSON.parse(text) as unknown;

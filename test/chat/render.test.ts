@@ -20,6 +20,7 @@ const options: AnimateOptions = {
   noise: 0.02,
   guidance: [1, 3],
   size: 'auto',
+  steer: 0,
   format: 'mp4',
   loop: 'off',
   smooth: 'off',
