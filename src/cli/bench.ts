@@ -38,6 +38,8 @@ export interface BenchReport {
   video_ms: number;
   total_ms: number;
   peak_rss_mb: number;
+  /** CPU seconds (user + system, all threads) per run: less sensitive than wall time to a busy machine. */
+  cpu_s: number;
 }
 
 const median = (xs: readonly number[]) => {
@@ -46,6 +48,10 @@ const median = (xs: readonly number[]) => {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 };
 const round = (x: number) => Math.round(x * 100) / 100;
+const cpuSeconds = (since: NodeJS.CpuUsage) => {
+  const d = process.cpuUsage(since);
+  return (d.user + d.system) / 1e6;
+};
 
 export async function bench(opts: {
   model?: string;
@@ -93,6 +99,7 @@ export async function bench(opts: {
     const runs = Math.max(1, opts.runs ?? 1);
     const results: AnimateTimings[] = [];
     let plan: MemoryPlan | undefined;
+    const cpuBefore = process.cpuUsage();
     for (let r = 0; r < runs; r++) {
       t = performance.now();
       const result = await engine.animate(picture, options, {
@@ -128,6 +135,7 @@ export async function bench(opts: {
       video_ms: pick((x) => x.video_ms),
       total_ms: pick((x) => x.total_ms),
       peak_rss_mb: round(process.resourceUsage().maxRSS / 1024),
+      cpu_s: round(cpuSeconds(cpuBefore) / runs),
     };
   } finally {
     await engine.release();
