@@ -134,6 +134,28 @@ describe('guidance halves one after the other', () => {
 });
 
 describe('SvdEngine', () => {
+  it('warms up at the smallest shape the model takes (64×64, 2 frames, 1 step), not at full size', async () => {
+    const unet = engine.sessions.unet;
+    const dims: number[][] = [];
+    const original = unet.run.bind(unet);
+    unet.run = (feeds) => {
+      dims.push([...feeds.sample!.dims]);
+      return original(feeds);
+    };
+    try {
+      await engine.warmup();
+    } finally {
+      unet.run = original;
+    }
+    expect(dims).toEqual([[2, 2, 8, 8, 8]]);
+  });
+
+  it('plans each job: the decode chunk and guidance batching come back with the result', async () => {
+    const plan = engine.plan(engine.resolveOptions({ frames: 5 }), 128, 64);
+    expect(plan.decodeChunk).toBe(5); // the tiny model fits many times over in this machine's memory
+    expect(plan.sequentialGuidance).toBe(false);
+  });
+
   it('creates its sessions once and reuses them across jobs', async () => {
     const before = engine.sessions;
     await frames({ seed: 1, frames: 2, steps: 1 });
