@@ -19,6 +19,25 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { BenchReport } from '../src/cli/bench.ts';
 
+/** The fields of stillmotion's bench report (src/cli/bench.ts) that the comparison uses. */
+export type StillmotionRun = Pick<
+  BenchReport,
+  | 'frames'
+  | 'steps'
+  | 'width'
+  | 'height'
+  | 'load_ms'
+  | 'warmup_ms'
+  | 'clip_ms'
+  | 'vae_encode_ms'
+  | 'unet_step_ms'
+  | 'vae_decode_ms'
+  | 'peak_rss_mb'
+  | 'cpu_s'
+  | 'decode_chunk'
+  | 'sequential_guidance'
+>;
+
 export interface DiffusersReport {
   unet_step_ms: number;
   unet_calls_per_run: number;
@@ -93,7 +112,7 @@ function runJson<T>(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promis
 
 /** Combines the two reports into the results file. Pure, so the arithmetic is tested on its own. */
 export function peerReport(
-  s: BenchReport & { warmup_ms: number; decode_chunk: number; sequential_guidance: boolean },
+  s: StillmotionRun,
   d: DiffusersReport,
   threads: number,
   date: string,
@@ -161,7 +180,7 @@ if (import.meta.main) {
   const log = (m: string) => process.stderr.write(`bench:peer: ${m}\n`);
   try {
     log(`stillmotion: ${values.frames} frames, ${values.steps} steps, ${threads} threads`);
-    const s = await runJson<Parameters<typeof peerReport>[0]>(
+    const s = await runJson<StillmotionRun>(
       process.execPath,
       [
         path.join(root, 'src/cli/bench.ts'),

@@ -17,6 +17,29 @@ const optionalText = z
   .optional()
   .transform((v) => (v?.trim() ? v.trim() : undefined));
 
+/** The value `.env.example` ships with: a copied example file must not become a live secret. */
+export const PLACEHOLDER_TOKEN = 'change-me-to-a-long-random-string';
+export const MIN_TOKEN_LENGTH = 24;
+
+const token = optionalText.superRefine((v, ctx) => {
+  if (v === undefined) return;
+  if (v === PLACEHOLDER_TOKEN || v.startsWith('change-me'))
+    ctx.addIssue({ code: 'custom', message: 'is the .env.example placeholder; set a random secret' });
+  else if (v.length < MIN_TOKEN_LENGTH)
+    ctx.addIssue({
+      code: 'custom',
+      message: `is ${v.length} characters; use at least ${MIN_TOKEN_LENGTH} (openssl rand -hex 24)`,
+    });
+});
+
+/** A host name as the Host header carries it: lower case, without port or IPv6 brackets. */
+export function hostName(value: string): string {
+  const v = value.trim().toLowerCase();
+  if (v.startsWith('[')) return v.slice(1, v.indexOf(']') > 0 ? v.indexOf(']') : undefined);
+  if ((v.match(/:/g) ?? []).length > 1) return v; // a bare IPv6 address
+  return v.replace(/:\d*$/, '').replace(/\.$/, '');
+}
+
 /** The engine's memory and thread settings: the sidecar, the worker, the CLI and the benches share them. */
 const engineSchema = z.object({
   SVD_DECODE_CHUNK: int(1, 1000).optional(),
@@ -37,7 +60,12 @@ const schema = z.object({
   PORT: int(0, 65535).default(8080),
   HOST: z.string().min(1).default('127.0.0.1'),
   DATA_DIR: z.string().min(1).default('.data'),
-  STILLMOTION_ADMIN_TOKEN: optionalText,
+  STILLMOTION_ADMIN_TOKEN: token,
+  STILLMOTION_BOT_TOKEN: token,
+  PUBLIC_URL: z.url({ protocol: /^https?$/ }).optional(),
+  ALLOWED_HOSTS: optionalText,
+  TRUST_PROXY: optionalText,
+  SUBMIT_RATE_PER_MINUTE: int(1, 100_000).default(30),
   /** Jobs run at once: one per GPU by default. */
   CONCURRENCY: int(1, 64).default(1),
   PER_USER_LIMIT: int(1, 1000).default(3),
@@ -99,6 +127,16 @@ export interface Config {
   readonly host: string;
   readonly dataDir: string;
   readonly adminToken: string | undefined;
+  /** STILLMOTION_BOT_TOKEN: trusted (may speak for any user), but no admin routes. */
+  readonly botToken: string | undefined;
+  /** Where people reach this sidecar from outside (a proxy or tunnel); its host is served. */
+  readonly publicUrl: string | undefined;
+  /** Host names served besides loopback, the bound HOST and PUBLIC_URL's host. */
+  readonly allowedHosts: readonly string[];
+  /** fastify's trustProxy: true (any peer), or a comma list of proxy addresses or CIDRs. */
+  readonly trustProxy: true | string | undefined;
+  /** Submissions per identity per minute, refused or not. */
+  readonly submitRatePerMinute: number;
   readonly concurrency: number;
   readonly perUser: number;
   readonly maxQueued: number;
@@ -137,6 +175,11 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
       `invalid configuration:\n  HOST: refusing to bind ${c.HOST} (not loopback) without STILLMOTION_ADMIN_TOKEN`,
     );
   }
+  if (c.STILLMOTION_BOT_TOKEN && c.STILLMOTION_BOT_TOKEN === c.STILLMOTION_ADMIN_TOKEN) {
+    throw new ConfigError(
+      'invalid configuration:\n  STILLMOTION_BOT_TOKEN: must differ from STILLMOTION_ADMIN_TOKEN',
+    );
+  }
   if (c.QUEUE_BACKEND === 'redis' && !c.REDIS_URL) {
     throw new ConfigError('invalid configuration:\n  REDIS_URL: required when QUEUE_BACKEND=redis');
   }
@@ -145,6 +188,14 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     host: c.HOST,
     dataDir: path.resolve(c.DATA_DIR),
     adminToken: c.STILLMOTION_ADMIN_TOKEN,
+    botToken: c.STILLMOTION_BOT_TOKEN,
+    publicUrl: c.PUBLIC_URL,
+    allowedHosts: (c.ALLOWED_HOSTS ?? '')
+      .split(',')
+      .map((h) => hostName(h))
+      .filter(Boolean),
+    trustProxy: parseTrustProxy(c.TRUST_PROXY),
+    submitRatePerMinute: c.SUBMIT_RATE_PER_MINUTE,
     concurrency: c.CONCURRENCY,
     perUser: c.PER_USER_LIMIT,
     maxQueued: c.MAX_QUEUED,
@@ -162,4 +213,10 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     redisPrefix: c.REDIS_PREFIX,
     env,
   });
+}
+
+function parseTrustProxy(v: string | undefined): true | string | undefined {
+  if (v === undefined || /^(false|0|no|off)$/i.test(v)) return undefined;
+  if (/^(true|1|yes|on)$/i.test(v)) return true;
+  return v;
 }

@@ -12,9 +12,11 @@ import {
   type ModelPart,
 } from './model-info.ts';
 import { ModelSession } from './onnx-session.ts';
-import { type AnimateOptions, type AnimateOptionsInput, resolveOptions } from './options.ts';
+import { type AnimateOptions, type AnimateOptionsInput, resolveOptions, SMOOTH_FACTORS } from './options.ts';
 import { type InjectedNoise, runPipeline, type StageTimings, type SvdSessions } from './pipeline.ts';
+import { playbackOf } from './playback.ts';
 import { type ImageLimits, inspectImage, loadImage } from './preprocess.ts';
+import { type PreviewImage, PreviewMaker } from './preview.ts';
 import type { ProgressCallback } from './progress.ts';
 import {
   CUDA_INSTALL_HINT,
@@ -28,6 +30,7 @@ import {
   sessionOptions,
 } from './runtime.ts';
 import { chooseSize } from './sizes.ts';
+import { ClipTextEncoder } from './text-encoder.ts';
 import { openVideoEncoder } from './video.ts';
 
 /** The subset of a pino logger the engine uses. */
@@ -60,12 +63,23 @@ export interface AnimateContext {
   readonly noise?: InjectedNoise;
   /** Skip the video encode (benchmarks on machines without ffmpeg); no file is written. */
   readonly skipVideo?: boolean;
+  /**
+   * Receives a live preview (animated WebP from the denoised latents, no VAE) after at most every
+   * `previewEvery`-th step, within `previewBudget` (default 0.05) of the run time, and after the last
+   * step; never called when the model has no `preview.latent_rgb`.
+   */
+  readonly onPreview?: (preview: PreviewImage) => void;
+  readonly previewEvery?: number;
+  readonly previewBudget?: number;
 }
 
 export interface AnimateTimings extends StageTimings {
   preprocess_ms: number;
   video_ms: number;
   total_ms: number;
+  /** Per preview: time in the denoising loop (x0 → RGB) and the WebP encode (in sharp's threads). */
+  preview_map_ms: number[];
+  preview_encode_ms: number[];
 }
 
 export interface AnimateResult {
@@ -73,8 +87,12 @@ export interface AnimateResult {
   readonly bytes: number;
   readonly width: number;
   readonly height: number;
+  /** Frames in the video, after `loop` and `smooth` (see playback.ts). */
   readonly frames: number;
+  /** The video's playback rate (fps × the smooth factor). */
   readonly fps: number;
+  /** Frames the model made. */
+  readonly sourceFrames: number;
   readonly format: 'mp4' | 'gif';
   readonly seed: number;
   readonly timings: AnimateTimings;
@@ -137,6 +155,9 @@ export class SvdEngine {
           ModelPart,
           ModelSession
         >;
+        const textEncoder = model.textEncoder
+          ? await ClipTextEncoder.create(ort, model.textEncoder, sessionOptions(provider))
+          : undefined;
         const budgetBytes = budget ?? defaultBudgetBytes(provider, cudaDeviceId());
         log.info(
           { provider, device, model: model.name, memory_budget_gb: round1(budgetBytes / 2 ** 30) },
@@ -163,6 +184,7 @@ export class SvdEngine {
             vaeEncoder: byPart.vae_encoder,
             unet: byPart.unet,
             vaeDecoder: byPart.vae_decoder,
+            textEncoder,
           },
           chunk,
           budgetBytes,
@@ -206,7 +228,9 @@ export class SvdEngine {
     const width = WARMUP_SIZE;
     const height = WARMUP_SIZE;
     const rgb = new Uint8Array(width * height * 3).fill(128);
-    const options = this.resolveOptions({ frames: 2, steps: 1, seed: 0 });
+    // With a text encoder, a steered run, so that its session is warm too.
+    const steer = this.model.steerable ? { prompt: 'warm up', steer: 0.5 } : {};
+    const options = this.resolveOptions({ frames: 2, steps: 1, seed: 0, ...steer });
     const plan = this.plan(options, width, height);
     await runPipeline(this.model, this.#sessions, {
       rgb,
@@ -248,11 +272,23 @@ export class SvdEngine {
           height: size.height,
           fps: options.fps,
           format: options.format,
+          loop: options.loop,
+          sourceFrames: options.frames,
+          smooth: SMOOTH_FACTORS[options.smooth] ?? 1,
           outPath: ctx.outPath,
           signal: ctx.signal,
         });
     let videoWrite_ms = 0;
     const plan = this.plan(options, size.width, size.height);
+    const previews =
+      ctx.onPreview && this.model.previewMap
+        ? new PreviewMaker(
+            this.model.previewMap,
+            { frames: options.frames, latentH: size.height / 8, latentW: size.width / 8, fps: options.fps },
+            ctx.onPreview,
+            { every: ctx.previewEvery, budget: ctx.previewBudget },
+          )
+        : undefined;
     try {
       const result = await runPipeline(this.model, this.#sessions, {
         rgb: size.rgb,
@@ -264,6 +300,7 @@ export class SvdEngine {
         noise: ctx.noise,
         signal: ctx.signal,
         onProgress: ctx.onProgress,
+        onDenoised: previews?.onDenoised,
         onFrames: async (frames, count) => {
           const t = performance.now();
           await encoder?.write(toUint8(frames), count);
@@ -273,17 +310,27 @@ export class SvdEngine {
       ctx.onProgress?.({ stage: 'video' });
       const t = performance.now();
       const video = encoder ? await encoder.finish() : { path: ctx.outPath, bytes: 0 };
+      await previews?.flush();
       const video_ms = videoWrite_ms + (performance.now() - t);
+      const playback = playbackOf(options);
       return {
         path: video.path,
         bytes: video.bytes,
         width: size.width,
         height: size.height,
-        frames: options.frames,
-        fps: options.fps,
+        frames: playback.frames,
+        fps: playback.fps,
+        sourceFrames: playback.sourceFrames,
         format: options.format,
         seed: options.seed,
-        timings: { ...result.timings, preprocess_ms, video_ms, total_ms: performance.now() - started },
+        timings: {
+          ...result.timings,
+          preprocess_ms,
+          video_ms,
+          total_ms: performance.now() - started,
+          preview_map_ms: previews?.mapMs ?? [],
+          preview_encode_ms: previews?.encodeMs ?? [],
+        },
         plan,
       };
     } catch (err) {
@@ -299,7 +346,9 @@ export class SvdEngine {
 
   async release(): Promise<void> {
     const s = this.#sessions;
-    await Promise.all([s.imageEncoder, s.vaeEncoder, s.unet, s.vaeDecoder].map((m) => m.release()));
+    await Promise.all(
+      [s.imageEncoder, s.vaeEncoder, s.unet, s.vaeDecoder, s.textEncoder].map((m) => m?.release()),
+    );
   }
 }
 

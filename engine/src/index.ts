@@ -3,7 +3,7 @@
  *
  * Owns: the model folder contract (model-info), execution providers (runtime), the option grammar
  * (options), preprocessing (preprocess, sizes, clip-resize), the algorithm (scheduler, rng,
- * pipeline), video encoding (video, ffmpeg-path) and the SvdEngine that ties them together.
+ * pipeline), video encoding (video, video-loop, playback, ffmpeg-path) and the SvdEngine that ties them together.
  * It imports only onnxruntime-node, sharp and ffmpeg; never the app or the bots.
  */
 export { clipPixelValues } from './clip-resize.ts';
@@ -41,6 +41,8 @@ export {
   MODEL_PARTS,
   type ModelInfo,
   type ModelPart,
+  type SessionPart,
+  type TextEncoderInfo,
 } from './model-info.ts';
 export * from './options.ts';
 export {
@@ -52,6 +54,13 @@ export {
   type SvdSessions,
 } from './pipeline.ts';
 export {
+  describePlayback,
+  fadeLength,
+  type Playback,
+  type PlaybackOptions,
+  playbackOf,
+} from './playback.ts';
+export {
   DEFAULT_MAX_BYTES,
   DEFAULT_MAX_PIXELS,
   type ImageFormat,
@@ -62,11 +71,21 @@ export {
   type RgbImage,
   vaePixels,
 } from './preprocess.ts';
+export {
+  encodePreview,
+  type LatentRgbMap,
+  latentsToRgb,
+  type PreviewImage,
+  PreviewMaker,
+  parseLatentRgbMap,
+} from './preview.ts';
 export type { ProgressCallback, ProgressEvent } from './progress.ts';
 export { NormalRng } from './rng.ts';
 export { CUDA_INSTALL_HINT, DEVICES, type Device, loadOrt, type Provider, parseDevice } from './runtime.ts';
 export { eulerStep, karrasSchedule, type Schedule } from './scheduler.ts';
 export { chooseSize } from './sizes.ts';
+export { steerEmbedding } from './steer.ts';
+export { ClipTextEncoder } from './text-encoder.ts';
 export {
   encodeVideo,
   openVideoEncoder,

@@ -5,7 +5,7 @@
  */
 import type * as Ort from 'onnxruntime-node';
 import { EngineError } from './errors.ts';
-import type { ModelPart } from './model-info.ts';
+import type { SessionPart } from './model-info.ts';
 import type { OrtModule } from './runtime.ts';
 
 export interface TensorSpec {
@@ -20,15 +20,23 @@ export interface FloatTensor {
   readonly dims: readonly number[];
 }
 
+/** A token-id feed (the text encoder's `input_ids`). */
+export interface Int64Tensor {
+  readonly data: BigInt64Array;
+  readonly dims: readonly number[];
+}
+
+type Feed = FloatTensor | Int64Tensor;
+
 export class ModelSession {
-  readonly part: ModelPart;
+  readonly part: SessionPart;
   readonly inputs: readonly TensorSpec[];
   readonly outputs: readonly TensorSpec[];
   #session: Ort.InferenceSession;
   #ort: OrtModule;
   #arena: boolean;
 
-  constructor(ort: OrtModule, part: ModelPart, session: Ort.InferenceSession, arena = false) {
+  constructor(ort: OrtModule, part: SessionPart, session: Ort.InferenceSession, arena = false) {
     this.#ort = ort;
     this.part = part;
     this.#session = session;
@@ -39,7 +47,7 @@ export class ModelSession {
 
   static async create(
     ort: OrtModule,
-    part: ModelPart,
+    part: SessionPart,
     file: string,
     options: Ort.InferenceSession.SessionOptions,
   ): Promise<ModelSession> {
@@ -66,11 +74,11 @@ export class ModelSession {
   }
 
   /**
-   * Runs with float32 feeds (converted to fp16 where the model wants it) and returns the first output as
-   * float32. `release`: the last call of a stage: the CPU arena gives back what this run left unused, so
-   * the next stage does not stack its peak on this one's.
+   * Runs with float32 feeds (converted to fp16 where the model wants it) or int64 token ids, and returns
+   * the first output as float32. `release`: the last call of a stage: the CPU arena gives back what this
+   * run left unused, so the next stage does not stack its peak on this one's.
    */
-  async run(feeds: Readonly<Record<string, FloatTensor>>, release = false): Promise<FloatTensor> {
+  async run(feeds: Readonly<Record<string, Feed>>, release = false): Promise<FloatTensor> {
     const ortFeeds: Record<string, Ort.Tensor> = {};
     for (const spec of this.inputs) {
       const feed = feeds[spec.name];
@@ -100,7 +108,8 @@ export class ModelSession {
     await this.#session.release();
   }
 
-  #toOrt(feed: FloatTensor, type: string): Ort.Tensor {
+  #toOrt(feed: Feed, type: string): Ort.Tensor {
+    if (feed.data instanceof BigInt64Array) return new this.#ort.Tensor('int64', feed.data, feed.dims);
     if (type === 'float16') {
       const half = Float16Array.from(feed.data);
       return new this.#ort.Tensor(
@@ -112,9 +121,9 @@ export class ModelSession {
     return new this.#ort.Tensor('float32', feed.data, feed.dims);
   }
 
-  #feedError(feeds: Readonly<Record<string, FloatTensor>>, problem: string): EngineError {
+  #feedError(feeds: Readonly<Record<string, Feed>>, problem: string): EngineError {
     const given = Object.entries(feeds)
-      .map(([name, t]) => `${name}: float32 [${t.dims}]`)
+      .map(([name, t]) => `${name}: ${t.data instanceof BigInt64Array ? 'int64' : 'float32'} [${t.dims}]`)
       .join('; ');
     return new EngineError(
       'model_error',

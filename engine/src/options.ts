@@ -10,6 +10,8 @@ import type { ModelInfo } from './model-info.ts';
 
 export type SizeMode = 'auto' | 'landscape' | 'portrait' | 'square';
 export type VideoFormat = 'mp4' | 'gif';
+export type LoopMode = 'off' | 'boomerang' | 'fade';
+export type SmoothMode = 'off' | '2x' | '3x' | '4x';
 
 /** What a user may set; every field optional, defaults come from the model and this table. */
 export interface AnimateOptionsInput {
@@ -23,6 +25,9 @@ export interface AnimateOptionsInput {
   readonly guidance?: string | readonly [number, number];
   readonly size?: string;
   readonly format?: string;
+  readonly loop?: string;
+  readonly smooth?: string;
+  readonly steer?: number | string;
 }
 
 /** Fully resolved options: what the pipeline runs with. */
@@ -40,6 +45,12 @@ export interface AnimateOptions {
   readonly guidance: readonly [min: number, max: number];
   readonly size: SizeMode;
   readonly format: VideoFormat;
+  /** How the clip wraps: as made, forward then back, or with its end cross-faded into its start. */
+  readonly loop: LoopMode;
+  /** Motion-interpolated playback at fps × the factor (ffmpeg minterpolate). */
+  readonly smooth: SmoothMode;
+  /** Experimental prompt steer in CLIP space, 0 (off) – 1 (steer.ts). */
+  readonly steer: number;
 }
 
 export type OptionName = keyof AnimateOptions;
@@ -65,10 +76,26 @@ export const MOTION_PRESETS: Readonly<Record<string, number>> = Object.freeze({
   high: 200,
 });
 export const MAX_PROMPT_CHARS = 500;
+export const LOOP_MODES: readonly LoopMode[] = ['off', 'boomerang', 'fade'];
+export const SMOOTH_FACTORS: Readonly<Record<SmoothMode, number>> = Object.freeze({
+  off: 1,
+  '2x': 2,
+  '3x': 3,
+  '4x': 4,
+});
+/** Highest playback rate `smooth` may reach: MP4, and GIF (whose delays are whole hundredths of a second). */
+export const MAX_SMOOTH_FPS: Readonly<Record<VideoFormat, number>> = Object.freeze({ mp4: 60, gif: 50 });
+/** `loop fade` cross-fades ⌊frames/4⌋ frames, so it needs at least this many. */
+export const MIN_FADE_FRAMES = 4;
 export const MAX_SEED = 4294967295;
 
+/** What the option table needs to know of the model; `steerable` unknown means "checked on submit". */
+export type OptionModel = Pick<ModelInfo, 'frames' | 'fps' | 'motion'> & {
+  readonly steerable?: boolean;
+};
+
 /** The option table, in help order. `frames` max depends on the model and is filled in by {@link optionSpecs}. */
-export function optionSpecs(model?: Pick<ModelInfo, 'frames' | 'fps' | 'motion'>): readonly OptionSpec[] {
+export function optionSpecs(model?: OptionModel): readonly OptionSpec[] {
   const maxFrames = model?.frames ?? 25;
   return [
     {
@@ -151,20 +178,65 @@ export function optionSpecs(model?: Pick<ModelInfo, 'frames' | 'fps' | 'motion'>
       description: 'output format',
       choices: ['mp4', 'gif'],
     },
+    {
+      name: 'loop',
+      range: 'off|boomerang|fade',
+      defaultText: 'off',
+      description: 'boomerang: forward then back; fade: end blends into start',
+      choices: LOOP_MODES,
+    },
+    {
+      name: 'smooth',
+      range: 'off|2x|3x|4x',
+      defaultText: 'off',
+      description: `motion-interpolated playback, fps × factor ≤ ${MAX_SMOOTH_FPS.mp4} (GIF ${MAX_SMOOTH_FPS.gif})`,
+      choices: Object.keys(SMOOTH_FACTORS),
+    },
+    STEER_SPEC,
   ];
 }
 
-function specOf(name: OptionName, model?: Pick<ModelInfo, 'frames' | 'fps' | 'motion'>): OptionSpec {
+/** The steer's row, on its own: experimental, off by default, and plain about what it is (steer.ts). */
+const STEER_SPEC: OptionSpec = {
+  name: 'steer',
+  range: '0–1',
+  defaultText: '0 (off)',
+  description: 'EXPERIMENTAL CLIP prompt steer; SVD was not trained with text; results vary',
+  min: 0,
+  max: 1,
+};
+
+/** The refusal of `steer` above 0 on a model folder without the CLIP text encoder. */
+export function steerNeedsTextEncoder(): OptionError {
+  return new OptionError(
+    'steer',
+    STEER_SPEC.range,
+    'steer needs a CLIP text encoder, and this model has none: export one with ' +
+      '`models/export/export_svd.py --text-encoder DIR` (the text tower of ' +
+      'laion/CLIP-ViT-H-14-laion2B-s32B-b79K), or leave steer at 0',
+  );
+}
+
+function parseSteer(raw: number | string | undefined, prompt: string, model: OptionModel): number {
+  if (raw === undefined) return 0;
+  const steer = parseNumber('steer', raw);
+  if (steer > 0 && model.steerable === false) throw steerNeedsTextEncoder();
+  if (steer > 0 && prompt === '')
+    throw new OptionError(
+      'steer',
+      STEER_SPEC.range,
+      'steer turns the video toward the prompt, so it needs a prompt: add one, or leave steer at 0',
+    );
+  return steer;
+}
+
+function specOf(name: OptionName, model?: OptionModel): OptionSpec {
   const spec = optionSpecs(model).find((s) => s.name === name);
   if (!spec) throw new Error(`unknown option ${name}`);
   return spec;
 }
 
-function parseNumber(
-  name: OptionName,
-  raw: number | string,
-  model?: Pick<ModelInfo, 'frames' | 'fps' | 'motion'>,
-): number {
+function parseNumber(name: OptionName, raw: number | string, model?: OptionModel): number {
   const spec = specOf(name, model);
   const text = typeof raw === 'number' ? String(raw) : raw.trim();
   const value =
@@ -223,10 +295,7 @@ export function randomSeed(): number {
  * Validates user input against the table and the model, and fills every default.
  * Throws {@link OptionError} on the first bad option; nothing is clamped.
  */
-export function resolveOptions(
-  input: AnimateOptionsInput,
-  model: Pick<ModelInfo, 'frames' | 'fps' | 'motion'>,
-): AnimateOptions {
+export function resolveOptions(input: AnimateOptionsInput, model: OptionModel): AnimateOptions {
   const prompt = (input.prompt ?? '').trim();
   if (prompt.length > MAX_PROMPT_CHARS) {
     throw new OptionError(
@@ -235,7 +304,7 @@ export function resolveOptions(
       `prompt must be at most ${MAX_PROMPT_CHARS} characters (got ${prompt.length})`,
     );
   }
-  return {
+  const resolved: AnimateOptions = {
     prompt,
     motion: input.motion === undefined ? model.motion : parseMotion(input.motion),
     fps: input.fps === undefined ? model.fps : parseNumber('fps', input.fps),
@@ -246,7 +315,34 @@ export function resolveOptions(
     guidance: input.guidance === undefined ? [1, 3] : parseGuidance(input.guidance),
     size: input.size === undefined ? 'auto' : parseChoice<SizeMode>('size', input.size),
     format: input.format === undefined ? 'mp4' : parseChoice<VideoFormat>('format', input.format),
+    loop: input.loop === undefined ? 'off' : parseChoice<LoopMode>('loop', input.loop),
+    smooth: input.smooth === undefined ? 'off' : parseChoice<SmoothMode>('smooth', input.smooth),
+    steer: parseSteer(input.steer, prompt, model),
   };
+  checkPlayback(resolved);
+  return resolved;
+}
+
+/** The limits `loop` and `smooth` put on the other options, refused by name. */
+function checkPlayback(o: AnimateOptions): void {
+  if (o.loop === 'fade' && o.frames < MIN_FADE_FRAMES) {
+    throw new OptionError(
+      'loop',
+      specOf('loop').range,
+      `loop fade needs at least ${MIN_FADE_FRAMES} frames (got --frames ${o.frames}); use --loop boomerang or more frames`,
+    );
+  }
+  const factor = SMOOTH_FACTORS[o.smooth];
+  const limit = MAX_SMOOTH_FPS[o.format];
+  if (o.fps * factor > limit) {
+    const best = Math.max(...Object.values(SMOOTH_FACTORS).filter((f) => o.fps * f <= limit));
+    throw new OptionError(
+      'smooth',
+      specOf('smooth').range,
+      `smooth ${o.smooth} at --fps ${o.fps} would play at ${o.fps * factor} fps; ${o.format.toUpperCase()} plays at most ${limit} fps` +
+        (best > 1 ? `: use --smooth ${best}x or a lower --fps` : ': use a lower --fps'),
+    );
+  }
 }
 
 /** Writes options back in the grammar users type, e.g. `--motion 127 --fps 7 … --seed 42`. */
@@ -261,5 +357,8 @@ export function formatOptions(o: AnimateOptions): string {
     `--guidance ${o.guidance[0]}-${o.guidance[1]}`,
     `--size ${o.size}`,
     `--format ${o.format}`,
+    `--loop ${o.loop}`,
+    `--smooth ${o.smooth}`,
+    ...(o.steer > 0 ? [`--steer ${o.steer}`] : []),
   ].join(' ');
 }

@@ -7,6 +7,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import {
   BUNDLED_MODEL_DIR,
+  describePlayback,
   EngineError,
   inspectImage,
   loadModelInfo,
@@ -63,7 +64,7 @@ async function main(argv: readonly string[]): Promise<number> {
     });
     if (tty) process.stderr.write('\n');
     process.stderr.write(
-      `done in ${(result.timings.total_ms / 1000).toFixed(1)}s: ${result.frames} frames, ${result.width}×${result.height}\n`,
+      `done in ${(result.timings.total_ms / 1000).toFixed(1)}s: ${describePlayback(options)}, ${result.width}×${result.height}\n`,
     );
     process.stdout.write(`seed: ${result.seed}\noutput: ${result.path}\n`);
     return 0;

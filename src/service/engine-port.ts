@@ -7,7 +7,7 @@ import type { AnimateOptions, ModelInfo, ProgressEvent } from '@stillmotion/engi
 
 export type ModelSummary = Pick<
   ModelInfo,
-  'name' | 'randomWeights' | 'frames' | 'width' | 'height' | 'fps' | 'motion'
+  'name' | 'randomWeights' | 'frames' | 'width' | 'height' | 'fps' | 'motion' | 'steerable'
 >;
 
 export interface ImageLimits {

@@ -53,7 +53,10 @@ export async function createLocalSidecar(
 ): Promise<LocalSidecar> {
   const model = loadModelInfo(config.modelDir);
   const unlock = lockDataDir(config.dataDir);
-  const journal = new Journal(config.dataDir);
+  const journal = new Journal(config.dataDir, {
+    onDamaged: (id, problem) =>
+      logger.error({ job: id, problem }, 'damaged journal row: skipped (its job is failed with a reason)'),
+  });
   const metrics = new ServiceMetrics({ defaultMetrics: options.defaultMetrics });
   const backend = new LocalBackend<BackendJob>({
     concurrency: config.concurrency,
