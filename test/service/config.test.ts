@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, isLoopback, loadConfig } from '../../src/config.ts';
+import { ConfigError, engineSettings, isLoopback, loadConfig } from '../../src/config.ts';
 import { createLogger, jobLogger } from '../../src/log.ts';
 
 describe('config', () => {
@@ -70,6 +70,38 @@ describe('config', () => {
       for (const name of ['PORT', 'PER_USER_LIMIT', 'SVD_DEVICE', 'ENGINE_URL']) expect(text).toContain(name);
     }
     expect(() => loadConfig({ QUEUE_BACKEND: 'redis' })).toThrow(/REDIS_URL/);
+  });
+});
+
+describe('engine settings', () => {
+  it('are unset by default, so the engine derives them (budget from the machine, chunk from the budget)', () => {
+    expect(loadConfig({}).engine).toEqual({
+      decodeChunkSize: undefined,
+      memoryBudgetBytes: undefined,
+      cpuArena: undefined,
+      threads: undefined,
+    });
+  });
+
+  it('reads SVD_DECODE_CHUNK, SVD_MEMORY_BUDGET_GB, SVD_CPU_ARENA and SVD_THREADS', () => {
+    const env = { SVD_DECODE_CHUNK: '4', SVD_MEMORY_BUDGET_GB: '12.5', SVD_CPU_ARENA: '0', SVD_THREADS: '2' };
+    const expected = { decodeChunkSize: 4, memoryBudgetBytes: 12.5 * 2 ** 30, cpuArena: false, threads: 2 };
+    expect(loadConfig(env).engine).toEqual(expected);
+    expect(engineSettings(env)).toEqual(expected);
+    expect(engineSettings({ SVD_CPU_ARENA: 'true' }).cpuArena).toBe(true);
+  });
+
+  it('refuses bad values, naming the variable', () => {
+    for (const [name, value] of [
+      ['SVD_DECODE_CHUNK', '0'],
+      ['SVD_DECODE_CHUNK', 'all'],
+      ['SVD_MEMORY_BUDGET_GB', '-1'],
+      ['SVD_CPU_ARENA', 'maybe'],
+      ['SVD_THREADS', '1.5'],
+    ] as const) {
+      expect(() => engineSettings({ [name]: value })).toThrow(name);
+      expect(() => loadConfig({ [name]: value })).toThrow(name);
+    }
   });
 });
 
