@@ -27,6 +27,15 @@ export {
 } from './errors.ts';
 export { checkFfmpeg, type FfmpegInfo, resolveFfmpeg } from './ffmpeg-path.ts';
 export {
+  BASE_BYTES,
+  DECODE_BYTES_PER_PIXEL,
+  defaultBudgetBytes,
+  type MemoryPlan,
+  type MemoryPlanInput,
+  planMemory,
+  UNET_BYTES_PER_LATENT_PIXEL,
+} from './memory-plan.ts';
+export {
   BUNDLED_MODEL_DIR,
   loadModelInfo,
   MODEL_PARTS,

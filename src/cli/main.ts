@@ -15,6 +15,7 @@ import {
   resolveOptions,
   SvdEngine,
 } from '@stillmotion/engine';
+import { engineSettings } from '../config.ts';
 import { cliHelp, parseCliArgs, UsageError } from './args.ts';
 import { progressLine } from './progress-bar.ts';
 
@@ -46,7 +47,12 @@ async function main(argv: readonly string[]): Promise<number> {
   const options = resolveOptions(args.options, model);
   parseDevice(args.device ?? process.env.SVD_DEVICE);
   await inspectImage(image);
-  const engine = await SvdEngine.load({ modelDir: model.dir, device: args.device, logger });
+  const engine = await SvdEngine.load({
+    ...engineSettings(),
+    modelDir: model.dir,
+    device: args.device,
+    logger,
+  });
   try {
     const output = path.resolve(args.output ?? imagePath.replace(/\.[^./]+$/, '') + `.${options.format}`);
     const startedAt = performance.now();

@@ -114,7 +114,7 @@ describe('job routes', () => {
   });
 
   it('cancels a waiting job (owner only) and a running one', async () => {
-    await call(h.url, 'POST', '/v1/queue/pause', { token: 'test-admin-token' });
+    await call(h.url, 'POST', '/v1/queue/pause', { token: 'test-admin-token-0123456789abcdef' });
     const image = await png();
     const a = await postJob(h.url, { image, fields: { ...SMALL, frames: '4', steps: '8', user: 'web:a' } });
     const b = await postJob(h.url, { image, fields: { ...SMALL, user: 'web:b' } });
@@ -124,7 +124,7 @@ describe('job routes', () => {
     expect(canceled.body).toMatchObject({ state: 'canceled', error: 'canceled while waiting' });
     expect((await call(h.url, 'GET', `/v1/jobs/${a.body.id}`)).body.position).toBe(1);
 
-    await call(h.url, 'POST', '/v1/queue/resume', { token: 'test-admin-token' });
+    await call(h.url, 'POST', '/v1/queue/resume', { token: 'test-admin-token-0123456789abcdef' });
     await waitFor(h.sidecar, a.body.id, (j) => j.state === 'running' && j.progress.step >= 1);
     const t0 = performance.now();
     const stopped = await call(h.url, 'DELETE', `/v1/jobs/${a.body.id}?user=web:a`);
@@ -137,13 +137,13 @@ describe('job routes', () => {
   });
 
   it('fails one job with a readable reason and goes on with the next; GIF output works', async () => {
-    await call(h.url, 'POST', '/v1/queue/pause', { token: 'test-admin-token' });
+    await call(h.url, 'POST', '/v1/queue/pause', { token: 'test-admin-token-0123456789abcdef' });
     const image = await png();
     const doomed = await postJob(h.url, { image, fields: { ...SMALL, user: 'web:f' } });
     const gif = await postJob(h.url, { image, fields: { ...SMALL, format: 'gif', user: 'web:g' } });
     // The picture vanishes from disk before the job runs (a disk problem, an operator's rm…).
     rmSync(h.sidecar.journal.get(doomed.body.id)!.inputPath!);
-    await call(h.url, 'POST', '/v1/queue/resume', { token: 'test-admin-token' });
+    await call(h.url, 'POST', '/v1/queue/resume', { token: 'test-admin-token-0123456789abcdef' });
     const failed = await waitFor(h.sidecar, doomed.body.id, ended);
     expect(failed).toMatchObject({ state: 'failed', error_code: 'input_missing' });
     expect(failed.error).toMatch(/picture was lost .* send it again/);
