@@ -84,6 +84,8 @@ const UNREADABLE_OPTIONS: AnimateOptions = Object.freeze({
   guidance: [0, 0] as const,
   size: 'auto',
   format: 'mp4',
+  loop: 'off',
+  smooth: 'off',
 });
 
 export const DAMAGED_REASON = 'this job’s record was damaged on the service’s disk and cannot run; please send it again';
@@ -101,7 +103,8 @@ function parseOptions(text: string): AnimateOptions {
   ) {
     throw new Error('options are not an options object');
   }
-  return v as AnimateOptions;
+  // Jobs journaled before loop and smooth existed ran without them.
+  return { ...(v as AnimateOptions), loop: o.loop ?? 'off', smooth: o.smooth ?? 'off' };
 }
 
 function parseDelivery(text: string | null): DeliveryTarget | null {
