@@ -16,6 +16,7 @@ import { type AnimateOptions, type AnimateOptionsInput, resolveOptions, SMOOTH_F
 import { type InjectedNoise, runPipeline, type StageTimings, type SvdSessions } from './pipeline.ts';
 import { playbackOf } from './playback.ts';
 import { type ImageLimits, inspectImage, loadImage } from './preprocess.ts';
+import { type PreviewImage, PreviewMaker } from './preview.ts';
 import type { ProgressCallback } from './progress.ts';
 import {
   CUDA_INSTALL_HINT,
@@ -62,12 +63,23 @@ export interface AnimateContext {
   readonly noise?: InjectedNoise;
   /** Skip the video encode (benchmarks on machines without ffmpeg); no file is written. */
   readonly skipVideo?: boolean;
+  /**
+   * Receives a live preview (animated WebP from the denoised latents, no VAE) after at most every
+   * `previewEvery`-th step, within `previewBudget` (default 0.05) of the run time, and after the last
+   * step; never called when the model has no `preview.latent_rgb`.
+   */
+  readonly onPreview?: (preview: PreviewImage) => void;
+  readonly previewEvery?: number;
+  readonly previewBudget?: number;
 }
 
 export interface AnimateTimings extends StageTimings {
   preprocess_ms: number;
   video_ms: number;
   total_ms: number;
+  /** Per preview: time in the denoising loop (x0 → RGB) and the WebP encode (in sharp's threads). */
+  preview_map_ms: number[];
+  preview_encode_ms: number[];
 }
 
 export interface AnimateResult {
@@ -268,6 +280,15 @@ export class SvdEngine {
         });
     let videoWrite_ms = 0;
     const plan = this.plan(options, size.width, size.height);
+    const previews =
+      ctx.onPreview && this.model.previewMap
+        ? new PreviewMaker(
+            this.model.previewMap,
+            { frames: options.frames, latentH: size.height / 8, latentW: size.width / 8, fps: options.fps },
+            ctx.onPreview,
+            { every: ctx.previewEvery, budget: ctx.previewBudget },
+          )
+        : undefined;
     try {
       const result = await runPipeline(this.model, this.#sessions, {
         rgb: size.rgb,
@@ -279,6 +300,7 @@ export class SvdEngine {
         noise: ctx.noise,
         signal: ctx.signal,
         onProgress: ctx.onProgress,
+        onDenoised: previews?.onDenoised,
         onFrames: async (frames, count) => {
           const t = performance.now();
           await encoder?.write(toUint8(frames), count);
@@ -288,6 +310,7 @@ export class SvdEngine {
       ctx.onProgress?.({ stage: 'video' });
       const t = performance.now();
       const video = encoder ? await encoder.finish() : { path: ctx.outPath, bytes: 0 };
+      await previews?.flush();
       const video_ms = videoWrite_ms + (performance.now() - t);
       const playback = playbackOf(options);
       return {
@@ -300,7 +323,14 @@ export class SvdEngine {
         sourceFrames: playback.sourceFrames,
         format: options.format,
         seed: options.seed,
-        timings: { ...result.timings, preprocess_ms, video_ms, total_ms: performance.now() - started },
+        timings: {
+          ...result.timings,
+          preprocess_ms,
+          video_ms,
+          total_ms: performance.now() - started,
+          preview_map_ms: previews?.mapMs ?? [],
+          preview_encode_ms: previews?.encodeMs ?? [],
+        },
         plan,
       };
     } catch (err) {

@@ -71,6 +71,14 @@ export {
   type RgbImage,
   vaePixels,
 } from './preprocess.ts';
+export {
+  encodePreview,
+  type LatentRgbMap,
+  latentsToRgb,
+  type PreviewImage,
+  PreviewMaker,
+  parseLatentRgbMap,
+} from './preview.ts';
 export type { ProgressCallback, ProgressEvent } from './progress.ts';
 export { NormalRng } from './rng.ts';
 export { CUDA_INSTALL_HINT, DEVICES, type Device, loadOrt, type Provider, parseDevice } from './runtime.ts';

@@ -6,6 +6,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ModelError } from './errors.ts';
+import { type LatentRgbMap, parseLatentRgbMap } from './preview.ts';
 
 export type ModelPart = 'image_encoder' | 'vae_encoder' | 'unet' | 'vae_decoder';
 export const MODEL_PARTS: readonly ModelPart[] = ['image_encoder', 'vae_encoder', 'unet', 'vae_decoder'];
@@ -44,6 +45,8 @@ export interface ModelInfo {
   /** model.json's `attention.fused`: undefined for folders written before it was recorded. */
   readonly attentionFused: boolean | undefined;
   readonly license: string;
+  /** The fitted latent→RGB map for live previews (`preview.latent_rgb`); absent: no previews. */
+  readonly previewMap?: LatentRgbMap;
   /** The CLIP text encoder the `steer` option needs; undefined when the folder has none. */
   readonly textEncoder: TextEncoderInfo | undefined;
   /** True when {@link textEncoder} is there: `steer` above 0 is accepted. */
@@ -77,6 +80,7 @@ interface RawModelJson {
   files?: Partial<Record<ModelPart, string>>;
   attention?: { fused?: unknown };
   license?: unknown;
+  preview?: { latent_rgb?: unknown };
   text_encoder?: { file?: string; tokenizer?: string; tokenizer_config?: string; context_length?: number };
 }
 
@@ -104,6 +108,9 @@ export function loadModelInfo(dir: string = BUNDLED_MODEL_DIR): ModelInfo {
   const textEncoder = readTextEncoder(raw, dir, file);
   const width = need<number>(raw.width, 'width', file, (v) => posInt(v) && v % 8 === 0);
   const height = need<number>(raw.height, 'height', file, (v) => posInt(v) && v % 8 === 0);
+  const previewMap = parseLatentRgbMap(raw.preview?.latent_rgb);
+  if (raw.preview?.latent_rgb !== undefined && !previewMap)
+    throw new ModelError(`${file}: preview.latent_rgb must be {weights: 4×3 numbers, bias: 3 numbers}`);
   return Object.freeze({
     dir,
     name: need<string>(raw.name, 'name', file, (v) => typeof v === 'string'),
@@ -126,6 +133,7 @@ export function loadModelInfo(dir: string = BUNDLED_MODEL_DIR): ModelInfo {
     weightBytes: MODEL_PARTS.reduce((sum, part) => sum + fileBytes(files[part]), 0),
     attentionFused: typeof raw.attention?.fused === 'boolean' ? raw.attention.fused : undefined,
     license: typeof raw.license === 'string' ? raw.license : '',
+    ...(previewMap ? { previewMap } : {}),
     textEncoder,
     steerable: textEncoder !== undefined,
   });

@@ -53,6 +53,11 @@ export interface PipelineRun {
   readonly clipPixels?: Float32Array;
   readonly signal?: AbortSignal;
   readonly onProgress?: ProgressCallback;
+  /**
+   * Receives the denoised estimate x0 [F,4,h,w] after each step (a buffer reused between steps:
+   * read it before returning). For previews; not called when absent.
+   */
+  readonly onDenoised?: (x0: Float32Array, step: number, steps: number) => void;
   /** Receives each decoded chunk as floats in [0,1], HWC, `count` frames. */
   readonly onFrames?: (frames: Float32Array, count: number) => void | Promise<void>;
 }
@@ -143,6 +148,7 @@ export async function runPipeline(
   const unetTimestep = sessions.unet.input(1, 'timestep');
   const unetEmbeds = sessions.unet.input(3, 'encoder_hidden_states');
   const unetTimeIds = sessions.unet.input(2, 'added_time_ids');
+  const denoised = run.onDenoised ? new Float32Array(latents.length) : undefined;
   for (let i = 0; i < o.steps; i++) {
     t = performance.now();
     const scale = 1 / inputScale(schedule, i);
@@ -167,9 +173,10 @@ export async function runPipeline(
       for (let first = 0; first < batch; first += rows) v.set(await callRows(first), first * half);
       pred = applyGuidance(v, guidance, frames, latentFrame);
     }
-    eulerStep(schedule, i, latents, pred);
+    eulerStep(schedule, i, latents, pred, denoised);
     const stepMs = performance.now() - t;
     timings.unet_step_ms.push(stepMs);
+    if (denoised) run.onDenoised!(denoised, i + 1, o.steps);
     run.onProgress?.({ stage: 'denoise', step: i + 1, steps: o.steps, stepMs });
     checkAbort();
   }

@@ -42,8 +42,15 @@ export function inputScale(schedule: Schedule, i: number): number {
 /**
  * One Euler step for v-prediction, in place on `sample` (fp32):
  *   x0 = v · (−σ/√(σ²+1)) + x/(σ²+1);  d = (x − x0)/σ;  x ← x + d · (σ_{i+1} − σ_i)
+ * With `denoised`, the estimate x0 is also written there (for previews).
  */
-export function eulerStep(schedule: Schedule, i: number, sample: Float32Array, v: Float32Array): void {
+export function eulerStep(
+  schedule: Schedule,
+  i: number,
+  sample: Float32Array,
+  v: Float32Array,
+  denoised?: Float32Array,
+): void {
   const sigma = schedule.sigmas[i];
   const next = schedule.sigmas[i + 1];
   const s2 = sigma * sigma + 1;
@@ -53,6 +60,7 @@ export function eulerStep(schedule: Schedule, i: number, sample: Float32Array, v
   for (let k = 0; k < sample.length; k++) {
     const x = sample[k];
     const x0 = v[k] * cOut + x * cSkip;
+    if (denoised) denoised[k] = x0;
     sample[k] = x + ((x - x0) / sigma) * dt;
   }
 }

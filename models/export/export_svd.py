@@ -23,6 +23,7 @@ import json
 import os
 import re
 import shutil
+import subprocess
 import sys
 import time
 
@@ -292,6 +293,20 @@ def write_model_json(args, out: str, files: dict, dtypes: dict, vae_cfg: dict, u
     return meta
 
 
+def fit_preview(out: str) -> dict | None:
+    """Fits the live-preview map (fit-preview.ts, onnxruntime-node) into model.json; None without Node."""
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'fit-preview.ts')
+    node = shutil.which('node')
+    if not node:
+        log(f'no node on PATH: run `node {script} {out}` later for live previews')
+        return None
+    r = subprocess.run([node, script, out, '--device', 'cpu'], capture_output=True, text=True)
+    if r.returncode != 0:
+        log(f'fit-preview failed (no live previews until it is run): {r.stderr.strip()}')
+        return None
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
 def export_text(torch, args, dev: str, report: dict) -> dict:
     """The CLIP text tower and its tokenizer (export_text_encoder.py); returns model.json's `text_encoder`."""
     from export_text_encoder import export_text_encoder
@@ -371,6 +386,8 @@ def main(argv: list[str] | None = None) -> int:
     report['model'] = write_model_json(args, args.out, files, dtypes, dict(vae.config), dict(unet.config),
                                        read_config(args.src, 'scheduler', SVD_SCHEDULER_CONFIG, optional=True),
                                        attention_record(args, args.out, attention), text_entry)
+    if not args.only:
+        report['preview'] = fit_preview(args.out)
     report['out'] = args.out
     report['seconds'] = round(time.time() - t0, 1)
     print(json.dumps(report))
