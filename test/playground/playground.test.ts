@@ -65,13 +65,13 @@ describe('playground', () => {
       const original = w.fetch;
       w.sent = [];
       w.fetch = (url, init) => {
-        if (init?.body instanceof FormData)
-          w.sent.push(
-            Object.fromEntries([...init.body].filter(([, v]) => typeof v === 'string')) as Record<
-              string,
-              string
-            >,
-          );
+        if (init?.body instanceof FormData) {
+          const fields: Record<string, string> = {};
+          init.body.forEach((v, k) => {
+            if (typeof v === 'string') fields[k] = v;
+          });
+          w.sent.push(fields);
+        }
         return original(url, init);
       };
     });
