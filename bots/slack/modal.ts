@@ -1,6 +1,7 @@
 /**
  * The /animate modal, built from the engine's option table: image (file_input, one picture),
- * prompt, motion (select), fps, frames, seed, loop and smooth (selects), prefilled with what the user typed. Typed options
+ * prompt, motion (select), fps, frames, seed, loop and smooth (selects) and the experimental steer, prefilled with
+ * what the user typed. Typed options
  * without a field (steps, noise, …), the channel and thread, and — for the shortcut — the source
  * file id travel in `private_metadata`, since a file_input cannot be preselected.
  */
@@ -22,6 +23,7 @@ export const MODAL_FIELDS = [
   'seed',
   'loop',
   'smooth',
+  'steer',
 ] as const satisfies readonly OptionName[];
 /** Labels of the select fields made from the table's choices. */
 const CHOICE_LABELS = { loop: 'Loop', smooth: 'Smooth playback' } as const;
@@ -86,6 +88,26 @@ function numberInput(
       ...(s.min !== undefined ? { min_value: String(s.min) } : {}),
       ...(s.max !== undefined ? { max_value: String(s.max) } : {}),
       ...(/^\d+$/.test(initial) ? { initial_value: initial } : {}),
+    },
+  } as KnownBlock;
+}
+
+/** The experimental steer, 0–1 with decimals; its hint (from the table) says what it is and is not. */
+function steerInput(model: ModelDefaults | undefined, typed: string | undefined): KnownBlock {
+  const s = field('steer', model);
+  return {
+    type: 'input',
+    block_id: 'steer',
+    optional: true,
+    label: plain('Steer toward the prompt (experimental)'),
+    hint: hint('steer', model),
+    element: {
+      type: 'number_input',
+      action_id: 'value',
+      is_decimal_allowed: true,
+      min_value: String(s.min),
+      max_value: String(s.max),
+      ...(typed !== undefined && /^(\d+(\.\d*)?|\.\d+)$/.test(typed) ? { initial_value: typed } : {}),
     },
   } as KnownBlock;
 }
@@ -179,6 +201,7 @@ export function animateModal(args: {
     numberInput('seed', model, typed.seed),
     choiceSelect('loop', typed.loop),
     choiceSelect('smooth', typed.smooth),
+    steerInput(model, typed.steer),
   );
   const extras = Object.entries(metadata.extra);
   if (extras.length > 0) {
