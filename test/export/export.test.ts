@@ -62,7 +62,14 @@ describe('scripts parse', () => {
 
   it('export_svd.py --help works without torch and lists the flags', async () => {
     const r = await exec(python, ['models/export/export_svd.py', '--help'], { cwd: root });
-    for (const flag of ['--precision', '--optimize-cuda', '--random-weights', '--out', '--no-fuse', '--text-encoder'])
+    for (const flag of [
+      '--precision',
+      '--optimize-cuda',
+      '--random-weights',
+      '--out',
+      '--no-fuse',
+      '--text-encoder',
+    ])
       expect(r.stdout).toContain(flag);
   });
 
