@@ -5,6 +5,7 @@
 import { formatEta } from '../../src/chat/index.ts';
 import type { JobView } from '../../src/service/types.ts';
 import { actorOf, isAdmin, type SlackDeps, slackUserId } from './context.ts';
+import { mrkdwn } from './mrkdwn.ts';
 
 export const ADMIN_USAGE =
   'Usage: `/animate-queue list`, `cancel <job id>`, `pause`, `resume`, `clear`, `limit <per user> [max queued]`, `quota <per user a day> [per workspace a day]` (0: none).';
@@ -54,7 +55,7 @@ export async function runAdminCommand(
       if (!id) return `❌ Give the job id. ${ADMIN_USAGE}`;
       const job = await service.cancel(id, actorOf(deps, team, user));
       log({ target: id, state: job.state });
-      return `✖️ Job \`${id}\` (${job.user}) is ${job.state}.`;
+      return `✖️ Job \`${mrkdwn(id)}\` (${job.user}) is ${job.state}.`;
     }
     case 'pause': {
       const r = await service.pause();
@@ -100,6 +101,6 @@ export async function runAdminCommand(
       return `✅ Daily quotas: ${show(quotas.user)} per user, ${show(quotas.guild)} per workspace.`;
     }
     default:
-      return `❌ Unknown action “${action}”. ${ADMIN_USAGE}`;
+      return `❌ Unknown action “${mrkdwn(action)}”. ${ADMIN_USAGE}`;
   }
 }

@@ -2,9 +2,9 @@
  * @stillmotion/engine — Stable Video Diffusion image-to-video on onnxruntime-node.
  *
  * Owns: the model folder contract (model-info), execution providers (runtime), the option grammar
- * (options), preprocessing (preprocess, sizes, clip-resize), the algorithm (scheduler, rng,
+ * (options), preprocessing (preprocess, sizes, clip-resize), the algorithm (scheduler, rng, steer, text-encoder,
  * pipeline), video encoding (video, video-loop, playback, ffmpeg-path) and the SvdEngine that ties them together.
- * It imports only onnxruntime-node, sharp and ffmpeg; never the app or the bots.
+ * It imports only onnxruntime-node, sharp, ffmpeg and @huggingface/tokenizers; never the app or the bots.
  */
 export { clipPixelValues } from './clip-resize.ts';
 export {

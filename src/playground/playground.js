@@ -171,6 +171,11 @@ async function loadModel() {
   $('fps').placeholder = String(m.fps);
   $('motion').placeholder = String(m.motion);
   $('steps').placeholder = '25';
+  if (m.steerable === false) {
+    $('steer').disabled = true;
+    $('steer-hint').textContent +=
+      ' This model has no CLIP text encoder: export one with models/export/export_svd.py --text-encoder DIR.';
+  }
   if (m.random_weights) {
     const note = $('model-note');
     note.textContent =
@@ -205,7 +210,7 @@ $('job-form').addEventListener('submit', async (e) => {
     return;
   }
   form.append('image', file);
-  for (const name of ['prompt', 'motion', 'fps', 'frames', 'steps', 'seed', 'loop', 'smooth']) {
+  for (const name of ['prompt', 'motion', 'fps', 'frames', 'steps', 'seed', 'loop', 'smooth', 'steer']) {
     const value = $(name).value.trim();
     if (value !== '') form.append(name, value);
   }

@@ -112,7 +112,8 @@ function parseOptions(text: string): AnimateOptions {
   ) {
     throw new Error('options are not an options object');
   }
-  return v as AnimateOptions;
+  // Jobs journaled before loop and smooth existed ran without them.
+  return { ...(v as AnimateOptions), loop: o.loop ?? 'off', smooth: o.smooth ?? 'off' };
 }
 
 function parseDelivery(text: string | null): DeliveryTarget | null {
@@ -138,11 +139,13 @@ function toRecord(r: Row): { record: JobRecord; problem?: string } {
     problems.push(`delivery: ${(err as Error).message}`);
   }
   const damaged = problems.length > 0;
+  // A job that was still to run cannot: it fails with a reason. An ended one keeps its outcome.
+  const fails = damaged && (r.state === 'queued' || r.state === 'running');
   const record: JobRecord = {
     id: r.id,
     seq: r.seq,
     user: r.user,
-    state: damaged && (r.state === 'queued' || r.state === 'running') ? 'failed' : r.state,
+    state: fails ? 'failed' : r.state,
     options,
     inputPath: r.input_path,
     resultPath: r.result_path,
@@ -150,8 +153,8 @@ function toRecord(r: Row): { record: JobRecord; problem?: string } {
     delivery,
     delivered: r.delivered === 1,
     attempts: r.attempts,
-    error: damaged && !r.error ? DAMAGED_REASON : r.error,
-    errorCode: damaged && !r.error_code ? 'corrupt_record' : r.error_code,
+    error: fails ? DAMAGED_REASON : r.error,
+    errorCode: fails ? 'corrupt_record' : r.error_code,
     createdAt: r.created_at,
     startedAt: r.started_at,
     finishedAt: r.finished_at,

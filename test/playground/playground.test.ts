@@ -55,7 +55,33 @@ describe('playground', () => {
     await page.fill('#steps', '3');
     await page.fill('#seed', '11');
     await page.selectOption('#loop', 'boomerang');
+    expect(await page.locator('#steer-hint').textContent()).toMatch(
+      /Experimental\..*not trained with text, so results vary/s,
+    );
+    await page.fill('#steer', '0.5');
+    // What the form sends (Chromium does not expose multipart bodies with a file to playwright).
+    await page.evaluate(() => {
+      const w = window as unknown as { sent: Record<string, string>[]; fetch: typeof fetch };
+      const original = w.fetch;
+      w.sent = [];
+      w.fetch = (url, init) => {
+        if (init?.body instanceof FormData) {
+          const fields: Record<string, string> = {};
+          init.body.forEach((v, k) => {
+            if (typeof v === 'string') fields[k] = v;
+          });
+          w.sent.push(fields);
+        }
+        return original(url, init);
+      };
+    });
     await page.getByRole('button', { name: 'Animate' }).click();
+    expect(
+      await page.evaluate(() => (window as unknown as { sent: Record<string, string>[] }).sent[0]),
+    ).toMatchObject({
+      prompt: 'a card that moves',
+      steer: '0.5',
+    });
 
     await page.waitForSelector('#progress[data-seen-progress="true"]', { timeout: 60_000 });
     const duration = await page.waitForFunction(
@@ -74,6 +100,7 @@ describe('playground', () => {
     const made = await call(h.url, 'GET', href.replace(/\/result$/, ''));
     expect(made.body.options).toMatchObject({ frames: 4, loop: 'boomerang', smooth: 'off' });
     await page.selectOption('#loop', 'off');
+    await page.fill('#steer', '');
     await expect
       .poll(() => page.locator('#recent li').first().textContent())
       .toMatch(/a card that moves.*succeeded/);
