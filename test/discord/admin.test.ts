@@ -86,6 +86,16 @@ describe('/queue (admins)', () => {
       (await queueCommand('limit', { roles, options: [{ name: 'per_user', type: 4, value: 5 }] })).text,
     ).toMatch(/5 jobs per user/);
     expect((await h.sidecar.service.queue()).limits.per_user).toBe(5);
+    const quota = await queueCommand('quota', {
+      roles,
+      options: [
+        { name: 'per_user', type: 4, value: 7 },
+        { name: 'per_server', type: 4, value: 40 },
+      ],
+    });
+    expect(quota.text).toMatch(/Daily quotas: 7 a day per user, 40 a day per server/);
+    expect(await h.sidecar.service.quotaLeft(`discord:${dave.id}`)).toMatchObject({ user: { limit: 7 } });
+    await h.sidecar.service.setQuotas({ user: 0, guild: 0 });
     const canceled = await queueCommand('cancel', { roles, options: [{ name: 'job', type: 3, value: id }] });
     expect(canceled.text).toContain(`Canceled \`${id}\``);
     expect((await queueCommand('resume', { roles })).text).toMatch(/Resumed/);

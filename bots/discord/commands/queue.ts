@@ -1,5 +1,5 @@
 /**
- * `/queue list|cancel|pause|resume|clear|limit`: admins only. Registered with
+ * `/queue list|cancel|pause|resume|clear|limit|quota`: admins only. Registered with
  * default_member_permissions = Manage Server, and checked again on every use (an admin role from
  * DISCORD_ADMIN_ROLE_IDS also passes). A guild's admins list, cancel and clear that guild's jobs
  * only; `list` never shows other guilds' or Slack's users or prompts. Pause, resume, limits and the
@@ -27,7 +27,7 @@ interface Asker {
 }
 
 /** Subcommands that act on the whole queue, for operators only. */
-const QUEUE_WIDE = new Set(['pause', 'resume', 'limit']);
+const QUEUE_WIDE = new Set(['pause', 'resume', 'limit', 'quota']);
 
 function age(job: JobView): string {
   const s = Math.max(0, Math.round((Date.now() - job.created_at) / 1000));
@@ -100,6 +100,16 @@ async function run(interaction: ChatInputCommandInteraction, ctx: BotContext, as
       });
       return `Limits: ${limits.per_user} jobs per user, ${limits.max_queued} in the queue.`;
     }
+    case 'quota': {
+      if (!ctx.service.setQuotas) return 'This service keeps no quotas.';
+      const perServer = interaction.options.getInteger('per_server');
+      const quotas = await ctx.service.setQuotas({
+        user: interaction.options.getInteger('per_user', true),
+        ...(perServer !== null ? { guild: perServer } : {}),
+      });
+      const show = (n: number) => (n > 0 ? `${n} a day` : 'none');
+      return `Daily quotas: ${show(quotas.user)} per user, ${show(quotas.guild)} per server (UTC days).`;
+    }
     default:
       throw new Error(`unknown /queue subcommand ${sub}`);
   }
@@ -150,6 +160,26 @@ export const queue = {
             .setRequired(true)
             .setMinValue(1)
             .setMaxValue(100),
+        ),
+    )
+    .addSubcommand((s) =>
+      s
+        .setName('quota')
+        .setDescription('jobs per UTC day, per user and per server (0: none)')
+        .addIntegerOption((o) =>
+          o
+            .setName('per_user')
+            .setDescription('jobs a day per user (0: none)')
+            .setRequired(true)
+            .setMinValue(0)
+            .setMaxValue(1_000_000),
+        )
+        .addIntegerOption((o) =>
+          o
+            .setName('per_server')
+            .setDescription('jobs a day per server or Slack workspace (0: none)')
+            .setMinValue(0)
+            .setMaxValue(1_000_000),
         ),
     ),
   async execute(interaction, ctx) {
