@@ -78,7 +78,7 @@ describe('HttpJobService, when the job disappears while watched', () => {
     const view = { id: 'j1', user: 'web:x', state: 'queued', position: 1, options: { steps: 1 } };
     let calls = 0;
     // The stream breaks after one event (a sidecar restart); by the reconnect, the job is gone.
-    const server = createServer((req, res) => {
+    const server = createServer((_req, res) => {
       calls++;
       if (calls === 1) {
         res.writeHead(200, { 'content-type': 'text/event-stream' });
