@@ -44,7 +44,7 @@ describe('an echoed prompt', () => {
     const seed = /seed (\d+)/.exec(post.body.content)![1];
     expect(post.body.content.split('\n').slice(0, 2)).toEqual([
       `<@${alice.id}> ${SHOWN}`,
-      `seed ${seed} · \`--motion 127 --fps 7 --frames 2 --steps 1 --seed ${seed} --noise 0.02 --guidance 1-3 --size auto --format mp4\``,
+      `seed ${seed} · 2 frames at 7 fps · \`--motion 127 --fps 7 --frames 2 --steps 1 --seed ${seed} --noise 0.02 --guidance 1-3 --size auto --format mp4 --loop off --smooth off\``,
     ]);
     expect(post.body.allowed_mentions).toEqual({ users: [alice.id] });
     // Every edit of the status message mentions nobody.
