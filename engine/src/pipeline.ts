@@ -1,7 +1,8 @@
 /**
  * Stable Video Diffusion image-to-video, step by step as diffusers' StableVideoDiffusionPipeline runs
  * it (docs/svd-pipeline.md): encode the image twice (CLIP, VAE), denoise the latents with the UNet
- * and the Euler scheduler under a per-frame guidance ramp, then decode the frames in temporal chunks.
+ * and the model's scheduler (SVD's Euler, or AnimateLCM's consistency sampler, as AnimateLCM's own
+ * pipeline runs it) under a per-frame guidance ramp, then decode the frames in temporal chunks.
  *
  * Input is an RGB picture already cropped to the output size (preprocess.ts). Output frames stream
  * out chunk by chunk, so the video encoder can work while the next chunk decodes.
@@ -14,7 +15,7 @@ import type { AnimateOptions } from './options.ts';
 import { vaePixels } from './preprocess.ts';
 import type { ProgressCallback } from './progress.ts';
 import { NormalRng } from './rng.ts';
-import { eulerStep, inputScale, karrasSchedule } from './scheduler.ts';
+import { inputScale, makeSchedule, schedulerStep, stepNeedsNoise } from './scheduler.ts';
 
 export interface SvdSessions {
   readonly imageEncoder: ModelSession;
@@ -23,12 +24,17 @@ export interface SvdSessions {
   readonly vaeDecoder: ModelSession;
 }
 
-/** The two random draws. Tests inject recorded ones; otherwise they come from the seed. */
+/** The random draws. Tests inject recorded ones; otherwise they come from the seed, in this order. */
 export interface InjectedNoise {
   /** [1,3,H,W]: added to the image (× noise strength) before the VAE encoder. Draw 1. */
   readonly noiseAug?: Float32Array;
   /** [1,F,4,h,w]: the initial latents before × init_noise_sigma. Draw 2. */
   readonly initialLatents?: Float32Array;
+  /**
+   * [N,1,F,4,h,w]: the consistency scheduler's noise, slice i at step i. Draw 3, one per step that
+   * adds noise (every step but the last); slices of other steps are ignored. Euler takes none.
+   */
+  readonly stepNoise?: Float32Array;
 }
 
 export interface PipelineRun {
@@ -105,8 +111,8 @@ export async function runPipeline(
   const addedTimeIds = new Float32Array(batch * 3);
   for (let b = 0; b < batch; b++) addedTimeIds.set([o.fps - 1, o.motion, o.noise], b * 3);
 
-  // 5. Timesteps: Karras sigmas, continuous t = 0.25 · ln σ.
-  const schedule = karrasSchedule(o.steps, model.sigmaMin, model.sigmaMax);
+  // 5. Timesteps: Karras sigmas, continuous t = 0.25 · ln σ (scheduler.ts).
+  const schedule = makeSchedule(model.scheduler, o.steps);
 
   // 6. Initial latents [1,F,4,h,w] × init_noise_sigma (draw 2, after draw 1).
   const latentFrame = 4 * latentH * latentW;
@@ -114,6 +120,15 @@ export async function runPipeline(
     ? Float32Array.from(run.noise.initialLatents)
     : rng.randn(frames * latentFrame);
   for (let k = 0; k < latents.length; k++) latents[k] *= schedule.initNoiseSigma;
+
+  // Draw 3: the noise the consistency scheduler adds after step i.
+  const stepNoise = (i: number): Float32Array => {
+    const injected = run.noise?.stepNoise;
+    if (!injected) return rng.randn(latents.length);
+    if (injected.length < (i + 1) * latents.length)
+      throw new RangeError(`injected stepNoise has no slice for step ${i}`);
+    return injected.subarray(i * latents.length, (i + 1) * latents.length);
+  };
 
   // 7. Per-frame guidance scale, linspace(min, max, F).
   const guidance = linspace(minGuidance, maxGuidance, frames);
@@ -135,7 +150,7 @@ export async function runPipeline(
       [unetTimeIds.name]: { data: addedTimeIds, dims: [batch, 3] },
     });
     const pred = guided ? applyGuidance(v.data, guidance, frames, latentFrame) : v.data;
-    eulerStep(schedule, i, latents, pred);
+    schedulerStep(schedule, i, latents, pred, stepNeedsNoise(schedule, i) ? stepNoise(i) : undefined);
     const stepMs = performance.now() - t;
     timings.unet_step_ms.push(stepMs);
     run.onProgress?.({ stage: 'denoise', step: i + 1, steps: o.steps, stepMs });

@@ -49,6 +49,19 @@ SVD_XT_CLIP = {  # OpenCLIP ViT-H/14 image tower with a 1024-d projection
     'patch_size': 14, 'image_size': 224, 'projection_dim': 1024, 'hidden_act': 'gelu', 'layer_norm_eps': 1e-5,
 }
 SVD_SCHEDULER = {'sigma_min': 0.002, 'sigma_max': 700.0, 'prediction_type': 'v_prediction'}
+# What model.json's `scheduler` holds for the stock checkpoints (the engine's Euler step), and the option
+# defaults they were tuned for.
+EULER = {'name': 'EulerDiscreteScheduler', **SVD_SCHEDULER}
+EULER_DEFAULTS = {'steps': 25, 'guidance': [1.0, 3.0]}
+# AnimateLCM-SVD-xt (wangfuyun/AnimateLCM-SVD-xt): SVD-XT's UNet distilled for a few steps, sampled with
+# this consistency scheduler. The values are those of G-U-N/AnimateLCM's animatelcm_svd/app.py; the
+# defaults are its demo's (4 steps, guidance 1 on the first frame to 1.2 on the last).
+ANIMATELCM = {'name': 'AnimateLCMSVDStochasticIterativeScheduler', 'num_train_timesteps': 40, 'sigma_min': 0.002,
+              'sigma_max': 700.0, 'sigma_data': 1.0, 's_noise': 1.0, 'rho': 7.0, 'clip_denoised': False}
+ANIMATELCM_DEFAULTS = {'steps': 4, 'guidance': [1.0, 1.2]}
+LICENSE_ANIMATELCM = ('UNet weights from wangfuyun/AnimateLCM-SVD-xt (AnimateLCM, a distillation of SVD-XT; see that '
+                      'repository for its terms); the other parts and the base model are Stable Video Diffusion by '
+                      'Stability AI, under the Stability AI Community License.')
 # The EulerDiscreteScheduler config of the SVD checkpoints (for building a diffusers pipeline).
 SVD_SCHEDULER_CONFIG = {
     **SVD_SCHEDULER, 'beta_start': 0.00085, 'beta_end': 0.012, 'beta_schedule': 'scaled_linear',

@@ -7,7 +7,16 @@ import type { AnimateOptions, ModelInfo, ProgressEvent } from '@stillmotion/engi
 
 export type ModelSummary = Pick<
   ModelInfo,
-  'name' | 'randomWeights' | 'frames' | 'width' | 'height' | 'fps' | 'motion'
+  | 'name'
+  | 'randomWeights'
+  | 'frames'
+  | 'width'
+  | 'height'
+  | 'fps'
+  | 'motion'
+  | 'steps'
+  | 'guidance'
+  | 'maxSteps'
 >;
 
 export interface ImageLimits {

@@ -87,6 +87,9 @@ export class HttpJobService implements JobService {
       height: m.height as number,
       fps: m.fps as number,
       motion: m.motion as number,
+      steps: m.steps as number,
+      guidance: m.guidance as [number, number],
+      maxSteps: m.max_steps as number,
       provider: (m.provider as string | null) ?? null,
       ready: m.ready as boolean,
     };
