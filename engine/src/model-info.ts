@@ -3,7 +3,7 @@
  * default frames, fps, motion, steps and guidance, the scheduler, dtypes, VAE scaling factor and
  * licence note.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ModelError } from './errors.ts';
@@ -36,6 +36,10 @@ export interface ModelInfo {
   readonly maxSteps: number;
   readonly dtypes: Readonly<Record<ModelPart, 'float32' | 'float16'>>;
   readonly files: Readonly<Record<ModelPart, string>>;
+  /** Bytes of the four ONNX files and their external data: what the loaded weights take in memory. */
+  readonly weightBytes: number;
+  /** model.json's `attention.fused`: undefined for folders written before it was recorded. */
+  readonly attentionFused: boolean | undefined;
   readonly license: string;
 }
 
@@ -66,6 +70,7 @@ interface RawModelJson {
   guidance?: unknown;
   dtypes?: Partial<Record<ModelPart, string>>;
   files?: Partial<Record<ModelPart, string>>;
+  attention?: { fused?: unknown };
   license?: unknown;
 }
 
@@ -178,6 +183,14 @@ export function loadModelInfo(dir: string = BUNDLED_MODEL_DIR): ModelInfo {
     maxSteps: stepsMax,
     dtypes: Object.freeze(dtypes),
     files: Object.freeze(files),
+    weightBytes: MODEL_PARTS.reduce((sum, part) => sum + fileBytes(files[part]), 0),
+    attentionFused: typeof raw.attention?.fused === 'boolean' ? raw.attention.fused : undefined,
     license: typeof raw.license === 'string' ? raw.license : '',
   });
+}
+
+/** A model file's size with its external data (`<file>.data`, written beside it for parts over 2 GiB). */
+function fileBytes(file: string): number {
+  const data = `${file}.data`;
+  return statSync(file).size + (existsSync(data) ? statSync(data).size : 0);
 }
