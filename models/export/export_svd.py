@@ -4,6 +4,7 @@ folder: image_encoder.onnx, vae_encoder.onnx, unet.onnx, vae_decoder.onnx and mo
 
     export_svd.py SRC --out DIR [--precision fp16|fp32] [--optimize-cuda] [--no-fuse]
     export_svd.py --random-weights [SRC] --out DIR ...    (the real SVD-XT architecture, random weights)
+    export_svd.py SVD_XT_SRC --unet-weights AnimateLCM-SVD-xt.safetensors --out DIR ...   (AnimateLCM-SVD-xt)
 
 The ONNX contract is the one of models/tiny (see models/export/README.md): every input and output is
 float32 at the session boundary, with the same names and dynamic axes. --precision fp16 stores weights
@@ -12,6 +13,9 @@ Attention is fused by default for every target (fuse_attention.py: each unfused 
 com.microsoft MultiHeadAttention, whose CPU kernel is a flash attention that never holds the score matrix);
 --no-fuse keeps the exporter's MatMul/Softmax/MatMul, and model.json's `attention` records what was done.
 torch, diffusers and transformers are imported only when a conversion runs, so --help needs none of them.
+--unet-weights loads a UNet state dict (safetensors) strictly into the source's UNet architecture, as for
+AnimateLCM-SVD-xt; model.json then names AnimateLCM's scheduler and its defaults (4 steps, guidance 1-1.2),
+unless --scheduler euler says otherwise.
 Set DIFFUSERS_SRC to a diffusers checkout's `src` folder to use it instead of an installed diffusers.
 """
 
@@ -103,7 +107,15 @@ def parse_args(argv: list[str] | None):
     p.add_argument('--height', type=int, default=576, help='native height for model.json (default 576)')
     p.add_argument('--check', action='store_true', help='compare each fp32 export with torch on onnxruntime (CPU)')
     p.add_argument('--only', choices=PARTS, action='append', help='export only this part (repeatable)')
+    p.add_argument('--unet-weights', metavar='FILE',
+                   help='a .safetensors UNet state dict loaded strictly into the UNet (AnimateLCM-SVD-xt)')
+    p.add_argument('--scheduler', choices=('auto', 'euler', 'animatelcm'), default='auto',
+                   help="what model.json names: auto is animatelcm with --unet-weights, else SVD's euler")
     args = p.parse_args(argv)
+    if args.unet_weights and not (args.unet_weights.endswith('.safetensors') and os.path.isfile(args.unet_weights)):
+        p.error(f'--unet-weights needs an existing .safetensors file (got {args.unet_weights})')
+    if args.scheduler == 'auto':
+        args.scheduler = 'animatelcm' if args.unet_weights else 'euler'
     if not args.random_weights and not args.src:
         p.error('give a diffusers folder, or --random-weights')
     if args.precision == 'fp32' and args.optimize_cuda:
@@ -139,19 +151,39 @@ def build_models(args, torch, device: str = 'cpu'):
     from diffusers import AutoencoderKLTemporalDecoder, UNetSpatioTemporalConditionModel
     from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
 
+    unet = None
+    if args.unet_weights:  # the architecture only (no memory, no init), then the file's tensors in place
+        with torch.device('meta'):
+            unet = UNetSpatioTemporalConditionModel(**read_config(args.src, 'unet', SVD_XT_UNET))
+        load_unet_weights(torch, unet, args.unet_weights)
     if args.random_weights:
         torch.manual_seed(0)
         with torch.device(device):  # initialising 1.5 B parameters is much faster on the GPU
-            unet = UNetSpatioTemporalConditionModel(**read_config(args.src, 'unet', SVD_XT_UNET))
+            unet = unet or UNetSpatioTemporalConditionModel(**read_config(args.src, 'unet', SVD_XT_UNET))
             vae = AutoencoderKLTemporalDecoder(**read_config(args.src, 'vae', SVD_XT_VAE))
             clip = CLIPVisionModelWithProjection(CLIPVisionConfig(**read_config(args.src, 'image_encoder', SVD_XT_CLIP)))
     else:
         src = args.src
         kw = lambda sub: {'subfolder': sub, 'variant': weights_variant(src, sub)}  # noqa: E731  (cast to fp32 below)
-        unet = UNetSpatioTemporalConditionModel.from_pretrained(src, **kw('unet'))
+        unet = unet or UNetSpatioTemporalConditionModel.from_pretrained(src, **kw('unet'))
         vae = AutoencoderKLTemporalDecoder.from_pretrained(src, **kw('vae'))
         clip = CLIPVisionModelWithProjection.from_pretrained(src, **kw('image_encoder'))
     return clip.float().eval(), vae.float().eval(), unet.float().eval()
+
+
+def load_unet_weights(torch, unet, path: str) -> None:
+    """Loads a state dict strictly (every key, every shape) into `unet`, which may live on the meta device."""
+    from safetensors.torch import load_file
+
+    state = load_file(path)
+    try:
+        unet.load_state_dict(state, strict=True, assign=True)
+    except RuntimeError as err:
+        raise SystemExit(f'export_svd: {path} does not fit the UNet of this architecture: {err}') from err
+    left = [n for n, t in [*unet.named_parameters(), *unet.named_buffers()] if t.is_meta]
+    if left:
+        raise SystemExit(f'export_svd: {path} left {len(left)} UNet tensors unset, e.g. {left[0]}')
+    log(f'UNet weights from {path}: {len(state)} tensors')
 
 
 def wrappers(torch, clip, vae, unet):
@@ -268,10 +300,17 @@ def write_model_json(args, out: str, files: dict, dtypes: dict, vae_cfg: dict, u
                      attention: dict) -> dict:
     src_name = os.path.basename(os.path.normpath(args.src)) if args.src else 'svd-xt'
     is_11 = bool(re.search(r'1[-_.]1', src_name))
-    name = args.name or (f'{src_name} (random weights)' if args.random_weights else src_name)
+    weights = os.path.splitext(os.path.basename(args.unet_weights))[0] if args.unet_weights else None
+    base = weights or src_name
+    name = args.name or (f'{base} (random weights)' if args.random_weights else base)
+    if args.scheduler == 'animatelcm':
+        scheduler, defaults = dict(ANIMATELCM), ANIMATELCM_DEFAULTS
+    else:
+        scheduler, defaults = {**EULER, **{k: sched.get(k, v) for k, v in SVD_SCHEDULER.items()}}, EULER_DEFAULTS
     meta = {
         'name': name,
         'description': f'{src_name} exported by models/export/export_svd.py, {args.precision}'
+                       + (f', UNet weights from {weights}' if weights else '')
                        + (', CUDA-optimised UNet' if args.optimize_cuda else '')
                        + '; every model input and output is float32.',
         'random_weights': bool(args.random_weights),
@@ -282,11 +321,13 @@ def write_model_json(args, out: str, files: dict, dtypes: dict, vae_cfg: dict, u
         'motion': args.motion,
         'noise_aug_strength': 0.02,
         'vae_scaling_factor': float(vae_cfg.get('scaling_factor', 0.18215)),
-        'scheduler': {k: sched.get(k, v) for k, v in SVD_SCHEDULER.items()},
+        'scheduler': scheduler,
+        'steps': defaults['steps'],
+        'guidance': defaults['guidance'],
         'dtypes': dtypes,
         'files': files,
         'attention': attention,
-        'license': LICENSE_RANDOM if args.random_weights else LICENSE_REAL,
+        'license': LICENSE_RANDOM if args.random_weights else LICENSE_ANIMATELCM if weights else LICENSE_REAL,
     }
     with open(os.path.join(out, 'model.json'), 'w') as f:
         json.dump(meta, f, indent=2)
