@@ -4,6 +4,7 @@
  * Times one whole job per run, stage by stage, after the engine's own (small) warm-up, and prints one JSON line on stdout:
  * milliseconds for preprocess, clip, vae_encode, unet per step (median), vae_decode and video, the
  * total, peak RSS, provider and model. With several runs, each number is the median over runs.
+ * Steps and guidance default to the model's (25 and 1-3 for SVD, 4 and 1-1.2 for AnimateLCM-SVD-xt).
  * Progress goes to stderr. `--skip-video` leaves the video encode out (video_ms 0), for machines
  * without ffmpeg such as the device machine; time that step where ffmpeg exists and add it.
  */
@@ -20,6 +21,7 @@ export interface BenchReport {
   provider: string;
   frames: number;
   steps: number;
+  guidance: readonly [number, number];
   width: number;
   height: number;
   runs: number;
@@ -67,7 +69,7 @@ export async function bench(opts: {
   const { width, height } = engine.model;
   const options = engine.resolveOptions({
     frames: opts.frames,
-    steps: opts.steps ?? 25,
+    steps: opts.steps,
     seed: 1,
     size: 'landscape',
   });
@@ -112,6 +114,7 @@ export async function bench(opts: {
       provider: engine.provider,
       frames: options.frames,
       steps: options.steps,
+      guidance: options.guidance,
       width,
       height,
       runs,
