@@ -14,8 +14,8 @@ import type { AppOptions } from './context.ts';
 import { mapError } from './errors.ts';
 import { readJobForm } from './job-form.ts';
 import { sendResult } from './result-route.ts';
-import { StreamCaps, streamJob } from './sse.ts';
 import { SubmitGate } from './submit-gate.ts';
+import { StreamCaps, streamJob } from './sse.ts';
 
 const TERMINAL = new Set(['succeeded', 'failed', 'canceled']);
 const idParams = z.object({ id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/) });

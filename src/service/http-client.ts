@@ -233,14 +233,10 @@ export class HttpJobService implements JobService {
   }
 
   async setLimits(limits: Partial<QueueLimits>): Promise<QueueLimits> {
-    return this.#json(
-      'v1/queue/limits',
-      {
-        method: 'PUT',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify(limits),
-      },
-      true,
-    );
+    return this.#json('v1/queue/limits', {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(limits),
+    }, true);
   }
 }

@@ -86,8 +86,7 @@ const UNREADABLE_OPTIONS: AnimateOptions = Object.freeze({
   format: 'mp4',
 });
 
-export const DAMAGED_REASON =
-  'this job’s record was damaged on the service’s disk and cannot run; please send it again';
+export const DAMAGED_REASON = 'this job’s record was damaged on the service’s disk and cannot run; please send it again';
 
 function parseOptions(text: string): AnimateOptions {
   const v = JSON.parse(text) as unknown;
