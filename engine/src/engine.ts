@@ -16,6 +16,7 @@ import { type AnimateOptions, type AnimateOptionsInput, resolveOptions, SMOOTH_F
 import { type InjectedNoise, runPipeline, type StageTimings, type SvdSessions } from './pipeline.ts';
 import { playbackOf } from './playback.ts';
 import { type ImageLimits, inspectImage, loadImage } from './preprocess.ts';
+import { type PreviewImage, PreviewMaker } from './preview.ts';
 import type { ProgressCallback } from './progress.ts';
 import {
   CUDA_INSTALL_HINT,
@@ -29,6 +30,7 @@ import {
   sessionOptions,
 } from './runtime.ts';
 import { chooseSize } from './sizes.ts';
+import { ClipTextEncoder } from './text-encoder.ts';
 import { openVideoEncoder } from './video.ts';
 
 /** The subset of a pino logger the engine uses. */
@@ -46,7 +48,7 @@ export interface EngineLoadOptions {
   readonly decodeChunkSize?: number;
   /** The memory a job may use, in bytes (`SVD_MEMORY_BUDGET_GB`); default the GPU's on CUDA, else the machine's. */
   readonly memoryBudgetBytes?: number;
-  /** onnxruntime's CPU memory arena (`SVD_CPU_ARENA`); default off (runtime.ts says why). */
+  /** onnxruntime's CPU memory arena (`SVD_CPU_ARENA`); default on (runtime.ts has the measurement). */
   readonly cpuArena?: boolean;
   /** Intra-op threads (`SVD_THREADS`); default onnxruntime's, one per physical core. */
   readonly threads?: number;
@@ -61,12 +63,23 @@ export interface AnimateContext {
   readonly noise?: InjectedNoise;
   /** Skip the video encode (benchmarks on machines without ffmpeg); no file is written. */
   readonly skipVideo?: boolean;
+  /**
+   * Receives a live preview (animated WebP from the denoised latents, no VAE) after at most every
+   * `previewEvery`-th step, within `previewBudget` (default 0.05) of the run time, and after the last
+   * step; never called when the model has no `preview.latent_rgb`.
+   */
+  readonly onPreview?: (preview: PreviewImage) => void;
+  readonly previewEvery?: number;
+  readonly previewBudget?: number;
 }
 
 export interface AnimateTimings extends StageTimings {
   preprocess_ms: number;
   video_ms: number;
   total_ms: number;
+  /** Per preview: time in the denoising loop (x0 → RGB) and the WebP encode (in sharp's threads). */
+  preview_map_ms: number[];
+  preview_encode_ms: number[];
 }
 
 export interface AnimateResult {
@@ -142,6 +155,9 @@ export class SvdEngine {
           ModelPart,
           ModelSession
         >;
+        const textEncoder = model.textEncoder
+          ? await ClipTextEncoder.create(ort, model.textEncoder, sessionOptions(provider))
+          : undefined;
         const budgetBytes = budget ?? defaultBudgetBytes(provider, cudaDeviceId());
         log.info(
           { provider, device, model: model.name, memory_budget_gb: round1(budgetBytes / 2 ** 30) },
@@ -168,6 +184,7 @@ export class SvdEngine {
             vaeEncoder: byPart.vae_encoder,
             unet: byPart.unet,
             vaeDecoder: byPart.vae_decoder,
+            textEncoder,
           },
           chunk,
           budgetBytes,
@@ -211,7 +228,9 @@ export class SvdEngine {
     const width = WARMUP_SIZE;
     const height = WARMUP_SIZE;
     const rgb = new Uint8Array(width * height * 3).fill(128);
-    const options = this.resolveOptions({ frames: 2, steps: 1, seed: 0 });
+    // With a text encoder, a steered run, so that its session is warm too.
+    const steer = this.model.steerable ? { prompt: 'warm up', steer: 0.5 } : {};
+    const options = this.resolveOptions({ frames: 2, steps: 1, seed: 0, ...steer });
     const plan = this.plan(options, width, height);
     await runPipeline(this.model, this.#sessions, {
       rgb,
@@ -261,6 +280,15 @@ export class SvdEngine {
         });
     let videoWrite_ms = 0;
     const plan = this.plan(options, size.width, size.height);
+    const previews =
+      ctx.onPreview && this.model.previewMap
+        ? new PreviewMaker(
+            this.model.previewMap,
+            { frames: options.frames, latentH: size.height / 8, latentW: size.width / 8, fps: options.fps },
+            ctx.onPreview,
+            { every: ctx.previewEvery, budget: ctx.previewBudget },
+          )
+        : undefined;
     try {
       const result = await runPipeline(this.model, this.#sessions, {
         rgb: size.rgb,
@@ -272,6 +300,7 @@ export class SvdEngine {
         noise: ctx.noise,
         signal: ctx.signal,
         onProgress: ctx.onProgress,
+        onDenoised: previews?.onDenoised,
         onFrames: async (frames, count) => {
           const t = performance.now();
           await encoder?.write(toUint8(frames), count);
@@ -281,6 +310,7 @@ export class SvdEngine {
       ctx.onProgress?.({ stage: 'video' });
       const t = performance.now();
       const video = encoder ? await encoder.finish() : { path: ctx.outPath, bytes: 0 };
+      await previews?.flush();
       const video_ms = videoWrite_ms + (performance.now() - t);
       const playback = playbackOf(options);
       return {
@@ -293,7 +323,14 @@ export class SvdEngine {
         sourceFrames: playback.sourceFrames,
         format: options.format,
         seed: options.seed,
-        timings: { ...result.timings, preprocess_ms, video_ms, total_ms: performance.now() - started },
+        timings: {
+          ...result.timings,
+          preprocess_ms,
+          video_ms,
+          total_ms: performance.now() - started,
+          preview_map_ms: previews?.mapMs ?? [],
+          preview_encode_ms: previews?.encodeMs ?? [],
+        },
         plan,
       };
     } catch (err) {
@@ -309,7 +346,9 @@ export class SvdEngine {
 
   async release(): Promise<void> {
     const s = this.#sessions;
-    await Promise.all([s.imageEncoder, s.vaeEncoder, s.unet, s.vaeDecoder].map((m) => m.release()));
+    await Promise.all(
+      [s.imageEncoder, s.vaeEncoder, s.unet, s.vaeDecoder, s.textEncoder].map((m) => m?.release()),
+    );
   }
 }
 

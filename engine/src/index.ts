@@ -41,6 +41,8 @@ export {
   MODEL_PARTS,
   type ModelInfo,
   type ModelPart,
+  type SessionPart,
+  type TextEncoderInfo,
 } from './model-info.ts';
 export * from './options.ts';
 export {
@@ -69,6 +71,14 @@ export {
   type RgbImage,
   vaePixels,
 } from './preprocess.ts';
+export {
+  encodePreview,
+  type LatentRgbMap,
+  latentsToRgb,
+  type PreviewImage,
+  PreviewMaker,
+  parseLatentRgbMap,
+} from './preview.ts';
 export type { ProgressCallback, ProgressEvent } from './progress.ts';
 export { NormalRng } from './rng.ts';
 export { CUDA_INSTALL_HINT, DEVICES, type Device, loadOrt, type Provider, parseDevice } from './runtime.ts';
@@ -88,6 +98,8 @@ export {
   type SchedulerName,
 } from './scheduler.ts';
 export { chooseSize } from './sizes.ts';
+export { steerEmbedding } from './steer.ts';
+export { ClipTextEncoder } from './text-encoder.ts';
 export {
   encodeVideo,
   openVideoEncoder,

@@ -8,10 +8,22 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ModelError } from './errors.ts';
 import { MAX_STEPS } from './options.ts';
+import { type LatentRgbMap, parseLatentRgbMap } from './preview.ts';
 import { ANIMATELCM, EULER, maxSteps, SCHEDULER_DEFAULTS, type SchedulerConfig } from './scheduler.ts';
 
 export type ModelPart = 'image_encoder' | 'vae_encoder' | 'unet' | 'vae_decoder';
 export const MODEL_PARTS: readonly ModelPart[] = ['image_encoder', 'vae_encoder', 'unet', 'vae_decoder'];
+/** The four parts, plus the optional CLIP text encoder of the experimental steer. */
+export type SessionPart = ModelPart | 'text_encoder';
+
+/** The optional CLIP text tower (`export_svd.py --text-encoder`) and its tokenizer files, as absolute paths. */
+export interface TextEncoderInfo {
+  readonly file: string;
+  readonly tokenizer: string;
+  readonly tokenizerConfig: string;
+  /** Token ids per prompt, CLIP's 77: <start>, tokens, <end>, then 0s. */
+  readonly contextLength: number;
+}
 
 export interface ModelInfo {
   readonly dir: string;
@@ -41,6 +53,12 @@ export interface ModelInfo {
   /** model.json's `attention.fused`: undefined for folders written before it was recorded. */
   readonly attentionFused: boolean | undefined;
   readonly license: string;
+  /** The fitted latent→RGB map for live previews (`preview.latent_rgb`); absent: no previews. */
+  readonly previewMap?: LatentRgbMap;
+  /** The CLIP text encoder the `steer` option needs; undefined when the folder has none. */
+  readonly textEncoder: TextEncoderInfo | undefined;
+  /** True when {@link textEncoder} is there: `steer` above 0 is accepted. */
+  readonly steerable: boolean;
 }
 
 /** The bundled tiny model, `models/tiny` at the repository root. */
@@ -72,6 +90,8 @@ interface RawModelJson {
   files?: Partial<Record<ModelPart, string>>;
   attention?: { fused?: unknown };
   license?: unknown;
+  preview?: { latent_rgb?: unknown };
+  text_encoder?: { file?: string; tokenizer?: string; tokenizer_config?: string; context_length?: number };
 }
 
 interface RawScheduler {
@@ -152,6 +172,7 @@ export function loadModelInfo(dir: string = BUNDLED_MODEL_DIR): ModelInfo {
       throw new ModelError(`${file}: dtypes.${part} must be float32 or float16`);
     dtypes[part] = dtype;
   }
+  const textEncoder = readTextEncoder(raw, dir, file);
   const width = need<number>(raw.width, 'width', file, (v) => posInt(v) && v % 8 === 0);
   const height = need<number>(raw.height, 'height', file, (v) => posInt(v) && v % 8 === 0);
   const scheduler = parseScheduler(raw.scheduler, file);
@@ -162,6 +183,9 @@ export function loadModelInfo(dir: string = BUNDLED_MODEL_DIR): ModelInfo {
     const [lo, hi] = v as unknown[];
     return typeof lo === 'number' && typeof hi === 'number' && lo >= 0 && hi <= 10 && lo <= hi;
   }) as [number, number];
+  const previewMap = parseLatentRgbMap(raw.preview?.latent_rgb);
+  if (raw.preview?.latent_rgb !== undefined && !previewMap)
+    throw new ModelError(`${file}: preview.latent_rgb must be {weights: 4×3 numbers, bias: 3 numbers}`);
   return Object.freeze({
     dir,
     name: need<string>(raw.name, 'name', file, (v) => typeof v === 'string'),
@@ -186,7 +210,28 @@ export function loadModelInfo(dir: string = BUNDLED_MODEL_DIR): ModelInfo {
     weightBytes: MODEL_PARTS.reduce((sum, part) => sum + fileBytes(files[part]), 0),
     attentionFused: typeof raw.attention?.fused === 'boolean' ? raw.attention.fused : undefined,
     license: typeof raw.license === 'string' ? raw.license : '',
+    ...(previewMap ? { previewMap } : {}),
+    textEncoder,
+    steerable: textEncoder !== undefined,
   });
+}
+
+function readTextEncoder(raw: RawModelJson, dir: string, file: string): TextEncoderInfo | undefined {
+  const t = raw.text_encoder;
+  if (t === undefined) return undefined;
+  const files = {
+    file: path.join(dir, t.file ?? 'text_encoder.onnx'),
+    tokenizer: path.join(dir, t.tokenizer ?? 'tokenizer.json'),
+    tokenizerConfig: path.join(dir, t.tokenizer_config ?? 'tokenizer_config.json'),
+  };
+  for (const f of Object.values(files)) if (!existsSync(f)) throw new ModelError(`model file missing: ${f}`);
+  const contextLength = need<number>(
+    t.context_length ?? 77,
+    'text_encoder.context_length',
+    file,
+    (v) => Number.isInteger(v) && v >= 2,
+  );
+  return Object.freeze({ ...files, contextLength });
 }
 
 /** A model file's size with its external data (`<file>.data`, written beside it for parts over 2 GiB). */

@@ -28,6 +28,7 @@ export interface AnimateOptionsInput {
   readonly format?: string;
   readonly loop?: string;
   readonly smooth?: string;
+  readonly steer?: number | string;
 }
 
 /** Fully resolved options: what the pipeline runs with. */
@@ -49,6 +50,8 @@ export interface AnimateOptions {
   readonly loop: LoopMode;
   /** Motion-interpolated playback at fps × the factor (ffmpeg minterpolate). */
   readonly smooth: SmoothMode;
+  /** Experimental prompt steer in CLIP space, 0 (off) – 1 (steer.ts). */
+  readonly steer: number;
 }
 
 export type OptionName = keyof AnimateOptions;
@@ -94,9 +97,12 @@ const { steps: DEFAULT_STEPS, guidance: DEFAULT_GUIDANCE } = SCHEDULER_DEFAULTS.
 /**
  * What the option table needs from the model: its defaults and limits. `steps`, `guidance` and
  * `maxSteps` come from model.json's scheduler; without them, SVD's (25 steps, guidance 1-3, up to 50).
+ * `steerable` unknown means "checked on submit".
  */
 export type OptionModel = Pick<ModelInfo, 'frames' | 'fps' | 'motion'> &
-  Partial<Pick<ModelInfo, 'steps' | 'guidance' | 'maxSteps'>>;
+  Partial<Pick<ModelInfo, 'steps' | 'guidance' | 'maxSteps'>> & {
+    readonly steerable?: boolean;
+  };
 
 /** The option table, in help order. Ranges and defaults that depend on the model come from `model`. */
 export function optionSpecs(model?: OptionModel): readonly OptionSpec[] {
@@ -198,7 +204,42 @@ export function optionSpecs(model?: OptionModel): readonly OptionSpec[] {
       description: `motion-interpolated playback, fps × factor ≤ ${MAX_SMOOTH_FPS.mp4} (GIF ${MAX_SMOOTH_FPS.gif})`,
       choices: Object.keys(SMOOTH_FACTORS),
     },
+    STEER_SPEC,
   ];
+}
+
+/** The steer's row, on its own: experimental, off by default, and plain about what it is (steer.ts). */
+const STEER_SPEC: OptionSpec = {
+  name: 'steer',
+  range: '0–1',
+  defaultText: '0 (off)',
+  description: 'EXPERIMENTAL CLIP prompt steer; SVD was not trained with text; results vary',
+  min: 0,
+  max: 1,
+};
+
+/** The refusal of `steer` above 0 on a model folder without the CLIP text encoder. */
+export function steerNeedsTextEncoder(): OptionError {
+  return new OptionError(
+    'steer',
+    STEER_SPEC.range,
+    'steer needs a CLIP text encoder, and this model has none: export one with ' +
+      '`models/export/export_svd.py --text-encoder DIR` (the text tower of ' +
+      'laion/CLIP-ViT-H-14-laion2B-s32B-b79K), or leave steer at 0',
+  );
+}
+
+function parseSteer(raw: number | string | undefined, prompt: string, model: OptionModel): number {
+  if (raw === undefined) return 0;
+  const steer = parseNumber('steer', raw);
+  if (steer > 0 && model.steerable === false) throw steerNeedsTextEncoder();
+  if (steer > 0 && prompt === '')
+    throw new OptionError(
+      'steer',
+      STEER_SPEC.range,
+      'steer turns the video toward the prompt, so it needs a prompt: add one, or leave steer at 0',
+    );
+  return steer;
 }
 
 function specOf(name: OptionName, model?: OptionModel): OptionSpec {
@@ -290,6 +331,7 @@ export function resolveOptions(input: AnimateOptionsInput, model: OptionModel): 
     format: input.format === undefined ? 'mp4' : parseChoice<VideoFormat>('format', input.format),
     loop: input.loop === undefined ? 'off' : parseChoice<LoopMode>('loop', input.loop),
     smooth: input.smooth === undefined ? 'off' : parseChoice<SmoothMode>('smooth', input.smooth),
+    steer: parseSteer(input.steer, prompt, model),
   };
   checkPlayback(resolved);
   return resolved;
@@ -331,5 +373,6 @@ export function formatOptions(o: AnimateOptions): string {
     `--format ${o.format}`,
     `--loop ${o.loop}`,
     `--smooth ${o.smooth}`,
+    ...(o.steer > 0 ? [`--steer ${o.steer}`] : []),
   ].join(' ');
 }

@@ -154,8 +154,15 @@ export function stepNeedsNoise(schedule: Schedule, i: number): boolean {
 /**
  * One Euler step for v-prediction, in place on `sample` (fp32):
  *   x0 = v · (−σ/√(σ²+1)) + x/(σ²+1);  d = (x − x0)/σ;  x ← x + d · (σ_{i+1} − σ_i)
+ * With `denoised`, the estimate x0 is also written there (for previews).
  */
-export function eulerStep(schedule: Schedule, i: number, sample: Float32Array, v: Float32Array): void {
+export function eulerStep(
+  schedule: Schedule,
+  i: number,
+  sample: Float32Array,
+  v: Float32Array,
+  denoised?: Float32Array,
+): void {
   const sigma = schedule.sigmas[i];
   const next = schedule.sigmas[i + 1];
   const s2 = sigma * sigma + 1;
@@ -165,6 +172,7 @@ export function eulerStep(schedule: Schedule, i: number, sample: Float32Array, v
   for (let k = 0; k < sample.length; k++) {
     const x = sample[k];
     const x0 = v[k] * cOut + x * cSkip;
+    if (denoised) denoised[k] = x0;
     sample[k] = x + ((x - x0) / sigma) * dt;
   }
 }
@@ -174,6 +182,7 @@ export function eulerStep(schedule: Schedule, i: number, sample: Float32Array, v
  *   c_skip = σd²/(σ²+σd²),  c_out = −σ·σd/√(σ²+σd²),  x0 = c_out · out + c_skip · x  (clamped if asked)
  *   x ← x0 + s_noise · z · σ_{i+1}
  * `noise` (z, standard normal, the size of `sample`) is needed when {@link stepNeedsNoise}.
+ * With `denoised`, x0 is also written there (for previews).
  */
 export function consistencyStep(
   schedule: Schedule,
@@ -181,6 +190,7 @@ export function consistencyStep(
   sample: Float32Array,
   out: Float32Array,
   noise?: Float32Array,
+  denoised?: Float32Array,
 ): void {
   const config = schedule.config;
   if (config.name === 'EulerDiscreteScheduler')
@@ -196,6 +206,7 @@ export function consistencyStep(
   for (let k = 0; k < sample.length; k++) {
     let x0 = cOut * out[k]! + cSkip * sample[k]!;
     if (config.clipDenoised) x0 = Math.min(1, Math.max(-1, x0));
+    if (denoised) denoised[k] = x0;
     sample[k] = next > 0 ? x0 + noise![k]! * noiseScale : x0;
   }
 }
@@ -207,7 +218,9 @@ export function schedulerStep(
   sample: Float32Array,
   modelOutput: Float32Array,
   noise?: Float32Array,
+  denoised?: Float32Array,
 ): void {
-  if (schedule.config.name === 'EulerDiscreteScheduler') eulerStep(schedule, i, sample, modelOutput);
-  else consistencyStep(schedule, i, sample, modelOutput, noise);
+  if (schedule.config.name === 'EulerDiscreteScheduler')
+    eulerStep(schedule, i, sample, modelOutput, denoised);
+  else consistencyStep(schedule, i, sample, modelOutput, noise, denoised);
 }

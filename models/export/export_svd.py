@@ -5,6 +5,7 @@ folder: image_encoder.onnx, vae_encoder.onnx, unet.onnx, vae_decoder.onnx and mo
     export_svd.py SRC --out DIR [--precision fp16|fp32] [--optimize-cuda] [--no-fuse]
     export_svd.py --random-weights [SRC] --out DIR ...    (the real SVD-XT architecture, random weights)
     export_svd.py SVD_XT_SRC --unet-weights AnimateLCM-SVD-xt.safetensors --out DIR ...   (AnimateLCM-SVD-xt)
+    export_svd.py SRC --out DIR --text-encoder CLIP_DIR   (also the CLIP text tower, for the experimental steer)
 
 The ONNX contract is the one of models/tiny (see models/export/README.md): every input and output is
 float32 at the session boundary, with the same names and dynamic axes. --precision fp16 stores weights
@@ -26,6 +27,7 @@ import json
 import os
 import re
 import shutil
+import subprocess
 import sys
 import time
 
@@ -106,7 +108,13 @@ def parse_args(argv: list[str] | None):
     p.add_argument('--width', type=int, default=1024, help='native width for model.json (default 1024)')
     p.add_argument('--height', type=int, default=576, help='native height for model.json (default 576)')
     p.add_argument('--check', action='store_true', help='compare each fp32 export with torch on onnxruntime (CPU)')
-    p.add_argument('--only', choices=PARTS, action='append', help='export only this part (repeatable)')
+    p.add_argument('--only', choices=PARTS + ('text_encoder',), action='append',
+                   help='export only this part (repeatable)')
+    p.add_argument('--text-encoder', metavar='DIR',
+                   help='also export the text tower of laion/CLIP-ViT-H-14-laion2B-s32B-b79K (its transformers folder) '
+                        'to text_encoder.onnx with its tokenizer, for the experimental steer option')
+    p.add_argument('--bpe-vocab', metavar='FILE',
+                   help="CLIP's bpe_simple_vocab_16e6.txt.gz (default: the one in the installed open-clip-torch)")
     p.add_argument('--unet-weights', metavar='FILE',
                    help='a .safetensors UNet state dict loaded strictly into the UNet (AnimateLCM-SVD-xt)')
     p.add_argument('--scheduler', choices=('auto', 'euler', 'animatelcm'), default='auto',
@@ -116,10 +124,12 @@ def parse_args(argv: list[str] | None):
         p.error(f'--unet-weights needs an existing .safetensors file (got {args.unet_weights})')
     if args.scheduler == 'auto':
         args.scheduler = 'animatelcm' if args.unet_weights else 'euler'
-    if not args.random_weights and not args.src:
+    if not args.random_weights and not args.src and args.only != ['text_encoder']:
         p.error('give a diffusers folder, or --random-weights')
     if args.precision == 'fp32' and args.optimize_cuda:
         p.error('--optimize-cuda makes an fp16 CUDA model: use it with --precision fp16')
+    if args.only and 'text_encoder' in args.only and (not args.text_encoder or len(args.only) > 1):
+        p.error('--only text_encoder needs --text-encoder DIR, and is not combined with other parts')
     if args.optimize_cuda and not args.fuse:
         p.error('--optimize-cuda fuses the UNet: it cannot be combined with --no-fuse')
     return args
@@ -297,7 +307,7 @@ def attention_record(args, out: str, parts: dict) -> dict:
 
 
 def write_model_json(args, out: str, files: dict, dtypes: dict, vae_cfg: dict, unet_cfg: dict, sched: dict,
-                     attention: dict) -> dict:
+                     attention: dict, text_encoder: dict | None = None) -> dict:
     src_name = os.path.basename(os.path.normpath(args.src)) if args.src else 'svd-xt'
     is_11 = bool(re.search(r'1[-_.]1', src_name))
     weights = os.path.splitext(os.path.basename(args.unet_weights))[0] if args.unet_weights else None
@@ -329,10 +339,37 @@ def write_model_json(args, out: str, files: dict, dtypes: dict, vae_cfg: dict, u
         'attention': attention,
         'license': LICENSE_RANDOM if args.random_weights else LICENSE_ANIMATELCM if weights else LICENSE_REAL,
     }
+    if text_encoder:
+        meta['text_encoder'] = text_encoder
     with open(os.path.join(out, 'model.json'), 'w') as f:
         json.dump(meta, f, indent=2)
         f.write('\n')
     return meta
+
+
+def fit_preview(out: str) -> dict | None:
+    """Fits the live-preview map (fit-preview.ts, onnxruntime-node) into model.json; None without Node."""
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'fit-preview.ts')
+    node = shutil.which('node')
+    if not node:
+        log(f'no node on PATH: run `node {script} {out}` later for live previews')
+        return None
+    r = subprocess.run([node, script, out, '--device', 'cpu'], capture_output=True, text=True)
+    if r.returncode != 0:
+        log(f'fit-preview failed (no live previews until it is run): {r.stderr.strip()}')
+        return None
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def export_text(torch, args, dev: str, report: dict) -> dict:
+    """The CLIP text tower and its tokenizer (export_text_encoder.py); returns model.json's `text_encoder`."""
+    from export_text_encoder import export_text_encoder
+
+    t = time.time()
+    text = export_text_encoder(torch, args, args.out, dev, export_fp32, check)
+    report['parts']['text_encoder'] = {**text['report'], 'precision': 'fp32', 'seconds': round(time.time() - t, 1)}
+    log(f"text_encoder: {report['parts']['text_encoder']}")
+    return text['entry']
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -344,6 +381,19 @@ def main(argv: list[str] | None = None) -> int:
     dev = 'cuda' if args.device == 'cuda' or (args.device == 'auto' and torch.cuda.is_available()) else 'cpu'
     os.makedirs(args.out, exist_ok=True)
     t0 = time.time()
+    if args.only == ['text_encoder']:  # into an existing model folder: add the entry to its model.json
+        report = {'parts': {}}
+        meta_path = os.path.join(args.out, 'model.json')
+        if not os.path.exists(meta_path):
+            raise SystemExit(f'export_svd: --only text_encoder adds to an exported model folder; {meta_path} is missing')
+        with open(meta_path) as f:
+            meta = json.load(f)
+        meta['text_encoder'] = export_text(torch, args, dev, report)
+        with open(meta_path, 'w') as f:
+            json.dump(meta, f, indent=2)
+            f.write('\n')
+        print(json.dumps({**report, 'out': args.out, 'seconds': round(time.time() - t0, 1)}))
+        return 0
     clip, vae, unet = build_models(args, torch, dev)
     log(f'built models in {time.time() - t0:.0f} s; tracing on {dev}')
     clip, vae, unet = clip.to(dev), vae.to(dev), unet.to(dev)
@@ -383,9 +433,15 @@ def main(argv: list[str] | None = None) -> int:
         info['seconds'] = round(time.time() - t, 1)
         report['parts'][part] = info
         log(f'{part}: {info}')
+    text_entry = export_text(torch, args, dev, report) if args.text_encoder and not args.only else None
+    if text_entry is None and args.only and os.path.exists(os.path.join(args.out, 'model.json')):
+        with open(os.path.join(args.out, 'model.json')) as f:  # keep a text encoder exported earlier
+            text_entry = json.load(f).get('text_encoder')
     report['model'] = write_model_json(args, args.out, files, dtypes, dict(vae.config), dict(unet.config),
                                        read_config(args.src, 'scheduler', SVD_SCHEDULER_CONFIG, optional=True),
-                                       attention_record(args, args.out, attention))
+                                       attention_record(args, args.out, attention), text_entry)
+    if not args.only:
+        report['preview'] = fit_preview(args.out)
     report['out'] = args.out
     report['seconds'] = round(time.time() - t0, 1)
     print(json.dumps(report))

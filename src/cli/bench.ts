@@ -5,6 +5,12 @@
  * milliseconds for preprocess, clip, vae_encode, unet per step (median), vae_decode and video, the
  * total, peak RSS, provider and model. With several runs, each number is the median over runs.
  * Steps and guidance default to the model's (25 and 1-3 for SVD, 4 and 1-1.2 for AnimateLCM-SVD-xt).
+ * Live previews are on in the runs, as in the sidecar. Their cost per step is timed on its own (medians
+ * of 5, nothing else running): `preview_map_ms` (x0 → RGB, in the loop) and `preview_encode_ms` (the
+ * WebP, in sharp's threads) for this job's latents; `previews_per_job` (the engine keeps previews within
+ * 5% of the run time, so it skips steps when they cost more); `preview_share` the cost per step over
+ * the UNet step; and
+ * the same two at SVD-XT's latent size (25 frames of 72×128) in `preview_svd_size_ms`.
  * Progress goes to stderr. `--skip-video` leaves the video encode out (video_ms 0), for machines
  * without ffmpeg such as the device machine; time that step where ffmpeg exists and add it.
  */
@@ -12,7 +18,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { type AnimateTimings, type MemoryPlan, SvdEngine } from '@stillmotion/engine';
+import {
+  type AnimateTimings,
+  encodePreview,
+  latentsToRgb,
+  type MemoryPlan,
+  NormalRng,
+  SvdEngine,
+} from '@stillmotion/engine';
 import sharp from 'sharp';
 import { engineSettings } from '../config.ts';
 
@@ -39,7 +52,16 @@ export interface BenchReport {
   vae_decode_ms: number;
   video_ms: number;
   total_ms: number;
+  preview_map_ms: number;
+  preview_encode_ms: number;
+  /** Previews made per job (the budget skips steps), median over runs. */
+  previews_per_job: number;
+  /** (preview_map_ms + preview_encode_ms) · previews_per_job / steps / unet_step_ms: the cost per step. */
+  preview_share: number;
+  preview_svd_size_ms: { map: number; encode: number };
   peak_rss_mb: number;
+  /** CPU seconds (user + system, all threads) per run: less sensitive than wall time to a busy machine. */
+  cpu_s: number;
 }
 
 const median = (xs: readonly number[]) => {
@@ -48,6 +70,10 @@ const median = (xs: readonly number[]) => {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 };
 const round = (x: number) => Math.round(x * 100) / 100;
+const cpuSeconds = (since: NodeJS.CpuUsage) => {
+  const d = process.cpuUsage(since);
+  return (d.user + d.system) / 1e6;
+};
 
 export async function bench(opts: {
   model?: string;
@@ -95,11 +121,13 @@ export async function bench(opts: {
     const runs = Math.max(1, opts.runs ?? 1);
     const results: AnimateTimings[] = [];
     let plan: MemoryPlan | undefined;
+    const cpuBefore = process.cpuUsage();
     for (let r = 0; r < runs; r++) {
       t = performance.now();
       const result = await engine.animate(picture, options, {
         outPath: path.join(dir, `run${r}.mp4`),
         skipVideo: opts.skipVideo,
+        onPreview: () => {},
         onProgress: (e) => {
           if (e.stage === 'denoise')
             log(`run ${r + 1}/${runs} step ${e.step}/${e.steps} ${e.stepMs.toFixed(0)} ms`);
@@ -109,6 +137,11 @@ export async function bench(opts: {
       plan = result.plan;
     }
     const pick = (f: (x: AnimateTimings) => number) => round(median(results.map(f)));
+    const unet_step_ms = pick((x) => median(x.unet_step_ms));
+    const own = await previewCost(engine, options.frames, height / 8, width / 8, options.fps);
+    const preview_map_ms = own.map;
+    const preview_encode_ms = own.encode;
+    const previews_per_job = pick((x) => x.preview_map_ms.length);
     return {
       model: engine.model.name,
       provider: engine.provider,
@@ -126,16 +159,49 @@ export async function bench(opts: {
       preprocess_ms: pick((x) => x.preprocess_ms),
       clip_ms: pick((x) => x.clip_ms),
       vae_encode_ms: pick((x) => x.vae_encode_ms),
-      unet_step_ms: pick((x) => median(x.unet_step_ms)),
+      unet_step_ms,
       vae_decode_ms: pick((x) => x.vae_decode_ms),
       video_ms: pick((x) => x.video_ms),
       total_ms: pick((x) => x.total_ms),
+      preview_map_ms,
+      preview_encode_ms,
+      previews_per_job,
+      preview_share:
+        Math.round(
+          (((preview_map_ms + preview_encode_ms) * previews_per_job) / options.steps / unet_step_ms) * 10_000,
+        ) / 10_000,
+      preview_svd_size_ms: await previewCost(engine, 25, 72, 128, 7),
       peak_rss_mb: round(process.resourceUsage().maxRSS / 1024),
+      cpu_s: round(cpuSeconds(cpuBefore) / runs),
     };
   } finally {
     await engine.release();
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** The preview's two costs for latents [frames,4,h,w], medians of 5, with this model's map. */
+async function previewCost(
+  engine: SvdEngine,
+  frames: number,
+  h: number,
+  w: number,
+  fps: number,
+): Promise<{ map: number; encode: number }> {
+  const map = engine.model.previewMap;
+  if (!map) return { map: 0, encode: 0 };
+  const x0 = new NormalRng(5).randn(frames * 4 * h * w);
+  const mapMs: number[] = [];
+  const encodeMs: number[] = [];
+  for (let r = 0; r < 5; r++) {
+    let t = performance.now();
+    const rgb = latentsToRgb(x0, frames, h, w, map);
+    mapMs.push(performance.now() - t);
+    t = performance.now();
+    await encodePreview(rgb, w * 2, h * 2, frames, fps);
+    encodeMs.push(performance.now() - t);
+  }
+  return { map: round(median(mapMs)), encode: round(median(encodeMs)) };
 }
 
 if (import.meta.main) {

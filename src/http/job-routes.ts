@@ -14,8 +14,8 @@ import type { AppOptions } from './context.ts';
 import { mapError } from './errors.ts';
 import { readJobForm } from './job-form.ts';
 import { sendResult } from './result-route.ts';
-import { SubmitGate } from './submit-gate.ts';
 import { StreamCaps, streamJob } from './sse.ts';
+import { SubmitGate } from './submit-gate.ts';
 
 const TERMINAL = new Set(['succeeded', 'failed', 'canceled']);
 const idParams = z.object({ id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/) });
@@ -91,6 +91,16 @@ export function registerJobRoutes(app: FastifyInstance, o: AppOptions): void {
     }
     if (!named) throw new ServiceError(400, 'missing_user', 'give ?user=<namespaced id>', { option: 'user' });
     return { jobs: await o.service.list(named) };
+  });
+
+  // What is left of today's quotas: trusted callers ask for `?user=` (and a Discord `?guild=`).
+  app.get('/v1/quota', async (req) => {
+    const caller = req.caller;
+    const named = queryText(req, 'user');
+    const guild = queryText(req, 'guild');
+    if (named !== undefined || guild !== undefined) requireTrusted(caller, 'naming a user', 'user');
+    if (!o.service.quotaLeft) throw new ServiceError(501, 'no_quotas', 'this service keeps no quotas');
+    return o.service.quotaLeft(named ?? caller.identity, guild ? { guildId: guild } : undefined);
   });
 
   app.get('/v1/jobs/:id', async (req) => visibleJob(req));

@@ -38,6 +38,7 @@ export function registerModelRoute(app: FastifyInstance, o: AppOptions): void {
       steps: m.steps,
       guidance: m.guidance,
       max_steps: m.maxSteps,
+      steerable: m.steerable,
       provider: o.info.provider() ?? null,
       ready: o.info.ready(),
       options: optionSpecs(m),

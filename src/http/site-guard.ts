@@ -48,7 +48,9 @@ export function siteGuard(p: SitePolicy) {
 function sameOrigin(origin: string, host: string): boolean {
   try {
     const o = new URL(origin);
-    return (o.protocol === 'http:' || o.protocol === 'https:') && o.host === new URL(`${o.protocol}//${host}`).host;
+    return (
+      (o.protocol === 'http:' || o.protocol === 'https:') && o.host === new URL(`${o.protocol}//${host}`).host
+    );
   } catch {
     return false; // "null" (a sandboxed frame, a file:// page) and garbage are foreign
   }

@@ -17,6 +17,7 @@ export type ModelSummary = Pick<
   | 'steps'
   | 'guidance'
   | 'maxSteps'
+  | 'steerable'
 >;
 
 export interface ImageLimits {

@@ -28,9 +28,20 @@ describe('npm run bench', () => {
       'video_ms',
       'total_ms',
       'peak_rss_mb',
+      'preview_map_ms',
+      'preview_encode_ms',
     ]) {
       expect(report[key], key).toBeGreaterThan(0);
     }
+    expect(report.previews_per_job).toBeGreaterThanOrEqual(1);
+    expect(report.preview_share).toBeCloseTo(
+      ((report.preview_map_ms + report.preview_encode_ms) * report.previews_per_job) /
+        2 /
+        report.unet_step_ms,
+      3,
+    );
+    expect(report.preview_svd_size_ms.map).toBeGreaterThan(0);
+    expect(report.preview_svd_size_ms.encode).toBeGreaterThan(0);
     expect(stderr).toMatch(/step 2\/2/);
   });
 

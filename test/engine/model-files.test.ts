@@ -17,6 +17,22 @@ describe('bundled tiny model', () => {
     }
   });
 
+  it('has the text encoder and tokenizer of the steer, as PROVENANCE.md records', () => {
+    const provenance = readFileSync(path.join(BUNDLED_MODEL_DIR, 'PROVENANCE.md'), 'utf8');
+    const m = loadModelInfo();
+    expect(m.steerable).toBe(true);
+    const files = [m.textEncoder!.file, m.textEncoder!.tokenizer, m.textEncoder!.tokenizerConfig];
+    expect(files.map((f) => path.basename(f))).toEqual([
+      'text_encoder.onnx',
+      'tokenizer.json',
+      'tokenizer_config.json',
+    ]);
+    for (const file of files) {
+      const digest = createHash('sha256').update(readFileSync(file)).digest('hex');
+      expect(provenance).toContain(`${digest}  ${path.basename(file)}`);
+    }
+  });
+
   it('has a model.json with native size 128×64, 14 frames, fps 7 and random weights flagged', () => {
     const m = loadModelInfo();
     expect(m).toMatchObject({

@@ -151,6 +151,7 @@ describe('option table', () => {
       'format',
       'loop',
       'smooth',
+      'steer',
     ]);
     for (const s of optionSpecs(tiny)) expect(s.range.length * s.defaultText.length).toBeGreaterThan(0);
   });

@@ -27,6 +27,7 @@ const pyScripts = [
   'models/export/export_svd.py',
   'models/export/optimize_cuda.py',
   'models/export/fuse_attention.py',
+  'models/export/fuse_folder.py',
   'bench/gpu/diffusers_bench.py',
   'bench/gpu/sample_vram.py',
   'bench/gpu/write_results.py',
@@ -64,6 +65,7 @@ describe('scripts parse', () => {
       '--optimize-cuda',
       '--random-weights',
       '--out',
+      '--no-fuse',
       '--unet-weights',
       '--scheduler',
     ])
@@ -96,6 +98,18 @@ describe('scripts parse', () => {
         '--unet-weights needs an existing .safetensors file',
       );
     }
+  });
+});
+
+describe('export_svd.py option checks (before torch is imported)', () => {
+  it('refuses --no-fuse with --optimize-cuda, which fuses the UNet', async () => {
+    const err = await exec(
+      python,
+      ['models/export/export_svd.py', 'x', '--out', dir, '--optimize-cuda', '--no-fuse'],
+      { cwd: root },
+    ).catch((e: { code: number; stderr: string }) => e);
+    expect((err as { code: number }).code).toBe(2);
+    expect((err as { stderr: string }).stderr).toContain('cannot be combined with --no-fuse');
   });
 });
 
