@@ -64,7 +64,8 @@ describe('model.json scheduler', () => {
     const files = Object.fromEntries(
       MODEL_PARTS.map((p) => [p, path.relative(dir, path.join(BUNDLED_MODEL_DIR, `${p}.onnx`))]),
     );
-    writeFileSync(path.join(dir, 'model.json'), JSON.stringify({ ...base, files, ...extra }));
+    const { text_encoder: _steerOnly, ...rest } = base;
+    writeFileSync(path.join(dir, 'model.json'), JSON.stringify({ ...rest, files, ...extra }));
     return dir;
   }
 
