@@ -123,7 +123,10 @@ describe('consistencyStep', () => {
   it('jumps to the denoised sample c_out·out + c_skip·x, then adds s_noise·z·σ_next', () => {
     const s = consistencySchedule(4, { ...ANIMATELCM, sNoise: 1.5 });
     const sample = Float32Array.from(x);
-    consistencyStep(s, 1, sample, out, z);
+    const x0 = new Float32Array(2);
+    consistencyStep(s, 1, sample, out, z, x0);
+    // The denoised estimate, for previews.
+    expect([...x0]).toEqual(denoised(s.sigmas[1]!).map(Math.fround));
     const next = s.sigmas[2]!;
     expect([...sample]).toEqual(denoised(s.sigmas[1]!).map((v, k) => Math.fround(v + z[k]! * 1.5 * next)));
   });
