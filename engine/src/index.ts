@@ -82,7 +82,21 @@ export {
 export type { ProgressCallback, ProgressEvent } from './progress.ts';
 export { NormalRng } from './rng.ts';
 export { CUDA_INSTALL_HINT, DEVICES, type Device, loadOrt, type Provider, parseDevice } from './runtime.ts';
-export { eulerStep, karrasSchedule, type Schedule } from './scheduler.ts';
+export {
+  ANIMATELCM,
+  type AnimateLcmConfig,
+  consistencySchedule,
+  consistencyStep,
+  EULER,
+  type EulerConfig,
+  eulerStep,
+  karrasSchedule,
+  makeSchedule,
+  SCHEDULER_DEFAULTS,
+  type Schedule,
+  type SchedulerConfig,
+  type SchedulerName,
+} from './scheduler.ts';
 export { chooseSize } from './sizes.ts';
 export { steerEmbedding } from './steer.ts';
 export { ClipTextEncoder } from './text-encoder.ts';

@@ -7,6 +7,7 @@
  */
 import { OptionError } from './errors.ts';
 import type { ModelInfo } from './model-info.ts';
+import { SCHEDULER_DEFAULTS } from './scheduler.ts';
 
 export type SizeMode = 'auto' | 'landscape' | 'portrait' | 'square';
 export type VideoFormat = 'mp4' | 'gif';
@@ -88,15 +89,26 @@ export const MAX_SMOOTH_FPS: Readonly<Record<VideoFormat, number>> = Object.free
 /** `loop fade` cross-fades ⌊frames/4⌋ frames, so it needs at least this many. */
 export const MIN_FADE_FRAMES = 4;
 export const MAX_SEED = 4294967295;
+/** The most denoising steps any model takes; a model's scheduler may allow fewer (ModelInfo.maxSteps). */
+export const MAX_STEPS = 50;
+// Defaults when no model is given: SVD's (its Euler scheduler), as models/tiny has them.
+const { steps: DEFAULT_STEPS, guidance: DEFAULT_GUIDANCE } = SCHEDULER_DEFAULTS.EulerDiscreteScheduler;
 
-/** What the option table needs to know of the model; `steerable` unknown means "checked on submit". */
-export type OptionModel = Pick<ModelInfo, 'frames' | 'fps' | 'motion'> & {
-  readonly steerable?: boolean;
-};
+/**
+ * What the option table needs from the model: its defaults and limits. `steps`, `guidance` and
+ * `maxSteps` come from model.json's scheduler; without them, SVD's (25 steps, guidance 1-3, up to 50).
+ * `steerable` unknown means "checked on submit".
+ */
+export type OptionModel = Pick<ModelInfo, 'frames' | 'fps' | 'motion'> &
+  Partial<Pick<ModelInfo, 'steps' | 'guidance' | 'maxSteps'>> & {
+    readonly steerable?: boolean;
+  };
 
-/** The option table, in help order. `frames` max depends on the model and is filled in by {@link optionSpecs}. */
+/** The option table, in help order. Ranges and defaults that depend on the model come from `model`. */
 export function optionSpecs(model?: OptionModel): readonly OptionSpec[] {
   const maxFrames = model?.frames ?? 25;
+  const maxSteps = model?.maxSteps ?? MAX_STEPS;
+  const guidance = model?.guidance ?? DEFAULT_GUIDANCE;
   return [
     {
       name: 'prompt',
@@ -134,11 +146,11 @@ export function optionSpecs(model?: OptionModel): readonly OptionSpec[] {
     },
     {
       name: 'steps',
-      range: '1–50',
-      defaultText: '25',
+      range: `1–${maxSteps}`,
+      defaultText: `model (${model?.steps ?? DEFAULT_STEPS})`,
       description: 'denoising steps',
       min: 1,
-      max: 50,
+      max: maxSteps,
       integer: true,
     },
     {
@@ -161,7 +173,7 @@ export function optionSpecs(model?: OptionModel): readonly OptionSpec[] {
     {
       name: 'guidance',
       range: 'min-max, each 0–10, min ≤ max',
-      defaultText: '1-3',
+      defaultText: `model (${guidance[0]}-${guidance[1]})`,
       description: 'classifier-free guidance ramp over frames',
     },
     {
@@ -309,10 +321,12 @@ export function resolveOptions(input: AnimateOptionsInput, model: OptionModel): 
     motion: input.motion === undefined ? model.motion : parseMotion(input.motion),
     fps: input.fps === undefined ? model.fps : parseNumber('fps', input.fps),
     frames: input.frames === undefined ? model.frames : parseNumber('frames', input.frames, model),
-    steps: input.steps === undefined ? 25 : parseNumber('steps', input.steps),
+    steps:
+      input.steps === undefined ? (model.steps ?? DEFAULT_STEPS) : parseNumber('steps', input.steps, model),
     seed: input.seed === undefined ? randomSeed() : parseNumber('seed', input.seed),
     noise: input.noise === undefined ? 0.02 : parseNumber('noise', input.noise),
-    guidance: input.guidance === undefined ? [1, 3] : parseGuidance(input.guidance),
+    guidance:
+      input.guidance === undefined ? (model.guidance ?? DEFAULT_GUIDANCE) : parseGuidance(input.guidance),
     size: input.size === undefined ? 'auto' : parseChoice<SizeMode>('size', input.size),
     format: input.format === undefined ? 'mp4' : parseChoice<VideoFormat>('format', input.format),
     loop: input.loop === undefined ? 'off' : parseChoice<LoopMode>('loop', input.loop),

@@ -1,7 +1,8 @@
 /**
  * Stable Video Diffusion image-to-video, step by step as diffusers' StableVideoDiffusionPipeline runs
  * it (docs/svd-pipeline.md): encode the image twice (CLIP, VAE), denoise the latents with the UNet
- * and the Euler scheduler under a per-frame guidance ramp, then decode the frames in temporal chunks.
+ * and the model's scheduler (SVD's Euler, or AnimateLCM's consistency sampler, as AnimateLCM's own
+ * pipeline runs it) under a per-frame guidance ramp, then decode the frames in temporal chunks.
  *
  * Input is an RGB picture already cropped to the output size (preprocess.ts). Output frames stream
  * out chunk by chunk, so the video encoder can work while the next chunk decodes.
@@ -14,7 +15,7 @@ import { type AnimateOptions, steerNeedsTextEncoder } from './options.ts';
 import { vaePixels } from './preprocess.ts';
 import type { ProgressCallback } from './progress.ts';
 import { NormalRng } from './rng.ts';
-import { eulerStep, inputScale, karrasSchedule } from './scheduler.ts';
+import { inputScale, makeSchedule, schedulerStep, stepNeedsNoise } from './scheduler.ts';
 import { steerEmbedding } from './steer.ts';
 import type { ClipTextEncoder } from './text-encoder.ts';
 
@@ -27,12 +28,17 @@ export interface SvdSessions {
   readonly textEncoder?: ClipTextEncoder;
 }
 
-/** The two random draws. Tests inject recorded ones; otherwise they come from the seed. */
+/** The random draws. Tests inject recorded ones; otherwise they come from the seed, in this order. */
 export interface InjectedNoise {
   /** [1,3,H,W]: added to the image (× noise strength) before the VAE encoder. Draw 1. */
   readonly noiseAug?: Float32Array;
   /** [1,F,4,h,w]: the initial latents before × init_noise_sigma. Draw 2. */
   readonly initialLatents?: Float32Array;
+  /**
+   * [N,1,F,4,h,w]: the consistency scheduler's noise, slice i at step i. Draw 3, one per step that
+   * adds noise (every step but the last); slices of other steps are ignored. Euler takes none.
+   */
+  readonly stepNoise?: Float32Array;
 }
 
 export interface PipelineRun {
@@ -127,8 +133,8 @@ export async function runPipeline(
   const addedTimeIds = new Float32Array(rows * 3);
   for (let b = 0; b < rows; b++) addedTimeIds.set([o.fps - 1, o.motion, o.noise], b * 3);
 
-  // 5. Timesteps: Karras sigmas, continuous t = 0.25 · ln σ.
-  const schedule = karrasSchedule(o.steps, model.sigmaMin, model.sigmaMax);
+  // 5. Timesteps: Karras sigmas, continuous t = 0.25 · ln σ (scheduler.ts).
+  const schedule = makeSchedule(model.scheduler, o.steps);
 
   // 6. Initial latents [1,F,4,h,w] × init_noise_sigma (draw 2, after draw 1).
   const latentFrame = 4 * latentH * latentW;
@@ -136,6 +142,15 @@ export async function runPipeline(
     ? Float32Array.from(run.noise.initialLatents)
     : rng.randn(frames * latentFrame);
   for (let k = 0; k < latents.length; k++) latents[k] *= schedule.initNoiseSigma;
+
+  // Draw 3: the noise the consistency scheduler adds after step i.
+  const stepNoise = (i: number): Float32Array => {
+    const injected = run.noise?.stepNoise;
+    if (!injected) return rng.randn(latents.length);
+    if (injected.length < (i + 1) * latents.length)
+      throw new RangeError(`injected stepNoise has no slice for step ${i}`);
+    return injected.subarray(i * latents.length, (i + 1) * latents.length);
+  };
 
   // 7. Per-frame guidance scale, linspace(min, max, F).
   const guidance = linspace(minGuidance, maxGuidance, frames);
@@ -178,7 +193,14 @@ export async function runPipeline(
       for (let first = 0; first < batch; first += rows) v.set(await callRows(first), first * half);
       pred = applyGuidance(v, guidance, frames, latentFrame);
     }
-    eulerStep(schedule, i, latents, pred, denoised);
+    schedulerStep(
+      schedule,
+      i,
+      latents,
+      pred,
+      stepNeedsNoise(schedule, i) ? stepNoise(i) : undefined,
+      denoised,
+    );
     const stepMs = performance.now() - t;
     timings.unet_step_ms.push(stepMs);
     if (denoised) run.onDenoised!(denoised, i + 1, o.steps);

@@ -4,6 +4,7 @@
  * Times one whole job per run, stage by stage, after the engine's own (small) warm-up, and prints one JSON line on stdout:
  * milliseconds for preprocess, clip, vae_encode, unet per step (median), vae_decode and video, the
  * total, peak RSS, provider and model. With several runs, each number is the median over runs.
+ * Steps and guidance default to the model's (25 and 1-3 for SVD, 4 and 1-1.2 for AnimateLCM-SVD-xt).
  * Live previews are on in the runs, as in the sidecar. Their cost per step is timed on its own (medians
  * of 5, nothing else running): `preview_map_ms` (x0 → RGB, in the loop) and `preview_encode_ms` (the
  * WebP, in sharp's threads) for this job's latents; `previews_per_job` (the engine keeps previews within
@@ -33,6 +34,7 @@ export interface BenchReport {
   provider: string;
   frames: number;
   steps: number;
+  guidance: readonly [number, number];
   width: number;
   height: number;
   runs: number;
@@ -93,7 +95,7 @@ export async function bench(opts: {
   const { width, height } = engine.model;
   const options = engine.resolveOptions({
     frames: opts.frames,
-    steps: opts.steps ?? 25,
+    steps: opts.steps,
     seed: 1,
     size: 'landscape',
   });
@@ -145,6 +147,7 @@ export async function bench(opts: {
       provider: engine.provider,
       frames: options.frames,
       steps: options.steps,
+      guidance: options.guidance,
       width,
       height,
       runs,

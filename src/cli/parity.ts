@@ -1,14 +1,17 @@
 /**
- * `npm run --silent parity -- <model_dir> <case_dir>`: runs one reference case of diffusers'
- * StableVideoDiffusionPipeline (the format of shared/fixtures/svd-tiny/case_public) through our
- * engine with the case's two recorded noise draws and parameters, and prints one JSON line:
- * the frame errors in the [0,1] scale, and per-stage errors (null where the case lacks the tensor).
+ * `npm run --silent parity -- <model_dir> <case_dir>`: runs one reference case (the format of
+ * shared/fixtures/svd-tiny/case_public: diffusers' StableVideoDiffusionPipeline; or of
+ * test/fixtures/case_animatelcm: AnimateLCM's pipeline and scheduler) through our engine with the
+ * case's recorded noise draws and parameters, and prints one JSON line: the frame errors in the [0,1]
+ * scale, and per-stage errors (null where the case lacks the tensor). The model folder must name the
+ * scheduler the case ran (case.json `scheduler.name`; none means Euler), e.g.
+ * test/fixtures/tiny-animatelcm for the AnimateLCM case.
  * Exits 1 when max_abs_err > 2e-3, 2 on bad usage. Logs go to stderr. `--sequential-guidance` runs the
  * two guidance halves as two batch-1 UNet calls (the engine's low-memory mode), which must match too.
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { loadImage, resolveOptions, runPipeline, SvdEngine } from '@stillmotion/engine';
+import { EULER, loadImage, resolveOptions, runPipeline, SvdEngine } from '@stillmotion/engine';
 import { compare, type ErrorStats, readF32 } from './tensor-file.ts';
 
 export const PARITY_TOLERANCE = 2e-3;
@@ -35,6 +38,7 @@ export interface ParityReport {
   image_latents_max_abs_err: number | null;
   frames: number;
   steps: number;
+  scheduler: string;
   provider: string;
   pass: boolean;
 }
@@ -44,9 +48,15 @@ export async function runParity(
   caseDir: string,
   opts: { sequentialGuidance?: boolean } = {},
 ): Promise<ParityReport> {
-  const params = JSON.parse(readFileSync(path.join(caseDir, 'case.json'), 'utf8')).params as CaseParams;
+  const reference = JSON.parse(readFileSync(path.join(caseDir, 'case.json'), 'utf8'));
+  const params = reference.params as CaseParams;
+  const scheduler: string = reference.scheduler?.name ?? EULER.name;
   const engine = await SvdEngine.load({ modelDir, device: process.env.SVD_DEVICE ?? 'cpu' });
   try {
+    if (engine.model.scheduler.name !== scheduler)
+      throw new Error(
+        `${caseDir} was made with ${scheduler}, but ${modelDir} names ${engine.model.scheduler.name}`,
+      );
     const options = resolveOptions(
       {
         frames: params.num_frames,
@@ -68,6 +78,9 @@ export async function runParity(
     const initialLatents = readF32(path.join(caseDir, 'initial_latents_unscaled.f32'));
     if (!noiseAug || !initialLatents)
       throw new Error(`${caseDir} lacks noise_aug_noise.f32 or initial_latents_unscaled.f32`);
+    // Draw 3, the consistency scheduler's noise between steps (Euler cases have none).
+    const stepNoise = readF32(path.join(caseDir, 'step_noise.f32')) ?? undefined;
+    if (scheduler !== EULER.name && !stepNoise) throw new Error(`${caseDir} lacks step_noise.f32`);
     const frames = new Float32Array(params.num_frames * params.height * params.width * 3);
     let written = 0;
     const result = await runPipeline(engine.model, engine.sessions, {
@@ -77,7 +90,7 @@ export async function runParity(
       options,
       decodeChunkSize: params.decode_chunk_size ?? params.num_frames,
       sequentialGuidance: opts.sequentialGuidance,
-      noise: { noiseAug, initialLatents },
+      noise: { noiseAug, initialLatents, stepNoise },
       onProgress: (e) => process.stderr.write(`parity: ${JSON.stringify(e)}\n`),
       onFrames: (chunk) => {
         frames.set(chunk, written);
@@ -99,6 +112,7 @@ export async function runParity(
       image_latents_max_abs_err: stage('image_latents.f32', result.imageLatents),
       frames: params.num_frames,
       steps: params.num_inference_steps,
+      scheduler,
       provider: engine.provider,
       pass: err.max_abs_err <= PARITY_TOLERANCE,
     };

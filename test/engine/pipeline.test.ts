@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CanceledError } from '../../engine/src/errors.ts';
-import { type ProgressEvent, runPipeline, SvdEngine } from '../../engine/src/index.ts';
+import { NormalRng, type ProgressEvent, runPipeline, SvdEngine } from '../../engine/src/index.ts';
 import { loadImage } from '../../engine/src/preprocess.ts';
 
 let engine: SvdEngine;
@@ -94,6 +94,46 @@ describe('runPipeline', () => {
     const single = await frames({ seed: 5, frames: 4, steps: 1 }, { decodeChunkSize: 1 });
     expect(all).toEqual(again);
     expect(single).not.toEqual(all);
+  });
+});
+
+describe('runPipeline with the AnimateLCM scheduler', () => {
+  it('defaults to 4 steps and draws its step noise (draw 3) from the seed', async () => {
+    const lcm = await SvdEngine.load({ modelDir: 'test/fixtures/tiny-animatelcm', device: 'cpu' });
+    try {
+      const latentSize = 2 * 4 * (height / 8) * (width / 8);
+      const noise = {
+        noiseAug: new NormalRng(7).randn(3 * width * height),
+        initialLatents: new NormalRng(8).randn(latentSize),
+      };
+      const run = async (model: SvdEngine, seed: number) => {
+        const out: Float32Array[] = [];
+        const steps: number[] = [];
+        await runPipeline(model.model, model.sessions, {
+          rgb,
+          width,
+          height,
+          options: model.resolveOptions({ seed, frames: 2 }),
+          noise,
+          onProgress: (e) => {
+            if (e.stage === 'denoise') steps.push(e.step);
+          },
+          onFrames: (chunk) => {
+            out.push(chunk.slice());
+          },
+        });
+        return { frames: Float32Array.from(out.flatMap((c) => [...c])), steps: steps.length };
+      };
+      const a = await run(lcm, 1);
+      expect(a.steps).toBe(4);
+      expect((await run(lcm, 1)).frames).toEqual(a.frames);
+      // The first two draws are injected: only the step noise still comes from the seed.
+      expect((await run(lcm, 2)).frames).not.toEqual(a.frames);
+      // Euler takes no third draw: with both draws injected, the seed changes nothing.
+      expect((await run(engine, 1)).frames).toEqual((await run(engine, 2)).frames);
+    } finally {
+      await lcm.release();
+    }
   });
 });
 

@@ -69,6 +69,8 @@ describe('scripts parse', () => {
       '--out',
       '--no-fuse',
       '--text-encoder',
+      '--unet-weights',
+      '--scheduler',
     ])
       expect(r.stdout).toContain(flag);
   });
@@ -91,6 +93,22 @@ describe('scripts parse', () => {
     ).catch((e: { code: number; stderr: string }) => e);
     expect((err as { code: number }).code).toBe(2);
     expect((err as { stderr: string }).stderr).toContain('--optimize-cuda makes an fp16 CUDA model');
+  });
+
+  it('export_svd.py refuses --unet-weights that is not a .safetensors file, before importing torch', async () => {
+    for (const file of [path.join(dir, 'missing.safetensors'), path.join(root, 'package.json')]) {
+      const err = await exec(
+        python,
+        ['models/export/export_svd.py', 'x', '--out', dir, '--unet-weights', file],
+        {
+          cwd: root,
+        },
+      ).catch((e: { code: number; stderr: string }) => e);
+      expect((err as { code: number }).code).toBe(2);
+      expect((err as { stderr: string }).stderr).toContain(
+        '--unet-weights needs an existing .safetensors file',
+      );
+    }
   });
 });
 

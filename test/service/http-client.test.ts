@@ -17,6 +17,10 @@ describe('HttpJobService', () => {
     expect(await client.model()).toMatchObject({
       randomWeights: true,
       frames: 14,
+      // The option defaults of the model's scheduler travel with it, for bots that run apart.
+      steps: 25,
+      guidance: [1, 3],
+      maxSteps: 50,
       provider: 'cpu',
       ready: true,
     });
