@@ -10,6 +10,7 @@ import { userError } from '../../src/chat/user-error.ts';
 import type { DeliveryTarget, JobView } from '../../src/service/types.ts';
 import { resultRow } from './components.ts';
 import type { BotContext } from './context.ts';
+import { escapeDiscord } from './message-text.ts';
 import type { StatusSurface } from './surface.ts';
 import { fitUpload } from './upload-fit.ts';
 
@@ -90,7 +91,7 @@ export async function deliver(
       const text =
         job.state === 'canceled'
           ? `your job \`${job.id}\` was canceled.`
-          : `your job \`${job.id}\` failed: ${job.error ?? 'unknown error'}. Try again, perhaps with fewer frames.`;
+          : `your job \`${job.id}\` failed: ${escapeDiscord(job.error ?? 'unknown error')}. Try again, perhaps with fewer frames.`;
       await postInChannel(ctx, target.channelId, target.userId, text);
     }
     await ctx.service.markDelivered(job.id);
@@ -106,7 +107,7 @@ export async function deliver(
       ctx.config.tmpDir,
     );
   } catch (err) {
-    const text = userError(err).text;
+    const text = userError(err, escapeDiscord).text;
     if (live) await surface!.followUp({ content: text });
     else await postInChannel(ctx, target.channelId, target.userId, text);
     await ctx.service.markDelivered(job.id);
@@ -114,7 +115,7 @@ export async function deliver(
     return;
   }
   const name = `stillmotion-${job.seed}.${job.format}`;
-  const caption = [renderCaption(job), fitted.note].filter(Boolean).join('\n');
+  const caption = [renderCaption(job, escapeDiscord), fitted.note].filter(Boolean).join('\n');
   const components = [resultRow(job).toJSON()];
   const statusId = surface?.messageId() ?? target.statusMessageId;
   let channelId: string | undefined;

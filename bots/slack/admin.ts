@@ -5,6 +5,7 @@
 import { formatEta } from '../../src/chat/index.ts';
 import type { JobView } from '../../src/service/types.ts';
 import { actorOf, isAdmin, type SlackDeps, slackUserId } from './context.ts';
+import { mrkdwn } from './mrkdwn.ts';
 
 export const ADMIN_USAGE =
   'Usage: `/animate-queue list`, `cancel <job id>`, `pause`, `resume`, `clear`, `limit <per user> [max queued]`.';
@@ -54,7 +55,7 @@ export async function runAdminCommand(
       if (!id) return `❌ Give the job id. ${ADMIN_USAGE}`;
       const job = await service.cancel(id, actorOf(deps, team, user));
       log({ target: id, state: job.state });
-      return `✖️ Job \`${id}\` (${job.user}) is ${job.state}.`;
+      return `✖️ Job \`${mrkdwn(id)}\` (${job.user}) is ${job.state}.`;
     }
     case 'pause': {
       const r = await service.pause();
@@ -89,6 +90,6 @@ export async function runAdminCommand(
       return `✅ Limits: ${limits.per_user} per user, ${limits.max_queued} queued.`;
     }
     default:
-      return `❌ Unknown action “${action}”. ${ADMIN_USAGE}`;
+      return `❌ Unknown action “${mrkdwn(action)}”. ${ADMIN_USAGE}`;
   }
 }

@@ -6,7 +6,7 @@
 import { setTimeout } from 'node:timers/promises';
 import type { webApi } from '@slack/bolt';
 import type { AnimateOptionsInput } from '@stillmotion/engine';
-import { isFinished, renderCaption, userError, watchJob } from '../../src/chat/index.ts';
+import { isFinished, renderCaption, watchJob } from '../../src/chat/index.ts';
 import { type JobView, ServiceError } from '../../src/service/types.ts';
 import {
   endedBlocks,
@@ -17,7 +17,8 @@ import {
   submittingBlocks,
 } from './blocks.ts';
 import { type SlackDeps, type SlackTarget, slackUserId } from './context.ts';
-import { SlackUserError } from './errors.ts';
+import { errorText } from './errors.ts';
+import { mrkdwn } from './mrkdwn.ts';
 import { downloadSlackImage, type SlackFile, uploadResult } from './slack-files.ts';
 
 /** Slack's status message is edited at most once per this interval. */
@@ -44,22 +45,12 @@ export interface ReplyTo {
   readonly thread_ts?: string;
 }
 
-/** Slack refusals a user can act on, in words. */
-function slackApiText(err: unknown): string | undefined {
-  const code = (err as { data?: { error?: string } }).data?.error;
-  if (code === 'not_in_channel' || code === 'channel_not_found' || code === 'is_archived') {
-    return '❌ I can’t post in that conversation. Invite me first (`/invite @stillmotion`), then try again.';
-  }
-  return undefined;
-}
-
 /**
  * Tells the user what went wrong, ephemerally, and logs it (faults at error level). Where the bot
  * cannot post in the channel, the reply goes to the user's DM with the app instead.
  */
 export async function replyError(deps: SlackDeps, client: Client, to: ReplyTo, err: unknown): Promise<void> {
-  const known = err instanceof SlackUserError ? `❌ ${err.message}` : slackApiText(err);
-  const { text, expected } = known ? { text: known, expected: true } : userError(err, '`/animate help`');
+  const { text, expected } = errorText(err);
   if (expected) deps.logger.info({ user: to.user, err: String(err) }, 'slack: refused');
   else deps.logger.error({ user: to.user, err }, 'slack: failed');
   try {
@@ -148,6 +139,7 @@ export function follow(
   const shown: StatusExtras = extras ?? { user: target.user };
   const log = deps.logger.child({ job: id });
   watchJob(deps.service, id, {
+    escape: mrkdwn,
     intervalMs: STATUS_EDIT_INTERVAL_MS,
     show: (_text, job) =>
       client.chat.update({ channel: target.channel, ts: target.status_ts, ...progressBlocks(job, shown) }),
@@ -198,7 +190,7 @@ export async function deliver(
       bytes,
       filename: `stillmotion-${job.seed}.${job.format}`,
       title: job.options.prompt || `stillmotion seed ${job.seed}`,
-      comment: `<@${target.user}> ${renderCaption(job)}`,
+      comment: `<@${target.user}> ${renderCaption(job, mrkdwn)}`,
     });
     await client.chat.update({
       channel: target.channel,

@@ -8,6 +8,7 @@
 import type { types } from '@slack/bolt';
 import { type AnimateOptionsInput, MOTION_PRESETS, type OptionName, optionSpecs } from '@stillmotion/engine';
 import type { ModelDefaults } from '../../src/chat/index.ts';
+import { mrkdwn } from './mrkdwn.ts';
 
 type KnownBlock = types.KnownBlock;
 type ModalView = types.ModalView;
@@ -154,7 +155,7 @@ export function animateModal(args: {
           slack_file: { id: sourceFile.id },
           alt_text: sourceFile.name ?? 'the picture to animate',
         },
-        { type: 'mrkdwn', text: `Animating *${sourceFile.name ?? 'this picture'}*` },
+        { type: 'mrkdwn', text: `Animating *${mrkdwn(sourceFile.name ?? 'this picture')}*` },
       ],
     } as KnownBlock);
   } else {
@@ -207,7 +208,9 @@ export function animateModal(args: {
     blocks.push({
       type: 'context',
       block_id: 'extra',
-      elements: [{ type: 'mrkdwn', text: `Also: \`${extras.map(([k, v]) => `--${k} ${v}`).join(' ')}\`` }],
+      elements: [
+        { type: 'mrkdwn', text: `Also: \`${mrkdwn(extras.map(([k, v]) => `--${k} ${v}`).join(' '))}\`` },
+      ],
     });
   }
   return {

@@ -48,7 +48,7 @@ export interface EngineLoadOptions {
   readonly decodeChunkSize?: number;
   /** The memory a job may use, in bytes (`SVD_MEMORY_BUDGET_GB`); default the GPU's on CUDA, else the machine's. */
   readonly memoryBudgetBytes?: number;
-  /** onnxruntime's CPU memory arena (`SVD_CPU_ARENA`); default off (runtime.ts says why). */
+  /** onnxruntime's CPU memory arena (`SVD_CPU_ARENA`); default on (runtime.ts has the measurement). */
   readonly cpuArena?: boolean;
   /** Intra-op threads (`SVD_THREADS`); default onnxruntime's, one per physical core. */
   readonly threads?: number;

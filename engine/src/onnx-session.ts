@@ -34,11 +34,13 @@ export class ModelSession {
   readonly outputs: readonly TensorSpec[];
   #session: Ort.InferenceSession;
   #ort: OrtModule;
+  #arena: boolean;
 
-  constructor(ort: OrtModule, part: SessionPart, session: Ort.InferenceSession) {
+  constructor(ort: OrtModule, part: SessionPart, session: Ort.InferenceSession, arena = false) {
     this.#ort = ort;
     this.part = part;
     this.#session = session;
+    this.#arena = arena;
     this.inputs = specs(session.inputNames, session.inputMetadata);
     this.outputs = specs(session.outputNames, session.outputMetadata);
   }
@@ -49,7 +51,8 @@ export class ModelSession {
     file: string,
     options: Ort.InferenceSession.SessionOptions,
   ): Promise<ModelSession> {
-    return new ModelSession(ort, part, await ort.InferenceSession.create(file, options));
+    const session = await ort.InferenceSession.create(file, options);
+    return new ModelSession(ort, part, session, options.enableCpuMemArena === true);
   }
 
   /** The input whose rank is `rank` (and, if given, whose name matches). Names differ between exporters; ranks don't. */
@@ -72,9 +75,10 @@ export class ModelSession {
 
   /**
    * Runs with float32 feeds (converted to fp16 where the model wants it) or int64 token ids, and returns
-   * the first output as float32.
+   * the first output as float32. `release`: the last call of a stage: the CPU arena gives back what this
+   * run left unused, so the next stage does not stack its peak on this one's.
    */
-  async run(feeds: Readonly<Record<string, Feed>>): Promise<FloatTensor> {
+  async run(feeds: Readonly<Record<string, Feed>>, release = false): Promise<FloatTensor> {
     const ortFeeds: Record<string, Ort.Tensor> = {};
     for (const spec of this.inputs) {
       const feed = feeds[spec.name];
@@ -90,7 +94,10 @@ export class ModelSession {
       }
       ortFeeds[spec.name] = this.#toOrt(feed, spec.type);
     }
-    const results = await this.#session.run(ortFeeds);
+    const results = await this.#session.run(
+      ortFeeds,
+      release && this.#arena ? { extra: { memory: { enable_memory_arena_shrinkage: 'cpu:0' } } } : {},
+    );
     const out = results[this.outputs[0]!.name]!;
     const value = { data: toFloat32(out), dims: out.dims.slice() };
     for (const t of Object.values(results)) t.dispose();

@@ -158,12 +158,17 @@ export async function runPipeline(
       fillUnetSample(sample, latents, imageLatents, scale, positives, frames, latentFrame);
       const embeds =
         rows === 2 ? concat(negativeEmbeds, conditioning) : positives[0] ? conditioning : negativeEmbeds;
-      const out = await sessions.unet.run({
-        [unetSample.name]: { data: sample, dims: [rows, frames, 8, latentH, latentW] },
-        [unetTimestep.name]: { data: schedule.timesteps.subarray(i, i + 1), dims: [1] },
-        [unetEmbeds.name]: { data: embeds, dims: [rows, 1, conditioning.length] },
-        [unetTimeIds.name]: { data: addedTimeIds, dims: [rows, 3] },
-      });
+      // The last UNet call gives its arena back before the decoder needs the memory.
+      const last = i === o.steps - 1 && first + rows >= batch;
+      const out = await sessions.unet.run(
+        {
+          [unetSample.name]: { data: sample, dims: [rows, frames, 8, latentH, latentW] },
+          [unetTimestep.name]: { data: schedule.timesteps.subarray(i, i + 1), dims: [1] },
+          [unetEmbeds.name]: { data: embeds, dims: [rows, 1, conditioning.length] },
+          [unetTimeIds.name]: { data: addedTimeIds, dims: [rows, 3] },
+        },
+        last,
+      );
       return out.data;
     };
     let pred: Float32Array;
@@ -190,12 +195,15 @@ export async function runPipeline(
   for (let c = 0; c < chunks; c++) {
     const start = c * chunkSize;
     const count = Math.min(chunkSize, frames - start);
-    const out = await sessions.vaeDecoder.run({
-      [decoderInput.name]: {
-        data: latents.subarray(start * latentFrame, (start + count) * latentFrame),
-        dims: [count, 4, latentH, latentW],
+    const out = await sessions.vaeDecoder.run(
+      {
+        [decoderInput.name]: {
+          data: latents.subarray(start * latentFrame, (start + count) * latentFrame),
+          dims: [count, 4, latentH, latentW],
+        },
       },
-    });
+      c === chunks - 1,
+    );
     // 10. To pixels: clamp(x/2 + 0.5, 0, 1), CHW → HWC.
     const pixels = toHwcUnit(out, count, height, width);
     run.onProgress?.({ stage: 'decode', chunk: c + 1, chunks });
@@ -220,7 +228,7 @@ async function steer(
 async function encodeImage(session: ModelSession, clipPixels: Float32Array): Promise<Float32Array> {
   const input = session.input(4);
   const size = ModelSession.staticDim(input, 2) ?? CLIP_SIZE;
-  const out = await session.run({ [input.name]: { data: clipPixels, dims: [1, 3, size, size] } });
+  const out = await session.run({ [input.name]: { data: clipPixels, dims: [1, 3, size, size] } }, true);
   return out.data;
 }
 
@@ -237,7 +245,7 @@ async function encodeVaeImage(
   const s32 = Math.fround(strength);
   for (let k = 0; k < pixels.length; k++) pixels[k] = Math.fround(pixels[k]! + Math.fround(s32 * noise[k]!));
   const input = session.input(4);
-  const out = await session.run({ [input.name]: { data: pixels, dims: [1, 3, height, width] } });
+  const out = await session.run({ [input.name]: { data: pixels, dims: [1, 3, height, width] } }, true);
   return out.data;
 }
 

@@ -58,6 +58,8 @@ export interface BenchReport {
   preview_share: number;
   preview_svd_size_ms: { map: number; encode: number };
   peak_rss_mb: number;
+  /** CPU seconds (user + system, all threads) per run: less sensitive than wall time to a busy machine. */
+  cpu_s: number;
 }
 
 const median = (xs: readonly number[]) => {
@@ -66,6 +68,10 @@ const median = (xs: readonly number[]) => {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 };
 const round = (x: number) => Math.round(x * 100) / 100;
+const cpuSeconds = (since: NodeJS.CpuUsage) => {
+  const d = process.cpuUsage(since);
+  return (d.user + d.system) / 1e6;
+};
 
 export async function bench(opts: {
   model?: string;
@@ -113,6 +119,7 @@ export async function bench(opts: {
     const runs = Math.max(1, opts.runs ?? 1);
     const results: AnimateTimings[] = [];
     let plan: MemoryPlan | undefined;
+    const cpuBefore = process.cpuUsage();
     for (let r = 0; r < runs; r++) {
       t = performance.now();
       const result = await engine.animate(picture, options, {
@@ -162,6 +169,7 @@ export async function bench(opts: {
         ) / 10_000,
       preview_svd_size_ms: await previewCost(engine, 25, 72, 128, 7),
       peak_rss_mb: round(process.resourceUsage().maxRSS / 1024),
+      cpu_s: round(cpuSeconds(cpuBefore) / runs),
     };
   } finally {
     await engine.release();

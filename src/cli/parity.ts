@@ -3,7 +3,8 @@
  * StableVideoDiffusionPipeline (the format of shared/fixtures/svd-tiny/case_public) through our
  * engine with the case's two recorded noise draws and parameters, and prints one JSON line:
  * the frame errors in the [0,1] scale, and per-stage errors (null where the case lacks the tensor).
- * Exits 1 when max_abs_err > 2e-3, 2 on bad usage. Logs go to stderr.
+ * Exits 1 when max_abs_err > 2e-3, 2 on bad usage. Logs go to stderr. `--sequential-guidance` runs the
+ * two guidance halves as two batch-1 UNet calls (the engine's low-memory mode), which must match too.
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -38,7 +39,11 @@ export interface ParityReport {
   pass: boolean;
 }
 
-export async function runParity(modelDir: string, caseDir: string): Promise<ParityReport> {
+export async function runParity(
+  modelDir: string,
+  caseDir: string,
+  opts: { sequentialGuidance?: boolean } = {},
+): Promise<ParityReport> {
   const params = JSON.parse(readFileSync(path.join(caseDir, 'case.json'), 'utf8')).params as CaseParams;
   const engine = await SvdEngine.load({ modelDir, device: process.env.SVD_DEVICE ?? 'cpu' });
   try {
@@ -71,6 +76,7 @@ export async function runParity(modelDir: string, caseDir: string): Promise<Pari
       height: image.height,
       options,
       decodeChunkSize: params.decode_chunk_size ?? params.num_frames,
+      sequentialGuidance: opts.sequentialGuidance,
       noise: { noiseAug, initialLatents },
       onProgress: (e) => process.stderr.write(`parity: ${JSON.stringify(e)}\n`),
       onFrames: (chunk) => {
@@ -102,13 +108,15 @@ export async function runParity(modelDir: string, caseDir: string): Promise<Pari
 }
 
 if (import.meta.main) {
-  const [modelDir, caseDir] = process.argv.slice(2);
+  const args = process.argv.slice(2);
+  const sequentialGuidance = args.includes('--sequential-guidance');
+  const [modelDir, caseDir] = args.filter((a) => a !== '--sequential-guidance');
   if (!modelDir || !caseDir) {
     process.stderr.write('usage: npm run --silent parity -- <model_dir> <case_dir>\n');
     process.exit(2);
   }
   try {
-    const report = await runParity(modelDir, caseDir);
+    const report = await runParity(modelDir, caseDir, { sequentialGuidance });
     process.stdout.write(`${JSON.stringify(report)}\n`);
     process.exit(report.pass ? 0 : 1);
   } catch (err) {

@@ -1,6 +1,12 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { FakeUser } from '../fakes/discord/fake-discord.ts';
-import { type Harness, SMALL, startHarness } from './harness.ts';
+import {
+  type Harness,
+  queueCommand as queueCommandIn,
+  queueJobs as queueJobsIn,
+  SMALL,
+  startHarness,
+} from './harness.ts';
 
 let h: Harness;
 const logLines: string[] = [];
@@ -8,7 +14,8 @@ let dave: FakeUser;
 
 beforeAll(async () => {
   h = await startHarness({
-    config: (fake) => ({ adminRoleIds: [fake.modRoleId] }),
+    // The fake's guild is the home guild: its admins also pause, resume and set limits.
+    config: (fake) => ({ adminRoleIds: [fake.modRoleId], homeGuildIds: [fake.guildId] }),
     logLevel: 'info',
     logDestination: { write: (line: string) => void logLines.push(line) },
   });
@@ -24,43 +31,10 @@ afterAll(async () => {
   await h?.stop();
 });
 
-/** Submits `n` jobs for `user` while the queue is paused; returns their ids. */
-async function queueJobs(user: FakeUser, n: number): Promise<string[]> {
-  const { fake } = h;
-  const ids: string[] = [];
-  for (let i = 0; i < n; i++) {
-    const image = fake.attachment(fake.upload('cat.png', h.png, 'image/png'));
-    const start = fake.calls.length;
-    const ix = fake.slash('animate', [{ name: 'image', type: 11, value: image.id }, ...SMALL], {
-      user,
-      attachments: [image],
-    });
-    const edit = await fake.waitForCall(
-      (c) => c.method === 'PATCH' && c.path.includes(ix.token),
-      30_000,
-      start,
-    );
-    ids.push(edit.body.components[0].components[0].custom_id.split(':')[2]);
-  }
-  return ids;
-}
+const queueJobs = (user: FakeUser, n: number) => queueJobsIn(h, user, n);
 
-async function queueCommand(
-  sub: string,
-  opts: { admin?: boolean; roles?: string[]; options?: unknown[] } = {},
-) {
-  const { fake } = h;
-  const ix = fake.slash('queue', [{ name: sub, type: 1, options: opts.options ?? [] }], {
-    user: opts.admin || opts.roles ? fake.user('mod') : dave,
-    admin: opts.admin,
-    roles: opts.roles,
-  });
-  const cb = await fake.waitForCall((c) => c.path.startsWith(`/interactions/${ix.id}/`));
-  if (cb.body.type === 4)
-    return { ephemeral: (cb.body.data.flags & 64) === 64, text: cb.body.data.content as string };
-  expect(cb.body.data.flags & 64).toBe(64);
-  const edit = await fake.waitForCall((c) => c.method === 'PATCH' && c.path.includes(ix.token));
-  return { ephemeral: true, text: edit.body.content as string };
+function queueCommand(sub: string, opts: { admin?: boolean; roles?: string[]; options?: unknown[] } = {}) {
+  return queueCommandIn(h, sub, { ...opts, user: opts.admin || opts.roles ? h.fake.user('mod') : dave });
 }
 
 describe('/queue (admins)', () => {

@@ -7,9 +7,17 @@ import { describe, expect, it } from 'vitest';
 
 const run = promisify(execFile);
 
-async function parity(caseDir: string) {
+async function parity(caseDir: string, ...flags: string[]) {
   try {
-    const { stdout, stderr } = await run('npm', ['run', '--silent', 'parity', '--', 'models/tiny', caseDir]);
+    const { stdout, stderr } = await run('npm', [
+      'run',
+      '--silent',
+      'parity',
+      '--',
+      'models/tiny',
+      caseDir,
+      ...flags,
+    ]);
     return { code: 0, stdout, stderr };
   } catch (err) {
     const e = err as { code: number; stdout: string; stderr: string };
@@ -31,6 +39,14 @@ describe('npm run parity', () => {
     expect(report.image_embeds_max_abs_err).toBeLessThan(1e-5);
     expect(report.image_latents_max_abs_err).toBeLessThan(1e-5);
     expect(stderr).toContain('denoise');
+  });
+
+  it('matches diffusers as well with the guidance halves run one after the other (low-memory mode)', async () => {
+    const { code, stdout } = await parity('test/fixtures/case_public', '--sequential-guidance');
+    expect(code).toBe(0);
+    const report = JSON.parse(stdout.trim().split('\n').at(-1)!);
+    expect(report.max_abs_err).toBeLessThan(1e-4);
+    expect(report.pass).toBe(true);
   });
 
   it('reports null for stages the case lacks, and fails (exit 1) when frames differ beyond the bar', async () => {

@@ -27,6 +27,7 @@ const pyScripts = [
   'models/export/export_svd.py',
   'models/export/optimize_cuda.py',
   'models/export/fuse_attention.py',
+  'models/export/fuse_folder.py',
   'bench/gpu/diffusers_bench.py',
   'models/export/export_text_encoder.py',
   'test/fixtures/steer/make_steer_fixtures.py',
@@ -61,7 +62,14 @@ describe('scripts parse', () => {
 
   it('export_svd.py --help works without torch and lists the flags', async () => {
     const r = await exec(python, ['models/export/export_svd.py', '--help'], { cwd: root });
-    for (const flag of ['--precision', '--optimize-cuda', '--random-weights', '--out', '--text-encoder'])
+    for (const flag of [
+      '--precision',
+      '--optimize-cuda',
+      '--random-weights',
+      '--out',
+      '--no-fuse',
+      '--text-encoder',
+    ])
       expect(r.stdout).toContain(flag);
   });
 
@@ -83,6 +91,18 @@ describe('scripts parse', () => {
     ).catch((e: { code: number; stderr: string }) => e);
     expect((err as { code: number }).code).toBe(2);
     expect((err as { stderr: string }).stderr).toContain('--optimize-cuda makes an fp16 CUDA model');
+  });
+});
+
+describe('export_svd.py option checks (before torch is imported)', () => {
+  it('refuses --no-fuse with --optimize-cuda, which fuses the UNet', async () => {
+    const err = await exec(
+      python,
+      ['models/export/export_svd.py', 'x', '--out', dir, '--optimize-cuda', '--no-fuse'],
+      { cwd: root },
+    ).catch((e: { code: number; stderr: string }) => e);
+    expect((err as { code: number }).code).toBe(2);
+    expect((err as { stderr: string }).stderr).toContain('cannot be combined with --no-fuse');
   });
 });
 

@@ -3,7 +3,7 @@ import { ActionRowBuilder, type ButtonBuilder, MessageFlags, SlashCommandBuilder
 import { isFinished, renderProgress } from '../../../src/chat/render.ts';
 import { cancelRow } from '../components.ts';
 import { type SlashCommand, userIdOf } from '../context.ts';
-import { fitLines } from '../message-text.ts';
+import { escapeDiscord, fitLines } from '../message-text.ts';
 
 export const jobs = {
   data: new SlashCommandBuilder().setName('jobs').setDescription('Your animation jobs, with Cancel'),
@@ -21,7 +21,7 @@ export const jobs = {
     const shown = list.slice(0, 25);
     const lines = shown.map(
       (j) =>
-        `\`${j.id}\` ${j.options.prompt ? `“${j.options.prompt.slice(0, 40)}” ` : ''}· ${renderProgress(j)}`,
+        `\`${j.id}\` ${j.options.prompt ? `“${escapeDiscord(j.options.prompt.slice(0, 40))}” ` : ''}· ${renderProgress(j, escapeDiscord)}`,
     );
     const buttons = shown
       .filter((j) => !isFinished(j))
