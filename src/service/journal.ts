@@ -112,7 +112,8 @@ function parseOptions(text: string): AnimateOptions {
   ) {
     throw new Error('options are not an options object');
   }
-  return v as AnimateOptions;
+  // Jobs journaled before loop and smooth existed ran without them.
+  return { ...(v as AnimateOptions), loop: o.loop ?? 'off', smooth: o.smooth ?? 'off' };
 }
 
 function parseDelivery(text: string | null): DeliveryTarget | null {

@@ -66,6 +66,17 @@ describe('journal recovery', () => {
     await svc.shutdown();
   });
 
+  it('reads a job journaled before loop and smooth existed as loop off, smooth off', async () => {
+    const dir = tempDir();
+    const j1 = new Journal(dir);
+    const { loop: _loop, smooth: _smooth, ...older } = options;
+    j1.insert({ id: 'old', user: 'web:a', options: older as typeof options, image, imageExt: 'png' });
+    j1.close();
+    const j2 = new Journal(dir);
+    expect(j2.get('old')!.options).toMatchObject({ frames: 2, loop: 'off', smooth: 'off' });
+    j2.close();
+  });
+
   it('keeps the paused setting across restarts', async () => {
     const dir = tempDir();
     const a = service(new Journal(dir));
