@@ -11,7 +11,7 @@ import {
   resolveOptions,
 } from '@stillmotion/engine';
 
-/** The model's option defaults and limits (frames, fps, motion, and its scheduler's steps and guidance). */
+/** The model's option defaults and limits (frames, fps, motion, its scheduler's steps and guidance), and whether it can steer. */
 export type ModelDefaults = OptionModel;
 
 export interface ParsedChatText {

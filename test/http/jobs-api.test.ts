@@ -212,6 +212,8 @@ describe('job routes', () => {
       { o: { image: good, fields: { loop: 'spin' } }, status: 400, code: 'bad_option', option: 'loop' },
       { o: { image: good, fields: { smooth: '8x' } }, status: 400, code: 'bad_option', option: 'smooth' },
       { o: { image: good, fields: { fps: '30', smooth: '4x' } }, status: 400, option: 'smooth' },
+      { o: { image: good, fields: { steer: '1.5', prompt: 'a cat' } }, status: 400, option: 'steer' },
+      { o: { image: good, fields: { steer: '0.5' } }, status: 400, code: 'bad_option', option: 'steer' },
       { o: { image: good, fields: { bogus: '1' } }, status: 400, code: 'unknown_option', option: 'bogus' },
       { o: { fields: SMALL }, status: 400, code: 'missing_image', option: 'image' },
       { o: { image: good, fields: { delivery: '[1' }, ...admin }, status: 400, option: 'delivery' },
