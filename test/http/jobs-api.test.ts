@@ -186,7 +186,9 @@ describe('job routes', () => {
     expect(posted.status).toBe(202);
     const done = await waitFor(h.sidecar, posted.body.id, ended);
     expect(done).toMatchObject({ state: 'succeeded', options: { loop: 'boomerang', smooth: '2x' } });
-    const res = await fetch(new URL(`v1/jobs/${posted.body.id}/result`, h.url));
+    const res = await fetch(new URL(`v1/jobs/${posted.body.id}/result`, h.url), {
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+    });
     const file = path.join(h.dataDir, 'loop.mp4');
     writeFileSync(file, Buffer.from(await res.arrayBuffer()));
     // 3 frames → 4 as a boomerang → 8 at 14 fps (the wrap interpolated).

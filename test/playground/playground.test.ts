@@ -97,7 +97,8 @@ describe('playground', () => {
     expect(await page.locator('#progress').evaluate((p) => (p as HTMLProgressElement).value)).toBe(1);
     const href = (await page.getAttribute('#download', 'href')) ?? '';
     expect(href).toMatch(/\/v1\/jobs\/.+\/result$/);
-    const made = await call(h.url, 'GET', href.replace(/\/result$/, ''));
+    // The job is this browser session's (web:<session>): another caller reads it with the token.
+    const made = await call(h.url, 'GET', href.replace(/\/result$/, ''), { token: ADMIN_TOKEN });
     expect(made.body.options).toMatchObject({ frames: 4, loop: 'boomerang', smooth: 'off' });
     await page.selectOption('#loop', 'off');
     await page.fill('#steer', '');
