@@ -23,6 +23,8 @@ let sidecar: LocalSidecar;
 let server: Listening;
 let bot: SlackBot | undefined;
 let dataDir: string;
+/** The bots speak for their users with a token (docs/product.md, "Who is calling"). */
+const TOKEN = 'slack-sidecar-admin-token-0123456789';
 
 beforeAll(async () => {
   fake = await FakeSlack.start();
@@ -38,11 +40,12 @@ beforeAll(async () => {
       provider: () => sidecar.service.provider,
     },
     logger,
+    adminToken: TOKEN,
     playground: false,
   });
   mountSlackEvents(app, () => bot);
   server = await listen(app, '127.0.0.1', 0);
-  const remote = new HttpJobService({ baseUrl: server.url });
+  const remote = new HttpJobService({ baseUrl: server.url, token: TOKEN });
   bot = await startSlack({
     service: remote,
     logger,
