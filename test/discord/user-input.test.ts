@@ -44,7 +44,9 @@ describe('an echoed prompt', () => {
     const [first, second] = post.body.content.split('\n');
     expect(first).toBe(`<@${alice.id}> ${SHOWN}`);
     // The rest is the bot's own: seed, what was made and the options, in backticks.
-    expect(second).toMatch(/^seed \d+ · [^`]* · `--motion 127 --fps 7 --frames 2 --steps 1 --seed \d+ [^`]*`$/);
+    expect(second).toMatch(
+      /^seed \d+ · [^`]* · `--motion 127 --fps 7 --frames 2 --steps 1 --seed \d+ [^`]*`$/,
+    );
     expect(post.body.allowed_mentions).toEqual({ users: [alice.id] });
     // Every edit of the status message mentions nobody.
     const edits = fake.callsFor(ix).filter((c) => c.method === 'PATCH');
