@@ -58,6 +58,36 @@ local function finish(id, state, err, code, now, ttl)
   if state == 'failed' then redis.call('HINCRBY', P .. ':stats', 'failed:' .. code, 1) end
   publish(id, 'state')
 end
+-- The per-user and queue caps ({cap, count, limit} when refused, else nil) and the number of
+-- waiting jobs. Ids in the user's active set whose record is gone or ended (a flushed or partly
+-- lost store) are dropped before counting, so a lost record never holds a place forever.
+local function checkCaps(user, perDefault, maxDefault, bypass)
+  local settings = redis.call('HMGET', P .. ':settings', 'per_user', 'max_queued')
+  local per = tonumber(settings[1]) or tonumber(perDefault)
+  local maxq = tonumber(settings[2]) or tonumber(maxDefault)
+  local activeKey = P .. ':active:' .. user
+  for _, other in ipairs(redis.call('SMEMBERS', activeKey)) do
+    local st = redis.call('HGET', jk(other), 'state')
+    if st ~= 'queued' and st ~= 'running' then redis.call('SREM', activeKey, other) end
+  end
+  local active = redis.call('SCARD', activeKey)
+  local queued = redis.call('ZCARD', P .. ':queued')
+  if not bypass then
+    if active >= per then return {'user_limit', active, per}, queued end
+    if queued >= maxq then return {'queue_full', queued, maxq}, queued end
+  end
+  return nil, queued
+end
+`;
+
+/**
+ * The caps alone, before a picture is read (a cheap refusal; ADMIT checks them again).
+ * ARGV: P, user, per_user default, max_queued default. Returns {'ok', 0, 0} or {cap, count, limit}.
+ */
+export const CHECK_CAPS = `${PRELUDE}
+local refusal = checkCaps(ARGV[2], ARGV[3], ARGV[4], false)
+if refusal then return refusal end
+return {'ok', 0, 0}
 `;
 
 /**
@@ -77,20 +107,9 @@ end
  */
 export const ADMIT = `${PRELUDE}
 local id, user, now = ARGV[2], ARGV[3], ARGV[4]
-local settings = redis.call('HMGET', P .. ':settings', 'per_user', 'max_queued')
-local per = tonumber(settings[1]) or tonumber(ARGV[9])
-local maxq = tonumber(settings[2]) or tonumber(ARGV[10])
 local activeKey = P .. ':active:' .. user
-for _, other in ipairs(redis.call('SMEMBERS', activeKey)) do
-  local st = redis.call('HGET', jk(other), 'state')
-  if st ~= 'queued' and st ~= 'running' then redis.call('SREM', activeKey, other) end
-end
-local active = redis.call('SCARD', activeKey)
-local queued = redis.call('ZCARD', P .. ':queued')
-if ARGV[11] ~= '1' then
-  if active >= per then return {'user_limit', active, per} end
-  if queued >= maxq then return {'queue_full', queued, maxq} end
-end
+local refusal, queued = checkCaps(user, ARGV[9], ARGV[10], ARGV[11] == '1')
+if refusal then return refusal end
 for _, gone in ipairs(redis.call('ZRANGEBYSCORE', P .. ':result-expiry', '-inf', ARGV[4], 'LIMIT', 0, 200)) do
   dropResult(gone)
 end
@@ -310,6 +329,7 @@ return 1
 export const SCRIPTS = {
   smForget: FORGET,
   smAdmit: ADMIT,
+  smCheckCaps: CHECK_CAPS,
   smClaim: CLAIM,
   smProgress: PROGRESS,
   smComplete: COMPLETE,

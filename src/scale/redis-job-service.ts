@@ -36,7 +36,7 @@ import {
 } from '../service/types.ts';
 import { asServiceError, connect, QueueUnavailableError, withTimeout } from './connection.ts';
 import { JobEvents } from './job-events.ts';
-import { ScaleStore, type StoredJob } from './store.ts';
+import { type AdmitResult, ScaleStore, type StoredJob } from './store.ts';
 
 const MB = 1_000_000;
 
@@ -163,14 +163,52 @@ export class RedisJobService implements JobService {
     return this.model;
   }
 
-  async submit(req: SubmitRequest): Promise<{ id: string; position: number }> {
+  /** A cheap refusal before the upload is read: the caps as they stand (submit checks them again). */
+  async admit(user: UserId): Promise<void> {
+    this.#checkUser(user);
+    this.#requireConnection();
+    this.#refuse(await this.#guard(() => this.store.checkCaps(user, this.#o.limits)), Date.now());
+  }
+
+  #checkUser(user: UserId): void {
     if (this.#closed)
       throw new ServiceError(503, 'shutting_down', 'the service is shutting down; try again shortly');
-    if (typeof req.user !== 'string' || !USER_RE.test(req.user)) {
+    if (typeof user !== 'string' || !USER_RE.test(user)) {
       throw new ServiceError(400, 'bad_user', 'user must be a namespaced id such as discord:123 or web:abc', {
         option: 'user',
       });
     }
+  }
+
+  /** Throws the refusal an admission answered; returns when it was admitted. */
+  #refuse(r: AdmitResult, now: number): asserts r is Extract<AdmitResult, { kind: 'ok' }> {
+    if (r.kind === 'ok') return;
+    if (r.kind === 'daily_quota_user' || r.kind === 'daily_quota_guild')
+      throw quotaRefusal(r.kind === 'daily_quota_user' ? 'user' : 'guild', r.limit, now);
+    if (r.kind === 'memory_budget') {
+      this.#log.warn({ used: r.count, budget: r.limit }, 'redis memory budget reached: job refused');
+      throw new ServiceError(
+        503,
+        'memory_budget',
+        `the job store is full: pictures and results use ${(r.count / MB).toFixed(1)} MB of its ${(r.limit / MB).toFixed(0)} MB memory budget (REDIS_MEMORY_BUDGET_MB); try again later`,
+      );
+    }
+    if (r.kind === 'user_limit') {
+      throw new ServiceError(
+        429,
+        'user_limit',
+        `you already have ${r.count} jobs queued or running (limit ${r.limit} per user); wait for one to finish`,
+      );
+    }
+    throw new ServiceError(
+      429,
+      'queue_full',
+      `the queue is full (${r.count} jobs waiting, limit ${r.limit}); try again later`,
+    );
+  }
+
+  async submit(req: SubmitRequest): Promise<{ id: string; position: number }> {
+    this.#checkUser(req.user);
     let options: AnimateOptions;
     try {
       await this.#o.inspectImage(req.image, {
@@ -209,33 +247,7 @@ export class RedisJobService implements JobService {
         },
       }),
     );
-    if (admitted.kind === 'daily_quota_user' || admitted.kind === 'daily_quota_guild')
-      throw quotaRefusal(admitted.kind === 'daily_quota_user' ? 'user' : 'guild', admitted.limit, now);
-    if (admitted.kind === 'memory_budget') {
-      this.#log.warn(
-        { used: admitted.count, budget: admitted.limit },
-        'redis memory budget reached: job refused',
-      );
-      throw new ServiceError(
-        503,
-        'memory_budget',
-        `the job store is full: pictures and results use ${(admitted.count / MB).toFixed(1)} MB of its ${(admitted.limit / MB).toFixed(0)} MB memory budget (REDIS_MEMORY_BUDGET_MB); try again later`,
-      );
-    }
-    if (admitted.kind === 'user_limit') {
-      throw new ServiceError(
-        429,
-        'user_limit',
-        `you already have ${admitted.count} jobs queued or running (limit ${admitted.limit} per user); wait for one to finish`,
-      );
-    }
-    if (admitted.kind !== 'ok') {
-      throw new ServiceError(
-        429,
-        'queue_full',
-        `the queue is full (${admitted.count} jobs waiting, limit ${admitted.limit}); try again later`,
-      );
-    }
+    this.#refuse(admitted, now);
     try {
       await this.#addToQueue(id, admitted.round);
     } catch (err) {

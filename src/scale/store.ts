@@ -184,6 +184,18 @@ export class ScaleStore {
     return fn.bind(this.redis);
   }
 
+  /** The per-user and queue caps alone, before the picture is read (admit checks them again). */
+  async checkCaps(user: string, defaults: QueueLimits): Promise<AdmitResult> {
+    const out = (await this.#script('smCheckCaps')(
+      this.prefix,
+      user,
+      defaults.per_user,
+      defaults.max_queued,
+    )) as [string, number, number];
+    if (out[0] === 'ok') return { kind: 'ok', round: 0, position: 0 };
+    return { kind: out[0] as AdmitRefusal, count: Number(out[1]), limit: Number(out[2]) };
+  }
+
   async admit(a: {
     id: string;
     user: string;
