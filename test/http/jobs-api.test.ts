@@ -181,7 +181,7 @@ describe('job routes', () => {
   it('takes loop and smooth as form fields; the result has the frames they make', async () => {
     const posted = await postJob(h.url, {
       image: await png(),
-      fields: { ...SMALL, frames: '3', loop: 'boomerang', smooth: '2x', user: 'web:loop' },
+      fields: { ...SMALL, frames: '3', loop: 'boomerang', smooth: '2x' },
     });
     expect(posted.status).toBe(202);
     const done = await waitFor(h.sidecar, posted.body.id, ended);
