@@ -97,8 +97,9 @@ describe('playground', () => {
     expect(await page.locator('#progress').evaluate((p) => (p as HTMLProgressElement).value)).toBe(1);
     const href = (await page.getAttribute('#download', 'href')) ?? '';
     expect(href).toMatch(/\/v1\/jobs\/.+\/result$/);
-    const made = await call(h.url, 'GET', href.replace(/\/result$/, ''));
-    expect(made.body.options).toMatchObject({ frames: 4, loop: 'boomerang', smooth: 'off' });
+    // The job as the page's session sees it (the job is this browser's).
+    const made = await page.evaluate(async (url) => (await fetch(url)).json(), href.replace(/\/result$/, ''));
+    expect(made.options).toMatchObject({ frames: 4, loop: 'boomerang', smooth: 'off' });
     await page.selectOption('#loop', 'off');
     await page.fill('#steer', '');
     await expect
