@@ -73,6 +73,26 @@ export function registerJobRoutes(app: FastifyInstance, o: AppOptions): void {
     await streamJob(o.service, id, req, reply, job);
   });
 
+  // The latest live preview, from the first denoising step on, during and after the job.
+  app.get('/v1/jobs/:id/preview', async (req, reply) => {
+    requireJobAccess(req, token);
+    const id = jobId(req);
+    const [job, preview] = await Promise.all([o.service.get(id), o.service.preview(id)]);
+    if (!job) throw new ServiceError(404, 'not_found', `no job ${id}`);
+    if (!preview)
+      throw new ServiceError(
+        404,
+        'no_preview',
+        `job ${id} has no preview yet (it comes after the first step)`,
+      );
+    return reply
+      .type(preview.type)
+      .header('cache-control', 'no-store')
+      .header('x-preview-step', String(preview.step))
+      .header('x-content-type-options', 'nosniff')
+      .send(preview.data);
+  });
+
   app.get('/v1/jobs/:id/result', async (req, reply) => {
     requireJobAccess(req, token);
     return sendResult(o.service, o.resultFile, jobId(req), req, reply);

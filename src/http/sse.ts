@@ -1,6 +1,7 @@
 /**
- * `GET /v1/jobs/:id/events`: Server-Sent Events with the job view on every change, ending
- * after the job ends. A comment line every 15 s keeps proxies from closing an idle stream.
+ * `GET /v1/jobs/:id/events`: Server-Sent Events with the job view on every change (`event: job`),
+ * ending after the job ends, and `event: preview` with `{"step": N}` whenever a newer live preview
+ * is at `GET /v1/jobs/:id/preview`. A comment line every 15 s keeps proxies from closing an idle stream.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { JobService, JobView } from '../service/types.ts';
@@ -23,6 +24,7 @@ export async function streamJob(
     'x-accel-buffering': 'no',
   });
   let last = '';
+  let previewStep = 0;
   let done = false;
   const send = (view: JobView) => {
     if (done) return;
@@ -30,6 +32,10 @@ export async function streamJob(
     if (text === last) return;
     last = text;
     res.write(`event: job\ndata: ${text}\n\n`);
+    if ((view.preview_step ?? 0) > previewStep) {
+      previewStep = view.preview_step!;
+      res.write(`event: preview\ndata: ${JSON.stringify({ step: previewStep })}\n\n`);
+    }
     if (TERMINAL.has(view.state)) finish();
   };
   const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), 15_000);

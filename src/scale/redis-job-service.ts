@@ -20,6 +20,7 @@ import {
   type QueueLimits,
   type QueueView,
   ServiceError,
+  type StoredPreview,
   type SubmitRequest,
   type UserId,
 } from '../service/types.ts';
@@ -218,6 +219,12 @@ export class RedisJobService implements JobService {
     return this.#events.subscribe(id, listener);
   }
 
+  async preview(id: string): Promise<StoredPreview | undefined> {
+    const [job, data] = await this.#guard(() => Promise.all([this.store.job(id), this.store.preview(id)]));
+    if (!job || !data || !job.previewStep) return undefined;
+    return { step: job.previewStep, type: 'image/webp', data };
+  }
+
   async result(id: string): Promise<Buffer> {
     const job = await this.#guard(() => this.store.job(id));
     if (!job) throw new ServiceError(404, 'not_found', `no job ${id}`);
@@ -233,7 +240,7 @@ export class RedisJobService implements JobService {
     await this.#guard(() =>
       this.#redis
         .multi()
-        .del(this.store.key('result', id))
+        .del(this.store.key('result', id), this.store.key('preview', id))
         .hset(this.store.key('job', id), 'result_gone', '1')
         .exec(),
     );

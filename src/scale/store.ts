@@ -30,6 +30,8 @@ export interface StoredJob {
   readonly encoding: boolean;
   readonly resultBytes?: number;
   readonly resultGone: boolean;
+  /** The step of the latest live preview (key `preview:<id>`); 0 before the first. */
+  readonly previewStep: number;
   /** How many times the job ended (1 once it did: the exactly-once check). */
   readonly ends: number;
 }
@@ -77,6 +79,7 @@ export function parseJob(h: Record<string, string>): StoredJob | undefined {
     encoding: h.encoding === '1',
     resultBytes: num(h.result_bytes),
     resultGone: h.result_gone === '1',
+    previewStep: Number(h.preview_step ?? 0),
     ends: Number(h.ends ?? 0),
   };
 }
@@ -247,6 +250,20 @@ export class ScaleStore {
       if (err) throw err;
       return parseJob(h as Record<string, string>);
     });
+  }
+
+  /** Stores the latest live preview for `ttlMs`, notes its step on the job and tells the producers. */
+  async savePreview(id: string, step: number, data: Buffer, ttlMs: number): Promise<void> {
+    await this.redis
+      .multi()
+      .set(this.key('preview', id), data, 'PX', Math.max(1, Math.round(ttlMs)))
+      .hset(this.key('job', id), 'preview_step', step)
+      .publish(this.eventsChannel, `${id} progress`)
+      .exec();
+  }
+
+  async preview(id: string): Promise<Buffer | null> {
+    return this.redis.getBuffer(this.key('preview', id));
   }
 
   async result(id: string): Promise<Buffer | null> {

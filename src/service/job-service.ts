@@ -26,6 +26,7 @@ import { describeFailure } from './failure.ts';
 import { EMPTY_PROGRESS, JobViews, type LiveProgress, queueView, TERMINAL } from './job-view.ts';
 import type { JobRecord, Journal } from './journal.ts';
 import type { ServiceMetrics } from './metrics.ts';
+import { PreviewStore, type StoredPreview } from './preview-store.ts';
 import { type BackendJob, JobAbort, type QueueBackend } from './queue-backend.ts';
 import { type RecoveryReport, recoverJournal } from './recovery.ts';
 import {
@@ -68,6 +69,7 @@ export class LocalJobService implements JobService {
   readonly #events = new EventEmitter();
   readonly #live = new Map<string, LiveProgress>();
   readonly #views: JobViews;
+  readonly #previews: PreviewStore;
   readonly #ended = new Map<string, { promise: Promise<void>; resolve: () => void }>();
   readonly #concurrency: number;
   readonly #limits: { maxBytes: number; maxPixels: number };
@@ -91,7 +93,10 @@ export class LocalJobService implements JobService {
     };
     this.#cleanup = { ttlMs: options.resultTtlMs ?? 86_400_000, maxBytes: options.dataDirMaxBytes ?? 10e9 };
     this.#events.setMaxListeners(0);
-    this.#views = new JobViews(this.#journal, this.#eta, this.#live, this.#concurrency);
+    this.#previews = new PreviewStore(path.join(this.#journal.dir, 'previews'));
+    this.#views = new JobViews(this.#journal, this.#eta, this.#live, this.#concurrency, (id) =>
+      this.#previews.step(id),
+    );
     if (this.#metrics) {
       this.#metrics.depthSource = async () => {
         const snap = await this.#backend.snapshot();
@@ -143,7 +148,9 @@ export class LocalJobService implements JobService {
   runCleanup(now = Date.now()): void {
     const active = new Set(this.#journal.listByState('queued', 'running').map((j) => j.id));
     const report = sweep(this.#journal, this.#cleanup, active, now);
-    if (report.expired || report.evicted || report.orphans) this.#log.info(report, 'cleanup');
+    const previews = this.#previews.prune((id) => this.#journal.get(id) !== undefined);
+    if (report.expired || report.evicted || report.orphans || previews)
+      this.#log.info({ ...report, previews }, 'cleanup');
   }
 
   /**
@@ -243,6 +250,10 @@ export class LocalJobService implements JobService {
     return () => this.#events.off(key, listener);
   }
 
+  async preview(id: string): Promise<StoredPreview | undefined> {
+    return this.#previews.get(id);
+  }
+
   async result(id: string): Promise<Buffer> {
     const file = this.resultFile(id);
     try {
@@ -272,6 +283,7 @@ export class LocalJobService implements JobService {
     const rec = this.#owned(id, actor);
     if (rec.resultPath) rmSync(rec.resultPath, { force: true });
     this.#journal.clearResult(id);
+    this.#previews.delete(id);
     this.#log.info({ job: id, by: actor.user }, 'result deleted');
   }
 
@@ -369,6 +381,10 @@ export class LocalJobService implements JobService {
         outPath,
         signal,
         onProgress,
+        onPreview: (p) => {
+          this.#previews.put(job.id, p.step, p.data);
+          this.#emit(job.id);
+        },
         limits: this.#limits,
       });
       const bytes = out.bytes ?? statSync(out.path).size;
@@ -401,6 +417,7 @@ export class LocalJobService implements JobService {
       }
     } finally {
       this.#live.delete(job.id);
+      this.#previews.settle(job.id);
       this.#emit(job.id);
       this.#ended.get(job.id)?.resolve();
       this.#ended.delete(job.id);
