@@ -17,11 +17,55 @@ const optionalText = z
   .optional()
   .transform((v) => (v?.trim() ? v.trim() : undefined));
 
+/** The value `.env.example` ships with: a copied example file must not become a live secret. */
+export const PLACEHOLDER_TOKEN = 'change-me-to-a-long-random-string';
+export const MIN_TOKEN_LENGTH = 24;
+
+const token = optionalText.superRefine((v, ctx) => {
+  if (v === undefined) return;
+  if (v === PLACEHOLDER_TOKEN || v.startsWith('change-me'))
+    ctx.addIssue({ code: 'custom', message: 'is the .env.example placeholder; set a random secret' });
+  else if (v.length < MIN_TOKEN_LENGTH)
+    ctx.addIssue({
+      code: 'custom',
+      message: `is ${v.length} characters; use at least ${MIN_TOKEN_LENGTH} (openssl rand -hex 24)`,
+    });
+});
+
+/** A host name as the Host header carries it: lower case, without port or IPv6 brackets. */
+export function hostName(value: string): string {
+  const v = value.trim().toLowerCase();
+  if (v.startsWith('[')) return v.slice(1, v.indexOf(']') > 0 ? v.indexOf(']') : undefined);
+  if ((v.match(/:/g) ?? []).length > 1) return v; // a bare IPv6 address
+  return v.replace(/:\d*$/, '').replace(/\.$/, '');
+}
+
+/** The engine's memory and thread settings: the sidecar, the worker, the CLI and the benches share them. */
+const engineSchema = z.object({
+  SVD_DECODE_CHUNK: int(1, 1000).optional(),
+  SVD_MEMORY_BUDGET_GB: z.coerce.number().positive().max(100_000).optional(),
+  SVD_CPU_ARENA: z.enum(['0', '1', 'true', 'false']).optional(),
+  SVD_THREADS: int(1, 1024).optional(),
+});
+
+/** What {@link engineSettings} returns: SvdEngine.load's memory and thread options. */
+export interface EngineSettings {
+  readonly decodeChunkSize: number | undefined;
+  readonly memoryBudgetBytes: number | undefined;
+  readonly cpuArena: boolean | undefined;
+  readonly threads: number | undefined;
+}
+
 const schema = z.object({
   PORT: int(0, 65535).default(8080),
   HOST: z.string().min(1).default('127.0.0.1'),
   DATA_DIR: z.string().min(1).default('.data'),
-  STILLMOTION_ADMIN_TOKEN: optionalText,
+  STILLMOTION_ADMIN_TOKEN: token,
+  STILLMOTION_BOT_TOKEN: token,
+  PUBLIC_URL: z.url({ protocol: /^https?$/ }).optional(),
+  ALLOWED_HOSTS: optionalText,
+  TRUST_PROXY: optionalText,
+  SUBMIT_RATE_PER_MINUTE: int(1, 100_000).default(30),
   /** Jobs run at once: one per GPU by default. */
   CONCURRENCY: int(1, 64).default(1),
   PER_USER_LIMIT: int(1, 1000).default(3),
@@ -33,6 +77,7 @@ const schema = z.object({
   ENGINE_URL: z.url().optional(),
   SVD_MODEL_DIR: optionalText,
   SVD_DEVICE: z.enum(['auto', 'cuda', 'cpu']).default('auto'),
+  ...engineSchema.shape,
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   QUEUE_BACKEND: z.enum(['local', 'redis']).default('local'),
   REDIS_URL: optionalText.refine((v) => v === undefined || /^rediss?:\/\//.test(v), {
@@ -44,11 +89,54 @@ const schema = z.object({
     .default('stillmotion'),
 });
 
+function toEngineSettings(c: z.infer<typeof engineSchema>): EngineSettings {
+  return Object.freeze({
+    decodeChunkSize: c.SVD_DECODE_CHUNK,
+    memoryBudgetBytes:
+      c.SVD_MEMORY_BUDGET_GB === undefined ? undefined : Math.round(c.SVD_MEMORY_BUDGET_GB * 2 ** 30),
+    cpuArena:
+      c.SVD_CPU_ARENA === undefined ? undefined : c.SVD_CPU_ARENA === '1' || c.SVD_CPU_ARENA === 'true',
+    threads: c.SVD_THREADS,
+  });
+}
+
+/** The engine settings alone, for the tools that load an engine without the service (CLI, benches). */
+export function engineSettings(
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): EngineSettings {
+  const parsed = engineSchema.safeParse(nonEmpty(env));
+  if (!parsed.success) throw configError(parsed.error);
+  return toEngineSettings(parsed.data);
+}
+
+function nonEmpty(env: Readonly<Record<string, string | undefined>>): Record<string, string> {
+  // Empty strings mean "unset", as in most .env files.
+  return Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== '')) as Record<
+    string,
+    string
+  >;
+}
+
+function configError(error: z.ZodError): ConfigError {
+  const lines = error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+  return new ConfigError(`invalid configuration:\n  ${lines.join('\n  ')}`);
+}
+
 export interface Config {
   readonly port: number;
   readonly host: string;
   readonly dataDir: string;
   readonly adminToken: string | undefined;
+  /** STILLMOTION_BOT_TOKEN: trusted (may speak for any user), but no admin routes. */
+  readonly botToken: string | undefined;
+  /** Where people reach this sidecar from outside (a proxy or tunnel); its host is served. */
+  readonly publicUrl: string | undefined;
+  /** Host names served besides loopback, the bound HOST and PUBLIC_URL's host. */
+  readonly allowedHosts: readonly string[];
+  /** fastify's trustProxy: true (any peer), or a comma list of proxy addresses or CIDRs. */
+  readonly trustProxy: true | string | undefined;
+  /** Submissions per identity per minute, refused or not. */
+  readonly submitRatePerMinute: number;
   readonly concurrency: number;
   readonly perUser: number;
   readonly maxQueued: number;
@@ -59,6 +147,8 @@ export interface Config {
   readonly engineUrl: string | undefined;
   readonly modelDir: string | undefined;
   readonly device: 'auto' | 'cuda' | 'cpu';
+  /** SVD_DECODE_CHUNK, SVD_MEMORY_BUDGET_GB, SVD_CPU_ARENA, SVD_THREADS, for SvdEngine.load. */
+  readonly engine: EngineSettings;
   readonly logLevel: string;
   readonly queueBackend: 'local' | 'redis';
   readonly redisUrl: string | undefined;
@@ -77,17 +167,17 @@ export function isLoopback(host: string): boolean {
 
 /** Reads and checks the configuration; throws one ConfigError listing every bad variable. */
 export function loadConfig(env: Readonly<Record<string, string | undefined>> = process.env): Config {
-  // Empty strings mean "unset", as in most .env files.
-  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
-  const parsed = schema.safeParse(cleaned);
-  if (!parsed.success) {
-    const lines = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
-    throw new ConfigError(`invalid configuration:\n  ${lines.join('\n  ')}`);
-  }
+  const parsed = schema.safeParse(nonEmpty(env));
+  if (!parsed.success) throw configError(parsed.error);
   const c = parsed.data;
   if (!isLoopback(c.HOST) && !c.STILLMOTION_ADMIN_TOKEN) {
     throw new ConfigError(
       `invalid configuration:\n  HOST: refusing to bind ${c.HOST} (not loopback) without STILLMOTION_ADMIN_TOKEN`,
+    );
+  }
+  if (c.STILLMOTION_BOT_TOKEN && c.STILLMOTION_BOT_TOKEN === c.STILLMOTION_ADMIN_TOKEN) {
+    throw new ConfigError(
+      'invalid configuration:\n  STILLMOTION_BOT_TOKEN: must differ from STILLMOTION_ADMIN_TOKEN',
     );
   }
   if (c.QUEUE_BACKEND === 'redis' && !c.REDIS_URL) {
@@ -98,6 +188,14 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     host: c.HOST,
     dataDir: path.resolve(c.DATA_DIR),
     adminToken: c.STILLMOTION_ADMIN_TOKEN,
+    botToken: c.STILLMOTION_BOT_TOKEN,
+    publicUrl: c.PUBLIC_URL,
+    allowedHosts: (c.ALLOWED_HOSTS ?? '')
+      .split(',')
+      .map((h) => hostName(h))
+      .filter(Boolean),
+    trustProxy: parseTrustProxy(c.TRUST_PROXY),
+    submitRatePerMinute: c.SUBMIT_RATE_PER_MINUTE,
     concurrency: c.CONCURRENCY,
     perUser: c.PER_USER_LIMIT,
     maxQueued: c.MAX_QUEUED,
@@ -108,10 +206,17 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     engineUrl: c.ENGINE_URL,
     modelDir: c.SVD_MODEL_DIR,
     device: c.SVD_DEVICE,
+    engine: toEngineSettings(c),
     logLevel: c.LOG_LEVEL,
     queueBackend: c.QUEUE_BACKEND,
     redisUrl: c.REDIS_URL,
     redisPrefix: c.REDIS_PREFIX,
     env,
   });
+}
+
+function parseTrustProxy(v: string | undefined): true | string | undefined {
+  if (v === undefined || /^(false|0|no|off)$/i.test(v)) return undefined;
+  if (/^(true|1|yes|on)$/i.test(v)) return true;
+  return v;
 }

@@ -103,7 +103,12 @@ async function main(): Promise<void> {
   let stopService = async () => {};
   let warm: (() => Promise<unknown>) | undefined;
   if (config.engineUrl) {
-    const client = new HttpJobService({ baseUrl: config.engineUrl, token: config.adminToken });
+    // The bots here speak for their users: the remote sidecar trusts them by this token.
+    const client = new HttpJobService({
+      baseUrl: config.engineUrl,
+      token: config.botToken ?? config.adminToken,
+      adminToken: config.adminToken,
+    });
     const info = await remoteInfo(client, logger);
     appOptions = {
       service: client,
@@ -150,7 +155,15 @@ async function main(): Promise<void> {
   const wantSlack = Boolean(env.SLACK_BOT_TOKEN && (env.SLACK_APP_TOKEN || env.SLACK_SIGNING_SECRET));
   let slack: BotHandle | undefined;
 
-  const app = await buildApp(appOptions);
+  const app = await buildApp({
+    ...appOptions,
+    botToken: config.botToken,
+    publicUrl: config.publicUrl,
+    allowedHosts: config.allowedHosts,
+    bindHost: config.host,
+    trustProxy: config.trustProxy,
+    limits: { submitsPerMinute: config.submitRatePerMinute },
+  });
   if (wantSlack && !env.SLACK_APP_TOKEN) await mountSlack(app, () => slack);
   const server = await listen(app, config.host, config.port).catch((err: NodeJS.ErrnoException) => {
     const why =

@@ -94,18 +94,8 @@ export async function handleButton(interaction: ButtonInteraction, ctx: BotConte
       await beginInteractionJob(ctx, interaction, {
         image,
         source: isDiscordDelivery(job.delivery) ? job.delivery.source : undefined,
-        options: {
-          prompt: o.prompt,
-          motion,
-          fps: o.fps,
-          frames: o.frames,
-          steps: o.steps,
-          seed: action === 'reroll' ? newSeed(job.seed) : job.seed,
-          noise: o.noise,
-          guidance: `${o.guidance[0]}-${o.guidance[1]}`,
-          size: o.size,
-          format: o.format,
-        },
+        // Every option as the job had it (loop, smooth, … included), with the new motion and seed.
+        options: { ...o, motion, seed: action === 'reroll' ? newSeed(job.seed) : job.seed },
       });
       return;
     }

@@ -1,6 +1,6 @@
 /**
  * The /animate modal, built from the engine's option table: image (file_input, one picture),
- * prompt, motion (select), fps, frames and seed, prefilled with what the user typed. Typed options
+ * prompt, motion (select), fps, frames, seed, loop and smooth (selects), prefilled with what the user typed. Typed options
  * without a field (steps, noise, …), the channel and thread, and — for the shortcut — the source
  * file id travel in `private_metadata`, since a file_input cannot be preselected.
  */
@@ -19,7 +19,11 @@ export const MODAL_FIELDS = [
   'fps',
   'frames',
   'seed',
+  'loop',
+  'smooth',
 ] as const satisfies readonly OptionName[];
+/** Labels of the select fields made from the table's choices. */
+const CHOICE_LABELS = { loop: 'Loop', smooth: 'Smooth playback' } as const;
 export const IMAGE_BLOCK = 'image';
 export const IMAGE_TYPES = ['png', 'jpg', 'jpeg', 'webp', 'gif', 'avif'];
 
@@ -81,6 +85,29 @@ function numberInput(
       ...(s.min !== undefined ? { min_value: String(s.min) } : {}),
       ...(s.max !== undefined ? { max_value: String(s.max) } : {}),
       ...(/^\d+$/.test(initial) ? { initial_value: initial } : {}),
+    },
+  } as KnownBlock;
+}
+
+/** A select of the option's choices from the table, set to what was typed or to the default. */
+function choiceSelect(name: keyof typeof CHOICE_LABELS, typed: string | undefined): KnownBlock {
+  const s = field(name);
+  const options = (s.choices ?? []).map((c) => ({
+    text: plain(c === s.defaultText ? `${c} (default)` : c),
+    value: c,
+  }));
+  const initial = options.find((o) => o.value === (typed?.toLowerCase() ?? s.defaultText));
+  return {
+    type: 'input',
+    block_id: name,
+    optional: true,
+    label: plain(CHOICE_LABELS[name]),
+    hint: hint(name),
+    element: {
+      type: 'static_select',
+      action_id: 'value',
+      options,
+      ...(initial ? { initial_option: initial } : {}),
     },
   } as KnownBlock;
 }
@@ -149,6 +176,8 @@ export function animateModal(args: {
     numberInput('fps', model, typed.fps),
     numberInput('frames', model, typed.frames),
     numberInput('seed', model, typed.seed),
+    choiceSelect('loop', typed.loop),
+    choiceSelect('smooth', typed.smooth),
   );
   const extras = Object.entries(metadata.extra);
   if (extras.length > 0) {

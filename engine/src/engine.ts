@@ -3,6 +3,7 @@
  * and runs whole jobs: preprocess → encode → denoise → decode → encode video.
  */
 import { DeviceError, EngineError } from './errors.ts';
+import { defaultBudgetBytes, type MemoryPlan, planMemory } from './memory-plan.ts';
 import {
   BUNDLED_MODEL_DIR,
   loadModelInfo,
@@ -11,13 +12,15 @@ import {
   type ModelPart,
 } from './model-info.ts';
 import { ModelSession } from './onnx-session.ts';
-import { type AnimateOptions, type AnimateOptionsInput, resolveOptions } from './options.ts';
+import { type AnimateOptions, type AnimateOptionsInput, resolveOptions, SMOOTH_FACTORS } from './options.ts';
 import { type InjectedNoise, runPipeline, type StageTimings, type SvdSessions } from './pipeline.ts';
+import { playbackOf } from './playback.ts';
 import { type ImageLimits, inspectImage, loadImage } from './preprocess.ts';
 import { type PreviewImage, PreviewMaker } from './preview.ts';
 import type { ProgressCallback } from './progress.ts';
 import {
   CUDA_INSTALL_HINT,
+  cudaDeviceId,
   cudaUnavailableReason,
   type Device,
   loadOrt,
@@ -40,8 +43,14 @@ export interface EngineLoadOptions {
   readonly modelDir?: string;
   /** Default `SVD_DEVICE`, else auto. */
   readonly device?: Device | string;
-  /** Frames per VAE decode call. Default `SVD_DECODE_CHUNK`, else all frames at once. */
+  /** Frames per VAE decode call (`SVD_DECODE_CHUNK`); default: as many as the memory budget holds. */
   readonly decodeChunkSize?: number;
+  /** The memory a job may use, in bytes (`SVD_MEMORY_BUDGET_GB`); default the GPU's on CUDA, else the machine's. */
+  readonly memoryBudgetBytes?: number;
+  /** onnxruntime's CPU memory arena (`SVD_CPU_ARENA`); default off (runtime.ts says why). */
+  readonly cpuArena?: boolean;
+  /** Intra-op threads (`SVD_THREADS`); default onnxruntime's, one per physical core. */
+  readonly threads?: number;
   readonly logger?: EngineLogger;
 }
 
@@ -77,19 +86,29 @@ export interface AnimateResult {
   readonly bytes: number;
   readonly width: number;
   readonly height: number;
+  /** Frames in the video, after `loop` and `smooth` (see playback.ts). */
   readonly frames: number;
+  /** The video's playback rate (fps × the smooth factor). */
   readonly fps: number;
+  /** Frames the model made. */
+  readonly sourceFrames: number;
   readonly format: 'mp4' | 'gif';
   readonly seed: number;
   readonly timings: AnimateTimings;
+  /** The decode chunk and guidance batching this job ran with. */
+  readonly plan: MemoryPlan;
 }
 
 const silent: EngineLogger = { info() {}, warn() {} };
+// The UNet downsamples the 1/8 latents three times, so 64 pixels is the smallest side it takes.
+const WARMUP_SIZE = 64;
+const round1 = (x: number) => Math.round(x * 10) / 10;
 
 export class SvdEngine {
   readonly model: ModelInfo;
   readonly provider: Provider;
   readonly decodeChunkSize: number | undefined;
+  readonly memoryBudgetBytes: number;
   #sessions: SvdSessions;
 
   private constructor(
@@ -97,11 +116,13 @@ export class SvdEngine {
     provider: Provider,
     sessions: SvdSessions,
     decodeChunkSize: number | undefined,
+    memoryBudgetBytes: number,
   ) {
     this.model = model;
     this.provider = provider;
     this.#sessions = sessions;
     this.decodeChunkSize = decodeChunkSize;
+    this.memoryBudgetBytes = memoryBudgetBytes;
   }
 
   /** Reads model.json and creates the four sessions once, trying CUDA first when the device is auto. */
@@ -110,12 +131,15 @@ export class SvdEngine {
     const model = loadModelInfo(options.modelDir || process.env.SVD_MODEL_DIR || BUNDLED_MODEL_DIR);
     const device = parseDevice(options.device ?? process.env.SVD_DEVICE);
     const ort = await loadOrt();
-    const chunk =
-      options.decodeChunkSize ??
-      (process.env.SVD_DECODE_CHUNK ? Number(process.env.SVD_DECODE_CHUNK) : undefined);
+    const chunk = options.decodeChunkSize;
     if (chunk !== undefined && !(Number.isInteger(chunk) && chunk >= 1)) {
       throw new EngineError('bad_config', `SVD_DECODE_CHUNK must be a whole number ≥ 1 (got ${chunk})`);
     }
+    const budget = options.memoryBudgetBytes;
+    if (budget !== undefined && !(budget > 0)) {
+      throw new EngineError('bad_config', `SVD_MEMORY_BUDGET_GB must be above 0 (got ${budget} bytes)`);
+    }
+    const tuning = { cpuArena: options.cpuArena, threads: options.threads };
     let lastError: unknown;
     for (const provider of providerCandidates(device)) {
       try {
@@ -123,14 +147,25 @@ export class SvdEngine {
         if (missing) throw new DeviceError(missing);
         const created = await Promise.all(
           MODEL_PARTS.map((part) =>
-            ModelSession.create(ort, part, model.files[part], sessionOptions(provider)),
+            ModelSession.create(ort, part, model.files[part], sessionOptions(provider, tuning)),
           ),
         );
         const byPart = Object.fromEntries(MODEL_PARTS.map((p, i) => [p, created[i]!])) as Record<
           ModelPart,
           ModelSession
         >;
-        log.info({ provider, device, model: model.name }, `engine: running on ${provider}`);
+        const budgetBytes = budget ?? defaultBudgetBytes(provider, cudaDeviceId());
+        log.info(
+          { provider, device, model: model.name, memory_budget_gb: round1(budgetBytes / 2 ** 30) },
+          `engine: running on ${provider}`,
+        );
+        if (model.attentionFused === false || (model.attentionFused === undefined && !model.randomWeights)) {
+          log.warn(
+            { model: model.name },
+            `engine: attention in ${model.dir} is not fused, which costs memory and time: ` +
+              `run \`python3 models/export/fuse_folder.py ${model.dir}\` once (README, "Real models")`,
+          );
+        }
         if (model.randomWeights) {
           log.warn(
             { model: model.name },
@@ -147,6 +182,7 @@ export class SvdEngine {
             vaeDecoder: byPart.vae_decoder,
           },
           chunk,
+          budgetBytes,
         );
       } catch (err) {
         lastError = err;
@@ -178,12 +214,38 @@ export class SvdEngine {
     return resolveOptions(input, this.model);
   }
 
-  /** One tiny step through every session, so the first job does not pay for lazy initialisation. */
+  /**
+   * One step through every session at the smallest shape the model accepts (64×64, 2 frames), so
+   * kernels and weights are initialised before the first job at a cost of seconds, not of a job.
+   * Every axis but CLIP's is dynamic, so the first real job still plans its own shapes once.
+   */
   async warmup(): Promise<void> {
-    const { width, height } = this.model;
+    const width = WARMUP_SIZE;
+    const height = WARMUP_SIZE;
     const rgb = new Uint8Array(width * height * 3).fill(128);
     const options = this.resolveOptions({ frames: 2, steps: 1, seed: 0 });
-    await runPipeline(this.model, this.#sessions, { rgb, width, height, options, decodeChunkSize: 2 });
+    const plan = this.plan(options, width, height);
+    await runPipeline(this.model, this.#sessions, {
+      rgb,
+      width,
+      height,
+      options,
+      decodeChunkSize: plan.decodeChunk,
+      sequentialGuidance: plan.sequentialGuidance,
+    });
+  }
+
+  /** The decode chunk and guidance batching for a job of this size under the memory budget. */
+  plan(options: AnimateOptions, width: number, height: number): MemoryPlan {
+    return planMemory({
+      budgetBytes: this.memoryBudgetBytes,
+      weightBytes: this.model.weightBytes,
+      frames: options.frames,
+      width,
+      height,
+      guided: options.guidance[1] > 1,
+      decodeChunkOverride: this.decodeChunkSize,
+    });
   }
 
   /** A whole job: picture in, video file out. */
@@ -203,6 +265,9 @@ export class SvdEngine {
           height: size.height,
           fps: options.fps,
           format: options.format,
+          loop: options.loop,
+          sourceFrames: options.frames,
+          smooth: SMOOTH_FACTORS[options.smooth] ?? 1,
           outPath: ctx.outPath,
           signal: ctx.signal,
         });
@@ -216,13 +281,15 @@ export class SvdEngine {
             { every: ctx.previewEvery, budget: ctx.previewBudget },
           )
         : undefined;
+    const plan = this.plan(options, size.width, size.height);
     try {
       const result = await runPipeline(this.model, this.#sessions, {
         rgb: size.rgb,
         width: size.width,
         height: size.height,
         options,
-        decodeChunkSize: this.decodeChunkSize,
+        decodeChunkSize: plan.decodeChunk,
+        sequentialGuidance: plan.sequentialGuidance,
         noise: ctx.noise,
         signal: ctx.signal,
         onProgress: ctx.onProgress,
@@ -238,13 +305,15 @@ export class SvdEngine {
       const video = encoder ? await encoder.finish() : { path: ctx.outPath, bytes: 0 };
       await previews?.flush();
       const video_ms = videoWrite_ms + (performance.now() - t);
+      const playback = playbackOf(options);
       return {
         path: video.path,
         bytes: video.bytes,
         width: size.width,
         height: size.height,
-        frames: options.frames,
-        fps: options.fps,
+        frames: playback.frames,
+        fps: playback.fps,
+        sourceFrames: playback.sourceFrames,
         format: options.format,
         seed: options.seed,
         timings: {
@@ -255,6 +324,7 @@ export class SvdEngine {
           preview_map_ms: previews?.mapMs ?? [],
           preview_encode_ms: previews?.encodeMs ?? [],
         },
+        plan,
       };
     } catch (err) {
       await encoder?.abort();

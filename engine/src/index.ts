@@ -3,7 +3,7 @@
  *
  * Owns: the model folder contract (model-info), execution providers (runtime), the option grammar
  * (options), preprocessing (preprocess, sizes, clip-resize), the algorithm (scheduler, rng,
- * pipeline), video encoding (video, ffmpeg-path) and the SvdEngine that ties them together.
+ * pipeline), video encoding (video, video-loop, playback, ffmpeg-path) and the SvdEngine that ties them together.
  * It imports only onnxruntime-node, sharp and ffmpeg; never the app or the bots.
  */
 export { clipPixelValues } from './clip-resize.ts';
@@ -27,6 +27,15 @@ export {
 } from './errors.ts';
 export { checkFfmpeg, type FfmpegInfo, resolveFfmpeg } from './ffmpeg-path.ts';
 export {
+  BASE_BYTES,
+  DECODE_BYTES_PER_PIXEL,
+  defaultBudgetBytes,
+  type MemoryPlan,
+  type MemoryPlanInput,
+  planMemory,
+  UNET_BYTES_PER_LATENT_PIXEL,
+} from './memory-plan.ts';
+export {
   BUNDLED_MODEL_DIR,
   loadModelInfo,
   MODEL_PARTS,
@@ -42,6 +51,13 @@ export {
   type StageTimings,
   type SvdSessions,
 } from './pipeline.ts';
+export {
+  describePlayback,
+  fadeLength,
+  type Playback,
+  type PlaybackOptions,
+  playbackOf,
+} from './playback.ts';
 export {
   DEFAULT_MAX_BYTES,
   DEFAULT_MAX_PIXELS,

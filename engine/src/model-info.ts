@@ -2,7 +2,7 @@
  * Reads and checks a model folder's `model.json`: the four ONNX files, the native size,
  * default frames, fps and motion, dtypes, VAE scaling factor and licence note.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ModelError } from './errors.ts';
@@ -29,6 +29,10 @@ export interface ModelInfo {
   readonly sigmaMax: number;
   readonly dtypes: Readonly<Record<ModelPart, 'float32' | 'float16'>>;
   readonly files: Readonly<Record<ModelPart, string>>;
+  /** Bytes of the four ONNX files and their external data: what the loaded weights take in memory. */
+  readonly weightBytes: number;
+  /** model.json's `attention.fused`: undefined for folders written before it was recorded. */
+  readonly attentionFused: boolean | undefined;
   readonly license: string;
   /** The fitted latent→RGB map for live previews (`preview.latent_rgb`); absent: no previews. */
   readonly previewMap?: LatentRgbMap;
@@ -59,6 +63,7 @@ interface RawModelJson {
   scheduler?: { sigma_min?: number; sigma_max?: number };
   dtypes?: Partial<Record<ModelPart, string>>;
   files?: Partial<Record<ModelPart, string>>;
+  attention?: { fused?: unknown };
   license?: unknown;
   preview?: { latent_rgb?: unknown };
 }
@@ -108,7 +113,15 @@ export function loadModelInfo(dir: string = BUNDLED_MODEL_DIR): ModelInfo {
     sigmaMax: raw.scheduler?.sigma_max ?? 700,
     dtypes: Object.freeze(dtypes),
     files: Object.freeze(files),
+    weightBytes: MODEL_PARTS.reduce((sum, part) => sum + fileBytes(files[part]), 0),
+    attentionFused: typeof raw.attention?.fused === 'boolean' ? raw.attention.fused : undefined,
     license: typeof raw.license === 'string' ? raw.license : '',
     ...(previewMap ? { previewMap } : {}),
   });
+}
+
+/** A model file's size with its external data (`<file>.data`, written beside it for parts over 2 GiB). */
+function fileBytes(file: string): number {
+  const data = `${file}.data`;
+  return statSync(file).size + (existsSync(data) ? statSync(data).size : 0);
 }

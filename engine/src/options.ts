@@ -10,6 +10,8 @@ import type { ModelInfo } from './model-info.ts';
 
 export type SizeMode = 'auto' | 'landscape' | 'portrait' | 'square';
 export type VideoFormat = 'mp4' | 'gif';
+export type LoopMode = 'off' | 'boomerang' | 'fade';
+export type SmoothMode = 'off' | '2x' | '3x' | '4x';
 
 /** What a user may set; every field optional, defaults come from the model and this table. */
 export interface AnimateOptionsInput {
@@ -23,6 +25,8 @@ export interface AnimateOptionsInput {
   readonly guidance?: string | readonly [number, number];
   readonly size?: string;
   readonly format?: string;
+  readonly loop?: string;
+  readonly smooth?: string;
 }
 
 /** Fully resolved options: what the pipeline runs with. */
@@ -40,6 +44,10 @@ export interface AnimateOptions {
   readonly guidance: readonly [min: number, max: number];
   readonly size: SizeMode;
   readonly format: VideoFormat;
+  /** How the clip wraps: as made, forward then back, or with its end cross-faded into its start. */
+  readonly loop: LoopMode;
+  /** Motion-interpolated playback at fps × the factor (ffmpeg minterpolate). */
+  readonly smooth: SmoothMode;
 }
 
 export type OptionName = keyof AnimateOptions;
@@ -65,6 +73,17 @@ export const MOTION_PRESETS: Readonly<Record<string, number>> = Object.freeze({
   high: 200,
 });
 export const MAX_PROMPT_CHARS = 500;
+export const LOOP_MODES: readonly LoopMode[] = ['off', 'boomerang', 'fade'];
+export const SMOOTH_FACTORS: Readonly<Record<SmoothMode, number>> = Object.freeze({
+  off: 1,
+  '2x': 2,
+  '3x': 3,
+  '4x': 4,
+});
+/** Highest playback rate `smooth` may reach: MP4, and GIF (whose delays are whole hundredths of a second). */
+export const MAX_SMOOTH_FPS: Readonly<Record<VideoFormat, number>> = Object.freeze({ mp4: 60, gif: 50 });
+/** `loop fade` cross-fades ⌊frames/4⌋ frames, so it needs at least this many. */
+export const MIN_FADE_FRAMES = 4;
 export const MAX_SEED = 4294967295;
 
 /** The option table, in help order. `frames` max depends on the model and is filled in by {@link optionSpecs}. */
@@ -151,6 +170,20 @@ export function optionSpecs(model?: Pick<ModelInfo, 'frames' | 'fps' | 'motion'>
       description: 'output format',
       choices: ['mp4', 'gif'],
     },
+    {
+      name: 'loop',
+      range: 'off|boomerang|fade',
+      defaultText: 'off',
+      description: 'boomerang: forward then back; fade: end blends into start',
+      choices: LOOP_MODES,
+    },
+    {
+      name: 'smooth',
+      range: 'off|2x|3x|4x',
+      defaultText: 'off',
+      description: `motion-interpolated playback, fps × factor ≤ ${MAX_SMOOTH_FPS.mp4} (GIF ${MAX_SMOOTH_FPS.gif})`,
+      choices: Object.keys(SMOOTH_FACTORS),
+    },
   ];
 }
 
@@ -235,7 +268,7 @@ export function resolveOptions(
       `prompt must be at most ${MAX_PROMPT_CHARS} characters (got ${prompt.length})`,
     );
   }
-  return {
+  const resolved: AnimateOptions = {
     prompt,
     motion: input.motion === undefined ? model.motion : parseMotion(input.motion),
     fps: input.fps === undefined ? model.fps : parseNumber('fps', input.fps),
@@ -246,7 +279,33 @@ export function resolveOptions(
     guidance: input.guidance === undefined ? [1, 3] : parseGuidance(input.guidance),
     size: input.size === undefined ? 'auto' : parseChoice<SizeMode>('size', input.size),
     format: input.format === undefined ? 'mp4' : parseChoice<VideoFormat>('format', input.format),
+    loop: input.loop === undefined ? 'off' : parseChoice<LoopMode>('loop', input.loop),
+    smooth: input.smooth === undefined ? 'off' : parseChoice<SmoothMode>('smooth', input.smooth),
   };
+  checkPlayback(resolved);
+  return resolved;
+}
+
+/** The limits `loop` and `smooth` put on the other options, refused by name. */
+function checkPlayback(o: AnimateOptions): void {
+  if (o.loop === 'fade' && o.frames < MIN_FADE_FRAMES) {
+    throw new OptionError(
+      'loop',
+      specOf('loop').range,
+      `loop fade needs at least ${MIN_FADE_FRAMES} frames (got --frames ${o.frames}); use --loop boomerang or more frames`,
+    );
+  }
+  const factor = SMOOTH_FACTORS[o.smooth];
+  const limit = MAX_SMOOTH_FPS[o.format];
+  if (o.fps * factor > limit) {
+    const best = Math.max(...Object.values(SMOOTH_FACTORS).filter((f) => o.fps * f <= limit));
+    throw new OptionError(
+      'smooth',
+      specOf('smooth').range,
+      `smooth ${o.smooth} at --fps ${o.fps} would play at ${o.fps * factor} fps; ${o.format.toUpperCase()} plays at most ${limit} fps` +
+        (best > 1 ? `: use --smooth ${best}x or a lower --fps` : ': use a lower --fps'),
+    );
+  }
 }
 
 /** Writes options back in the grammar users type, e.g. `--motion 127 --fps 7 … --seed 42`. */
@@ -261,5 +320,7 @@ export function formatOptions(o: AnimateOptions): string {
     `--guidance ${o.guidance[0]}-${o.guidance[1]}`,
     `--size ${o.size}`,
     `--format ${o.format}`,
+    `--loop ${o.loop}`,
+    `--smooth ${o.smooth}`,
   ].join(' ');
 }

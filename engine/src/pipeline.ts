@@ -39,6 +39,11 @@ export interface PipelineRun {
   readonly options: AnimateOptions;
   /** Frames per VAE decode call; default all frames at once. */
   readonly decodeChunkSize?: number;
+  /**
+   * Run the negative and positive guidance halves as two batch-1 UNet calls instead of one batch-2
+   * call: the same result, about half the UNet's activation memory (memory-plan.ts decides).
+   */
+  readonly sequentialGuidance?: boolean;
   readonly noise?: InjectedNoise;
   /** Overrides the CLIP pixels (parity tests compare that stage on its own). */
   readonly clipPixels?: Float32Array;
@@ -98,6 +103,8 @@ export async function runPipeline(
   const [minGuidance, maxGuidance] = o.guidance;
   const guided = maxGuidance > 1;
   const batch = guided ? 2 : 1;
+  // Rows per UNet call: both halves at once, or one at a time.
+  const rows = guided && run.sequentialGuidance ? 1 : batch;
 
   // 3. Encode the noise-augmented image with the VAE: the latent mode, NOT scaled by the scaling factor.
   t = performance.now();
@@ -107,8 +114,8 @@ export async function runPipeline(
   checkAbort();
 
   // 4. Added time ids. NOTE: SVD was conditioned on fps − 1 (diffusers: `fps = fps - 1`).
-  const addedTimeIds = new Float32Array(batch * 3);
-  for (let b = 0; b < batch; b++) addedTimeIds.set([o.fps - 1, o.motion, o.noise], b * 3);
+  const addedTimeIds = new Float32Array(rows * 3);
+  for (let b = 0; b < rows; b++) addedTimeIds.set([o.fps - 1, o.motion, o.noise], b * 3);
 
   // 5. Timesteps: Karras sigmas, continuous t = 0.25 · ln σ.
   const schedule = karrasSchedule(o.steps, model.sigmaMin, model.sigmaMax);
@@ -124,8 +131,9 @@ export async function runPipeline(
   const guidance = linspace(minGuidance, maxGuidance, frames);
 
   // 8. Denoising loop. Negative conditioning (embeddings and image latents) is all zeros, batch order [neg, pos].
-  const embeds = guided ? concat(new Float32Array(imageEmbeds.length), imageEmbeds) : imageEmbeds;
-  const sample = new Float32Array(batch * frames * 8 * latentH * latentW);
+  const negativeEmbeds = new Float32Array(imageEmbeds.length);
+  const sample = new Float32Array(rows * frames * 8 * latentH * latentW);
+  const half = frames * latentFrame;
   const unetSample = sessions.unet.input(5, 'sample');
   const unetTimestep = sessions.unet.input(1, 'timestep');
   const unetEmbeds = sessions.unet.input(3, 'encoder_hidden_states');
@@ -133,14 +141,28 @@ export async function runPipeline(
   const denoised = run.onDenoised ? new Float32Array(latents.length) : undefined;
   for (let i = 0; i < o.steps; i++) {
     t = performance.now();
-    fillUnetSample(sample, latents, imageLatents, 1 / inputScale(schedule, i), batch, frames, latentFrame);
-    const v = await sessions.unet.run({
-      [unetSample.name]: { data: sample, dims: [batch, frames, 8, latentH, latentW] },
-      [unetTimestep.name]: { data: schedule.timesteps.subarray(i, i + 1), dims: [1] },
-      [unetEmbeds.name]: { data: embeds, dims: [batch, 1, imageEmbeds.length] },
-      [unetTimeIds.name]: { data: addedTimeIds, dims: [batch, 3] },
-    });
-    const pred = guided ? applyGuidance(v.data, guidance, frames, latentFrame) : v.data;
+    const scale = 1 / inputScale(schedule, i);
+    // One call for `rows` rows from row `first`; the batch order is [negative, positive].
+    const callRows = async (first: number): Promise<Float32Array> => {
+      const positives = Array.from({ length: rows }, (_, r) => first + r === batch - 1);
+      fillUnetSample(sample, latents, imageLatents, scale, positives, frames, latentFrame);
+      const embeds =
+        rows === 2 ? concat(negativeEmbeds, imageEmbeds) : positives[0] ? imageEmbeds : negativeEmbeds;
+      const out = await sessions.unet.run({
+        [unetSample.name]: { data: sample, dims: [rows, frames, 8, latentH, latentW] },
+        [unetTimestep.name]: { data: schedule.timesteps.subarray(i, i + 1), dims: [1] },
+        [unetEmbeds.name]: { data: embeds, dims: [rows, 1, imageEmbeds.length] },
+        [unetTimeIds.name]: { data: addedTimeIds, dims: [rows, 3] },
+      });
+      return out.data;
+    };
+    let pred: Float32Array;
+    if (!guided) pred = await callRows(0);
+    else {
+      const v = new Float32Array(2 * half);
+      for (let first = 0; first < batch; first += rows) v.set(await callRows(first), first * half);
+      pred = applyGuidance(v, guidance, frames, latentFrame);
+    }
     eulerStep(schedule, i, latents, pred, denoised);
     const stepMs = performance.now() - t;
     timings.unet_step_ms.push(stepMs);
@@ -199,20 +221,20 @@ async function encodeVaeImage(
 }
 
 /**
- * Builds the UNet's `sample` [B,F,8,h,w]: the scaled latents in channels 0–3 and the image latents
- * (repeated over frames, unscaled; zeros for the negative row) in channels 4–7.
+ * Builds the UNet's `sample` [B,F,8,h,w], one row per entry of `positives`: the scaled latents in
+ * channels 0–3 and the image latents (repeated over frames, unscaled; zeros for a negative row) in 4–7.
  */
 function fillUnetSample(
   sample: Float32Array,
   latents: Float32Array,
   imageLatents: Float32Array,
   scale: number,
-  batch: number,
+  positives: readonly boolean[],
   frames: number,
   latentFrame: number,
 ): void {
-  for (let b = 0; b < batch; b++) {
-    const positive = b === batch - 1;
+  for (let b = 0; b < positives.length; b++) {
+    const positive = positives[b];
     for (let f = 0; f < frames; f++) {
       const dst = (b * frames + f) * 2 * latentFrame;
       const src = f * latentFrame;

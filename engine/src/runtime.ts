@@ -66,19 +66,35 @@ export function parseDevice(value: string | undefined): Device {
   return device as Device;
 }
 
+export interface SessionTuning {
+  /**
+   * onnxruntime's CPU memory arena. Off by default: the arena keeps the largest activations of every
+   * shape it has seen and never gives them back, which on the CPU is RAM that the next stage needs.
+   */
+  readonly cpuArena?: boolean;
+  /** Intra-op threads; default onnxruntime's (one per physical core). */
+  readonly threads?: number;
+}
+
 /** Session options for a provider. CUDA tuning that the Node binding exposes lives here. */
-export function sessionOptions(provider: Provider): Ort.InferenceSession.SessionOptions {
+export function sessionOptions(
+  provider: Provider,
+  tuning: SessionTuning = {},
+): Ort.InferenceSession.SessionOptions {
+  const arena = tuning.cpuArena ?? false;
   return {
     executionProviders: provider === 'cuda' ? [{ name: 'cuda', deviceId: cudaDeviceId() }] : ['cpu'],
     graphOptimizationLevel: 'all',
     executionMode: 'sequential',
-    enableCpuMemArena: true,
-    enableMemPattern: true,
+    enableCpuMemArena: arena,
+    // The memory pattern pre-plans one block per input shape; without the arena it has nothing to reuse.
+    enableMemPattern: arena,
+    ...(tuning.threads ? { intraOpNumThreads: tuning.threads } : {}),
     logSeverityLevel: 3,
   };
 }
 
-function cudaDeviceId(): number {
+export function cudaDeviceId(): number {
   const id = Number(process.env.SVD_CUDA_DEVICE_ID ?? 0);
   return Number.isInteger(id) && id >= 0 ? id : 0;
 }

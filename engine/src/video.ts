@@ -9,7 +9,10 @@ import { rename, rm, stat } from 'node:fs/promises';
 import ffmpeg from 'fluent-ffmpeg';
 import { CanceledError, VideoError } from './errors.ts';
 import { resolveFfmpeg } from './ffmpeg-path.ts';
-import { GIF_PALETTE_GRAPH, launch, partialPath, QUIET } from './ffmpeg-run.ts';
+import { GIF_PALETTE_GRAPH, launch, partialPath, QUIET, type Run } from './ffmpeg-run.ts';
+import { LOOP_MODES, type LoopMode } from './options.ts';
+import { loopedFrames, minterpolateFilter, smoothedFrames } from './playback.ts';
+import { loopEncoder } from './video-loop.ts';
 
 export { type ReencodeOptions, type ReencodeResult, reencodeSmaller } from './video-reencode.ts';
 
@@ -23,9 +26,18 @@ export interface VideoResult {
 export interface VideoEncoderOptions {
   readonly width: number;
   readonly height: number;
-  /** Frames per second the video plays at; every written frame is one output frame. */
+  /** Frames per second of the written frames; the video plays at fps × smooth. */
   readonly fps: number;
   readonly format: VideoFormat;
+  /** Make the written frames into a loop (see playback.ts); needs sourceFrames. Default off. */
+  readonly loop?: LoopMode;
+  /** How many frames will be written; required with a loop. */
+  readonly sourceFrames?: number;
+  /**
+   * Interpolate to fps × smooth with ffmpeg's minterpolate (motion-compensated). Default 1: every
+   * written frame is one output frame, none duplicated or dropped.
+   */
+  readonly smooth?: number;
   readonly outPath: string;
   readonly signal?: AbortSignal;
   /** The ffmpeg binary; default `resolveFfmpeg()` (FFMPEG_PATH, system, package). */
@@ -64,16 +76,41 @@ function checkEncoderOptions(o: VideoEncoderOptions): void {
   if (o.format !== 'mp4' && o.format !== 'gif') {
     throw new VideoError(`video format must be mp4 or gif, got ${String(o.format)}`);
   }
+  const smooth = o.smooth ?? 1;
+  if (!Number.isInteger(smooth) || smooth < 1 || o.fps * smooth > 240) {
+    throw new VideoError(`video smooth must be a whole factor ≥ 1 with fps × smooth ≤ 240, got ${smooth}`);
+  }
+  const loop = o.loop ?? 'off';
+  if (!LOOP_MODES.includes(loop)) throw new VideoError(`video loop must be one of ${LOOP_MODES.join('|')}`);
+  if (loop !== 'off' && !(Number.isInteger(o.sourceFrames) && o.sourceFrames! >= 2)) {
+    throw new VideoError(`a ${loop} loop needs sourceFrames ≥ 2, got ${o.sourceFrames}`);
+  }
+}
+
+/** The output rate, and the filter that makes it, when smoothing. */
+function smoothing(o: VideoEncoderOptions): { rate: string; filters: string[]; frames: string[] } {
+  const smooth = o.smooth ?? 1;
+  if (smooth === 1) return { rate: String(o.fps), filters: [], frames: [] };
+  const loop = o.loop ?? 'off';
+  // The lead-out frames (video-loop.ts) are cut here: exactly the frames playback.ts counts.
+  const count =
+    loop === 'off'
+      ? smoothedFrames(o.sourceFrames ?? 0, smooth, false)
+      : smoothedFrames(loopedFrames(loop, o.sourceFrames!), smooth, true);
+  const frames = count > 0 ? ['-frames:v', String(count)] : [];
+  return { rate: String(o.fps * smooth), filters: [minterpolateFilter(o.fps * smooth)], frames };
 }
 
 function outputOptions(o: VideoEncoderOptions): string[] {
-  const rate = String(o.fps);
+  const smooth = smoothing(o);
+  const rate = smooth.rate;
   if (o.format === 'gif') {
-    return ['-an', '-vf', GIF_PALETTE_GRAPH, '-r', rate, '-loop', '0', '-f', 'gif'];
+    const graph = [...smooth.filters, GIF_PALETTE_GRAPH].join(',');
+    return ['-an', '-vf', graph, '-r', rate, ...smooth.frames, '-loop', '0', '-f', 'gif'];
   }
   const evenW = o.width + (o.width % 2);
   const evenH = o.height + (o.height % 2);
-  const filters: string[] = [];
+  const filters: string[] = [...smooth.filters];
   if (evenW !== o.width || evenH !== o.height) {
     // yuv420p needs even sides: add one column/row that repeats the edge pixels.
     filters.push(
@@ -94,9 +131,10 @@ function outputOptions(o: VideoEncoderOptions): string[] {
     '18',
     '-pix_fmt',
     'yuv420p',
-    // Output rate = input rate: one output frame per input frame, none duplicated or dropped.
+    // Output rate = input rate × smooth: without smoothing, one output frame per input frame.
     '-r',
     rate,
+    ...smooth.frames,
     '-movflags',
     '+faststart',
     '-f',
@@ -131,7 +169,22 @@ export function openVideoEncoder(options: VideoEncoderOptions): VideoEncoder {
     .output(tmpPath)
     .outputOptions(outputOptions(options));
   const run = launch(command, binary, tmpPath);
+  const encoder = rawEncoder(options, run, tmpPath, frameBytes);
+  return loopEncoder(encoder, {
+    loop: options.loop ?? 'off',
+    sourceFrames: options.sourceFrames ?? 0,
+    frameBytes,
+    leadOut: (options.smooth ?? 1) > 1,
+  });
+}
 
+/** The encoder over one running ffmpeg: frames in order to its stdin, the file moved into place at the end. */
+function rawEncoder(
+  options: VideoEncoderOptions,
+  run: Run,
+  tmpPath: string,
+  frameBytes: number,
+): VideoEncoder {
   let aborted = false;
   /** finish() was called: no more writes. */
   let closing = false;
@@ -230,7 +283,7 @@ export function openVideoEncoder(options: VideoEncoderOptions): VideoEncoder {
 
 /** Encodes numFrames RGB frames into an MP4 or GIF at outPath. */
 export async function encodeVideo(options: EncodeVideoOptions): Promise<VideoResult> {
-  const encoder = openVideoEncoder(options);
+  const encoder = openVideoEncoder({ sourceFrames: options.numFrames, ...options });
   try {
     await encoder.write(options.frames, options.numFrames);
     return await encoder.finish();

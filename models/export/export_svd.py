@@ -2,12 +2,15 @@
 """Convert a diffusers-format Stable Video Diffusion folder (SVD, SVD-XT, XT-1.1) into stillmotion's model
 folder: image_encoder.onnx, vae_encoder.onnx, unet.onnx, vae_decoder.onnx and model.json.
 
-    export_svd.py SRC --out DIR [--precision fp16|fp32] [--optimize-cuda]
+    export_svd.py SRC --out DIR [--precision fp16|fp32] [--optimize-cuda] [--no-fuse]
     export_svd.py --random-weights [SRC] --out DIR ...    (the real SVD-XT architecture, random weights)
 
 The ONNX contract is the one of models/tiny (see models/export/README.md): every input and output is
 float32 at the session boundary, with the same names and dynamic axes. --precision fp16 stores weights
 and computes in float16 inside the graph (for CUDA); the VAE encoder stays float32 (force_upcast).
+Attention is fused by default for every target (fuse_attention.py: each unfused attention becomes one
+com.microsoft MultiHeadAttention, whose CPU kernel is a flash attention that never holds the score matrix);
+--no-fuse keeps the exporter's MatMul/Softmax/MatMul, and model.json's `attention` records what was done.
 torch, diffusers and transformers are imported only when a conversion runs, so --help needs none of them.
 Set DIFFUSERS_SRC to a diffusers checkout's `src` folder to use it instead of an installed diffusers.
 """
@@ -76,6 +79,8 @@ def parse_args(argv: list[str] | None):
     p.add_argument('--optimize-cuda', action='store_true',
                    help='fuse the UNet for onnxruntime CUDA (MultiHeadAttention, GroupNorm...); see optimize_cuda.py')
     p.add_argument('--route', choices=('auto', 'ort', 'rewrite'), default='auto', help='--optimize-cuda route')
+    p.add_argument('--no-fuse', dest='fuse', action='store_false',
+                   help='keep attention unfused (MatMul/Softmax/MatMul); the default fuses it for every target')
     p.add_argument('--random-weights', action='store_true',
                    help="the real architecture with random weights: configs from SRC if given, else SVD-XT's")
     p.add_argument('--device', choices=('auto', 'cuda', 'cpu'), default='auto', help='where torch traces the models')
@@ -91,6 +96,8 @@ def parse_args(argv: list[str] | None):
         p.error('give a diffusers folder, or --random-weights')
     if args.precision == 'fp32' and args.optimize_cuda:
         p.error('--optimize-cuda makes an fp16 CUDA model: use it with --precision fp16')
+    if args.optimize_cuda and not args.fuse:
+        p.error('--optimize-cuda fuses the UNet: it cannot be combined with --no-fuse')
     return args
 
 
@@ -196,10 +203,12 @@ def specs(torch, dev, dim: int):
     }
 
 
-def export_fp32(torch, module, sample, ins, outs, axes, path: str) -> None:
-    """TorchScript exporter, opset 17, fp32; rewritten as one file (+ one .data file when over 2 GiB)."""
+def export_fp32(torch, module, sample, ins, outs, axes, path: str, fuse: bool) -> dict | None:
+    """TorchScript exporter, opset 17, fp32; attention fused when `fuse`; written as one file (+ one .data
+    file when over 2 GiB). Returns the fusion report (None when not fused)."""
     import onnx
 
+    from fuse_attention import fuse_report
     from optimize_cuda import save
 
     tmp = path + '.trace'
@@ -208,8 +217,12 @@ def export_fp32(torch, module, sample, ins, outs, axes, path: str) -> None:
     with torch.no_grad():
         torch.onnx.export(module, sample, traced, input_names=ins, output_names=outs, dynamic_axes=axes,
                           opset_version=OPSET, do_constant_folding=True, dynamo=False)
-    save(onnx.load(traced), path)
+    model = onnx.load(traced)
+    report = fuse_report(model) if fuse else None
+    save(model, path)
+    del model
     shutil.rmtree(tmp)
+    return report
 
 
 def check(torch, module, sample, ins, path: str) -> float:
@@ -223,7 +236,24 @@ def check(torch, module, sample, ins, path: str) -> float:
     return float(np.abs(ref - got).max())
 
 
-def write_model_json(args, out: str, files: dict, dtypes: dict, vae_cfg: dict, unet_cfg: dict, sched: dict) -> dict:
+def attention_record(args, out: str, parts: dict) -> dict:
+    """model.json's `attention`: how attention was fused and, per part, what the rewrite found. Parts not
+    exported this time (--only) keep what an earlier run recorded."""
+    previous = {}
+    path = os.path.join(out, 'model.json')
+    if args.only and os.path.exists(path):
+        with open(path) as f:
+            previous = json.load(f).get('attention', {}).get('parts', {})
+    merged = {**previous, **parts}
+    if not args.fuse:
+        return {'fused': False, 'route': 'none', 'parts': {}}
+    # CLIP's attention (transformers' pattern, 257 tokens: a few MB of scores) is not one the rewrite matches.
+    left = sum(p['unfused_left'] for name, p in merged.items() if name != 'image_encoder')
+    return {'fused': left == 0, 'route': 'rewrite', 'parts': merged}
+
+
+def write_model_json(args, out: str, files: dict, dtypes: dict, vae_cfg: dict, unet_cfg: dict, sched: dict,
+                     attention: dict) -> dict:
     src_name = os.path.basename(os.path.normpath(args.src)) if args.src else 'svd-xt'
     is_11 = bool(re.search(r'1[-_.]1', src_name))
     name = args.name or (f'{src_name} (random weights)' if args.random_weights else src_name)
@@ -243,6 +273,7 @@ def write_model_json(args, out: str, files: dict, dtypes: dict, vae_cfg: dict, u
         'scheduler': {k: sched.get(k, v) for k, v in SVD_SCHEDULER.items()},
         'dtypes': dtypes,
         'files': files,
+        'attention': attention,
         'license': LICENSE_RANDOM if args.random_weights else LICENSE_REAL,
     }
     with open(os.path.join(out, 'model.json'), 'w') as f:
@@ -279,7 +310,7 @@ def main(argv: list[str] | None = None) -> int:
     clip, vae, unet = clip.to(dev), vae.to(dev), unet.to(dev)
     mods = wrappers(torch, clip, vae, unet)
     report = {'parts': {}}
-    files, dtypes = {}, {}
+    files, dtypes, attention = {}, {}, {}
     for part, (sample, ins, outs, axes) in specs(torch, dev, unet.config.cross_attention_dim).items():
         files[part] = f'{part}.onnx'
         dtypes[part] = 'float32'  # at the session boundary, always
@@ -289,12 +320,16 @@ def main(argv: list[str] | None = None) -> int:
         final = os.path.join(args.out, files[part])
         half = args.precision == 'fp16' and part != 'vae_encoder'
         fp32_path = final + '.fp32.onnx' if half else final
-        export_fp32(torch, mods[part], sample, ins, outs, axes, fp32_path)
+        optimized = half and part == 'unet' and args.optimize_cuda  # the optimizer route fuses on its own
+        fused = export_fp32(torch, mods[part], sample, ins, outs, axes, fp32_path, args.fuse and not optimized)
         info: dict = {'export_s': round(time.time() - t, 1)}
         if args.check:
             info['ort_vs_torch_maxabs'] = check(torch, mods[part], sample, ins, fp32_path)
-        if half and part == 'unet' and args.optimize_cuda:
+        if optimized:
             info['optimize'] = optimize(fp32_path, final, route=args.route, fp16=True)
+            opt = info['optimize']
+            fused = {'route': opt['route'], 'unfused_left': opt['unfused_attention_left'],
+                     'multi_head_attention': opt['ops'].get('MultiHeadAttention', 0)}
         elif half:
             import onnx
 
@@ -304,11 +339,14 @@ def main(argv: list[str] | None = None) -> int:
             if os.path.exists(fp32_path + '.data'):
                 os.remove(fp32_path + '.data')
         info['precision'] = 'fp16' if half else 'fp32'
+        if fused is not None:
+            info['attention'] = attention[part] = fused
         info['seconds'] = round(time.time() - t, 1)
         report['parts'][part] = info
         log(f'{part}: {info}')
     report['model'] = write_model_json(args, args.out, files, dtypes, dict(vae.config), dict(unet.config),
-                                       read_config(args.src, 'scheduler', SVD_SCHEDULER_CONFIG, optional=True))
+                                       read_config(args.src, 'scheduler', SVD_SCHEDULER_CONFIG, optional=True),
+                                       attention_record(args, args.out, attention))
     if not args.only:
         report['preview'] = fit_preview(args.out)
     report['out'] = args.out

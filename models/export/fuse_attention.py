@@ -50,9 +50,13 @@ class Graph:
         return users[0]
 
     def constant(self, name: str):
-        """The value of an initializer or Constant node output as a numpy array, else None."""
+        """The value of an initializer or Constant node output as a numpy array, else None. Weights kept in
+        external data (not loaded: a folder fixed in place) are never one of the small constants matched."""
         if name in self.initializers:
-            return numpy_helper.to_array(self.initializers[name])
+            tensor = self.initializers[name]
+            if tensor.data_location == onnx.TensorProto.EXTERNAL:
+                return None
+            return numpy_helper.to_array(tensor)
         node = self.producer.get(name)
         if node is not None and node.op_type == 'Constant':
             for attr in node.attribute:
@@ -315,3 +319,12 @@ def count_attention_softmax(model: onnx.ModelProto) -> int:
             total += 1
     return total
 
+
+
+def fuse_report(model: onnx.ModelProto) -> dict:
+    """Fuse what is unfused in `model` (in place) and say what was done: the one record that export_svd.py,
+    fuse_folder.py and optimize_cuda.py write (model.json's `attention.parts`)."""
+    before = count_attention_softmax(model)
+    fused = fuse_attention(model)['fused'] if before else 0
+    return {'unfused_before': before, 'fused': fused, 'unfused_left': count_attention_softmax(model),
+            'multi_head_attention': sum(n.op_type == 'MultiHeadAttention' for n in model.graph.node)}

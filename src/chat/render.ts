@@ -3,7 +3,7 @@
  * (queue position and ETA, then a bar with step i/N and ETA, then encoding), the caption of the
  * result (prompt, seed, options) and the motion of the More/Less motion buttons.
  */
-import { type AnimateOptions, formatOptions } from '@stillmotion/engine';
+import { type AnimateOptions, describePlayback, formatOptions } from '@stillmotion/engine';
 import type { JobView } from '../service/types.ts';
 
 /** `~45 s`, `~2 min 5 s`, `~1 h 3 min`; `unknown` when the service has no estimate yet. */
@@ -55,10 +55,13 @@ export function isFinished(job: Pick<JobView, 'state'>): boolean {
   return job.state === 'succeeded' || job.state === 'failed' || job.state === 'canceled';
 }
 
-/** The result's caption: prompt, seed and every option in the grammar users type. */
+/**
+ * The result's caption: prompt, seed, what was made (frames and rate after `loop` and `smooth`)
+ * and every option in the grammar users type.
+ */
 export function renderCaption(job: Pick<JobView, 'options' | 'seed'>): string {
   const prompt = job.options.prompt ? `“${job.options.prompt}”` : '(no prompt)';
-  return `${prompt}\nseed ${job.seed} · \`${formatOptions({ ...job.options, seed: job.seed })}\``;
+  return `${prompt}\nseed ${job.seed} · ${describePlayback(job.options)} · \`${formatOptions({ ...job.options, seed: job.seed })}\``;
 }
 
 export const MOTION_STEP = 50;

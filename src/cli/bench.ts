@@ -1,7 +1,7 @@
 /**
  * `npm run bench -- [--model DIR] [--device auto|cuda|cpu] [--frames N] [--steps N] [--runs N]`
  *
- * Times one whole job per run, stage by stage, after a warm-up, and prints one JSON line on stdout:
+ * Times one whole job per run, stage by stage, after the engine's own (small) warm-up, and prints one JSON line on stdout:
  * milliseconds for preprocess, clip, vae_encode, unet per step (median), vae_decode and video, the
  * total, peak RSS, provider and model. With several runs, each number is the median over runs.
  * Live previews are on in the runs, as in the sidecar. Their cost per step is timed on its own (medians
@@ -17,8 +17,16 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { type AnimateTimings, encodePreview, latentsToRgb, NormalRng, SvdEngine } from '@stillmotion/engine';
+import {
+  type AnimateTimings,
+  encodePreview,
+  latentsToRgb,
+  type MemoryPlan,
+  NormalRng,
+  SvdEngine,
+} from '@stillmotion/engine';
 import sharp from 'sharp';
+import { engineSettings } from '../config.ts';
 
 export interface BenchReport {
   model: string;
@@ -29,6 +37,12 @@ export interface BenchReport {
   height: number;
   runs: number;
   load_ms: number;
+  /** engine.warmup(): one step at the smallest shape, as the sidecar does at start. */
+  warmup_ms: number;
+  /** Each run's total, in order: the first one pays for planning the real shapes. */
+  run_total_ms: number[];
+  decode_chunk: number;
+  sequential_guidance: boolean;
   preprocess_ms: number;
   clip_ms: number;
   vae_encode_ms: number;
@@ -64,6 +78,7 @@ export async function bench(opts: {
   const log = (msg: string) => process.stderr.write(`bench: ${msg}\n`);
   let t = performance.now();
   const engine = await SvdEngine.load({
+    ...engineSettings(),
     modelDir: opts.model,
     device: opts.device,
     logger: { info: (_o, m) => log(m ?? ''), warn: (_o, m) => log(m ?? '') },
@@ -92,13 +107,12 @@ export async function bench(opts: {
   const dir = mkdtempSync(path.join(tmpdir(), 'stillmotion-bench-'));
   try {
     log(`warm-up on ${engine.provider}`);
-    await engine.animate(
-      picture,
-      { ...options, steps: 1 },
-      { outPath: path.join(dir, 'warmup.mp4'), skipVideo: opts.skipVideo },
-    );
+    t = performance.now();
+    await engine.warmup();
+    const warmup_ms = performance.now() - t;
     const runs = Math.max(1, opts.runs ?? 1);
     const results: AnimateTimings[] = [];
+    let plan: MemoryPlan | undefined;
     for (let r = 0; r < runs; r++) {
       t = performance.now();
       const result = await engine.animate(picture, options, {
@@ -111,6 +125,7 @@ export async function bench(opts: {
         },
       });
       results.push(result.timings);
+      plan = result.plan;
     }
     const pick = (f: (x: AnimateTimings) => number) => round(median(results.map(f)));
     const unet_step_ms = pick((x) => median(x.unet_step_ms));
@@ -127,6 +142,10 @@ export async function bench(opts: {
       height,
       runs,
       load_ms: round(load_ms),
+      warmup_ms: round(warmup_ms),
+      run_total_ms: results.map((x) => round(x.total_ms)),
+      decode_chunk: plan!.decodeChunk,
+      sequential_guidance: plan!.sequentialGuidance,
       preprocess_ms: pick((x) => x.preprocess_ms),
       clip_ms: pick((x) => x.clip_ms),
       vae_encode_ms: pick((x) => x.vae_encode_ms),

@@ -7,6 +7,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import {
   BUNDLED_MODEL_DIR,
+  describePlayback,
   EngineError,
   inspectImage,
   loadModelInfo,
@@ -14,6 +15,7 @@ import {
   resolveOptions,
   SvdEngine,
 } from '@stillmotion/engine';
+import { engineSettings } from '../config.ts';
 import { cliHelp, parseCliArgs, UsageError } from './args.ts';
 import { progressLine } from './progress-bar.ts';
 
@@ -45,7 +47,12 @@ async function main(argv: readonly string[]): Promise<number> {
   const options = resolveOptions(args.options, model);
   parseDevice(args.device ?? process.env.SVD_DEVICE);
   await inspectImage(image);
-  const engine = await SvdEngine.load({ modelDir: model.dir, device: args.device, logger });
+  const engine = await SvdEngine.load({
+    ...engineSettings(),
+    modelDir: model.dir,
+    device: args.device,
+    logger,
+  });
   try {
     const output = path.resolve(args.output ?? imagePath.replace(/\.[^./]+$/, '') + `.${options.format}`);
     const startedAt = performance.now();
@@ -57,7 +64,7 @@ async function main(argv: readonly string[]): Promise<number> {
     });
     if (tty) process.stderr.write('\n');
     process.stderr.write(
-      `done in ${(result.timings.total_ms / 1000).toFixed(1)}s: ${result.frames} frames, ${result.width}×${result.height}\n`,
+      `done in ${(result.timings.total_ms / 1000).toFixed(1)}s: ${describePlayback(options)}, ${result.width}×${result.height}\n`,
     );
     process.stdout.write(`seed: ${result.seed}\noutput: ${result.path}\n`);
     return 0;

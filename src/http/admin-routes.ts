@@ -1,8 +1,10 @@
-/** Admin routes behind the Bearer token: queue view, pause, resume, clear, limits. */
+/**
+ * Admin routes: queue view, pause, resume, clear, limits. Registered inside the admin scope of
+ * app.ts, whose hook requires the admin token on every one of them.
+ */
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { ServiceError } from '../service/types.ts';
-import { requireAdmin } from './auth.ts';
 import type { AppOptions } from './context.ts';
 
 const limitsBody = z
@@ -13,10 +15,6 @@ const limitsBody = z
   .strict();
 
 export function registerAdminRoutes(app: FastifyInstance, o: AppOptions): void {
-  app.addHook('onRequest', async (req) => {
-    if (req.url.startsWith('/v1/queue')) requireAdmin(req, o.adminToken);
-  });
-
   app.get('/v1/queue', async () => o.service.queue());
 
   app.post('/v1/queue/pause', async (req) => {

@@ -4,6 +4,7 @@ import type { ModelSummary } from '../service/engine-port.ts';
 import type { ServiceMetrics } from '../service/metrics.ts';
 import type { JobService } from '../service/types.ts';
 import type { ResultFile } from './result-route.ts';
+import type { StreamLimits } from './sse.ts';
 
 export interface SidecarInfo {
   readonly model: ModelSummary;
@@ -16,7 +17,23 @@ export interface AppOptions {
   readonly service: JobService;
   readonly info: SidecarInfo;
   readonly logger: Logger;
+  /** STILLMOTION_ADMIN_TOKEN: the admin routes, and everything a bot may do. */
   readonly adminToken?: string;
+  /** STILLMOTION_BOT_TOKEN: trusted (may speak for any user), no admin routes. */
+  readonly botToken?: string;
+  /** PUBLIC_URL: its host is served, its origin is same-site; anonymous callers are refused. */
+  readonly publicUrl?: string;
+  /** ALLOWED_HOSTS: more Host names to serve. */
+  readonly allowedHosts?: readonly string[];
+  /** The address listened on (HOST): a specific one is served as a Host name. */
+  readonly bindHost?: string;
+  /** TRUST_PROXY, as fastify's trustProxy; set, anonymous callers are refused. */
+  readonly trustProxy?: true | string;
+  readonly limits?: {
+    /** Submissions per identity per minute (default 30). */
+    readonly submitsPerMinute?: number;
+    readonly streams?: Partial<StreamLimits>;
+  };
   /** Upload limit in bytes (default 20 MB). */
   readonly maxUploadBytes?: number;
   readonly metrics?: ServiceMetrics;

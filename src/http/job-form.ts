@@ -1,10 +1,12 @@
 /**
  * Reads the multipart body of `POST /v1/jobs`: one `image` file, option fields named as in the
- * option table, and optional `user` and `delivery` (JSON). Anything else is refused by name.
+ * option table, and (token holders only) `user` and `delivery` (JSON). Anything else is refused
+ * by name. `beforeImage` runs as the picture starts, before its bytes are read.
  */
 import type { AnimateOptionsInput, OptionSpec } from '@stillmotion/engine';
 import type { FastifyRequest } from 'fastify';
 import { type DeliveryTarget, ServiceError } from '../service/types.ts';
+import { requireTrusted } from './auth.ts';
 
 export interface JobForm {
   readonly image: Buffer;
@@ -13,7 +15,18 @@ export interface JobForm {
   readonly delivery?: DeliveryTarget;
 }
 
-export async function readJobForm(req: FastifyRequest, specs: readonly OptionSpec[]): Promise<JobForm> {
+export interface FormRules {
+  /** May name `user` and `delivery` (a token holder); else those fields get 403. */
+  readonly trusted: boolean;
+  /** Called once, when the image part starts, with the user named so far. */
+  readonly beforeImage?: (user: string | undefined) => Promise<void> | undefined;
+}
+
+export async function readJobForm(
+  req: FastifyRequest,
+  specs: readonly OptionSpec[],
+  rules: FormRules,
+): Promise<JobForm> {
   if (!req.isMultipart()) {
     throw new ServiceError(415, 'unsupported_media_type', 'send multipart/form-data with an image field');
   }
@@ -30,6 +43,7 @@ export async function readJobForm(req: FastifyRequest, specs: readonly OptionSpe
           option: part.fieldname,
         });
       }
+      await rules.beforeImage?.(user);
       image = await part.toBuffer();
       continue;
     }
@@ -37,8 +51,10 @@ export async function readJobForm(req: FastifyRequest, specs: readonly OptionSpe
     if (part.fieldname === 'image') {
       throw new ServiceError(400, 'missing_image', 'image must be sent as a file', { option: 'image' });
     } else if (part.fieldname === 'user') {
+      requireTrusted(rules.trusted, 'naming a user', 'user');
       user = value.trim() || undefined;
     } else if (part.fieldname === 'delivery') {
+      requireTrusted(rules.trusted, 'a delivery target', 'delivery');
       delivery = parseDelivery(value);
     } else if (names.has(part.fieldname)) {
       // Empty fields (an untouched form input) mean "default".

@@ -1,18 +1,21 @@
 /**
  * Job routes (docs/product.md, "The GPU sidecar"): submit, read, stream, result, cancel, list,
- * delivered. No token on loopback; from elsewhere the Bearer token.
+ * delivered. Registered inside the `/v1` scope of app.ts, whose hook has already decided that the
+ * caller may use them; here each route applies who the caller is (auth.ts): anonymous callers
+ * see and act on their own jobs only, token holders may speak for any user.
  */
 import { optionSpecs } from '@stillmotion/engine';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import type { Actor } from '../service/types.ts';
+import type { Actor, JobView } from '../service/types.ts';
 import { ServiceError } from '../service/types.ts';
-import { bearerMatches, requireJobAccess } from './auth.ts';
+import { isTrusted, maySee, requireTrusted } from './auth.ts';
 import type { AppOptions } from './context.ts';
 import { mapError } from './errors.ts';
 import { readJobForm } from './job-form.ts';
 import { sendResult } from './result-route.ts';
-import { streamJob } from './sse.ts';
+import { StreamCaps, streamJob } from './sse.ts';
+import { SubmitGate } from './submit-gate.ts';
 
 const TERMINAL = new Set(['succeeded', 'failed', 'canceled']);
 const idParams = z.object({ id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/) });
@@ -30,16 +33,42 @@ function queryText(req: FastifyRequest, name: string): string | undefined {
 
 export function registerJobRoutes(app: FastifyInstance, o: AppOptions): void {
   const specs = optionSpecs(o.info.model);
-  const token = o.adminToken;
+  const gate = new SubmitGate(o.service, o.limits?.submitsPerMinute ?? 30);
+  const streams = new StreamCaps(o.limits?.streams);
+
+  /** The job, if this caller may see it; anonymous callers get 404 for other people's jobs. */
+  async function visibleJob(req: FastifyRequest): Promise<JobView> {
+    const id = jobId(req);
+    const job = await o.service.get(id);
+    if (!job || !maySee(req.caller, job.user)) throw new ServiceError(404, 'not_found', `no job ${id}`);
+    return job;
+  }
 
   app.post('/v1/jobs', async (req, reply) => {
     try {
-      requireJobAccess(req, token);
-      const form = await readJobForm(req, specs);
+      const caller = req.caller;
+      const trusted = isTrusted(caller);
+      let admitted = false;
+      const admit = async (rateKey: string, user: string) => {
+        if (admitted) return;
+        admitted = true;
+        await gate.admit(rateKey, user, reply);
+      };
+      // An anonymous caller's identity is known now: refuse before reading a byte of the body.
+      // Its rate is counted per address, so new session cookies do not buy more submissions.
+      if (!trusted) await admit(`http:${req.ip}`, caller.identity);
+      const form = await readJobForm(req, specs, {
+        trusted,
+        // A token holder names the user in the form: checked as the picture starts when the
+        // user field came first (as HttpJobService sends it), else once the form is read.
+        beforeImage: (named) => (trusted && named ? admit(named, named) : undefined),
+      });
+      const user = trusted ? (form.user ?? `http:${req.ip}`) : caller.identity;
+      await admit(user, user);
       const { id, position } = await o.service.submit({
         image: form.image,
         options: form.options,
-        user: form.user ?? `http:${req.ip}`,
+        user,
         delivery: form.delivery,
       });
       return reply.code(202).send({ id, position });
@@ -50,35 +79,38 @@ export function registerJobRoutes(app: FastifyInstance, o: AppOptions): void {
   });
 
   app.get('/v1/jobs', async (req) => {
-    requireJobAccess(req, token);
-    const user = queryText(req, 'user');
-    if (queryText(req, 'undelivered') !== undefined) return { jobs: await o.service.undelivered() };
-    if (!user) throw new ServiceError(400, 'missing_user', 'give ?user=<namespaced id>', { option: 'user' });
-    return { jobs: await o.service.list(user) };
+    const caller = req.caller;
+    if (queryText(req, 'undelivered') !== undefined) {
+      requireTrusted(caller, 'listing undelivered jobs', 'undelivered');
+      return { jobs: await o.service.undelivered() };
+    }
+    const named = queryText(req, 'user');
+    if (!isTrusted(caller)) {
+      if (named !== undefined) requireTrusted(caller, 'naming a user', 'user');
+      return { jobs: await o.service.list(caller.identity) };
+    }
+    if (!named) throw new ServiceError(400, 'missing_user', 'give ?user=<namespaced id>', { option: 'user' });
+    return { jobs: await o.service.list(named) };
   });
 
-  app.get('/v1/jobs/:id', async (req) => {
-    requireJobAccess(req, token);
-    const id = jobId(req);
-    const job = await o.service.get(id);
-    if (!job) throw new ServiceError(404, 'not_found', `no job ${id}`);
-    return job;
-  });
+  app.get('/v1/jobs/:id', async (req) => visibleJob(req));
 
   app.get('/v1/jobs/:id/events', async (req, reply) => {
-    requireJobAccess(req, token);
-    const id = jobId(req);
-    const job = await o.service.get(id);
-    if (!job) throw new ServiceError(404, 'not_found', `no job ${id}`);
-    await streamJob(o.service, id, req, reply, job);
+    const job = await visibleJob(req);
+    const release = streams.open(req.caller.identity);
+    try {
+      await streamJob(o.service, job.id, req, reply, job, { maxMs: streams.maxMs, onEnd: release });
+    } catch (err) {
+      release();
+      throw err;
+    }
   });
 
   // The latest live preview, from the first denoising step on, during and after the job.
   app.get('/v1/jobs/:id/preview', async (req, reply) => {
-    requireJobAccess(req, token);
-    const id = jobId(req);
-    const [job, preview] = await Promise.all([o.service.get(id), o.service.preview(id)]);
-    if (!job) throw new ServiceError(404, 'not_found', `no job ${id}`);
+    const job = await visibleJob(req);
+    const id = job.id;
+    const preview = await o.service.preview(id);
     if (!preview)
       throw new ServiceError(
         404,
@@ -94,32 +126,31 @@ export function registerJobRoutes(app: FastifyInstance, o: AppOptions): void {
   });
 
   app.get('/v1/jobs/:id/result', async (req, reply) => {
-    requireJobAccess(req, token);
-    return sendResult(o.service, o.resultFile, jobId(req), req, reply);
+    const job = await visibleJob(req);
+    return sendResult(o.service, o.resultFile, job.id, req, reply);
   });
 
   // Cancels a waiting or running job; on an ended job, deletes its stored result.
   app.delete('/v1/jobs/:id', async (req) => {
-    requireJobAccess(req, token);
-    const id = jobId(req);
-    const user = queryText(req, 'user');
-    const actor: Actor = bearerMatches(req, token)
-      ? { user: user ?? 'admin', admin: true }
-      : user
-        ? { user, admin: false }
-        : { user: `http:${req.ip}`, admin: true };
-    const job = await o.service.get(id);
-    if (!job) throw new ServiceError(404, 'not_found', `no job ${id}`);
+    const caller = req.caller;
+    const named = queryText(req, 'user');
+    if (named !== undefined) requireTrusted(caller, 'naming a user', 'user');
+    const job = await visibleJob(req);
+    // admin token without ?user=: any job; with ?user=: as that user; anonymous: as itself.
+    const actor: Actor =
+      caller.kind === 'admin' && named === undefined
+        ? { user: 'admin', admin: true }
+        : { user: named ?? caller.identity, admin: false };
     if (TERMINAL.has(job.state)) {
-      await o.service.deleteResult(id, actor);
-      return (await o.service.get(id))!;
+      await o.service.deleteResult(job.id, actor);
+      return (await o.service.get(job.id))!;
     }
-    req.log.info({ job: id, by: actor.user }, 'cancel requested');
-    return o.service.cancel(id, actor);
+    req.log.info({ job: job.id, by: actor.user }, 'cancel requested');
+    return o.service.cancel(job.id, actor);
   });
 
   app.post('/v1/jobs/:id/delivered', async (req) => {
-    requireJobAccess(req, token);
+    requireTrusted(req.caller, 'marking a job delivered');
     const id = jobId(req);
     await o.service.markDelivered(id);
     return { id, delivered: true };

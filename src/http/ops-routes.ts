@@ -1,9 +1,11 @@
 /** Health, readiness, metrics and the model description the playground reads. */
 import { optionSpecs } from '@stillmotion/engine';
 import type { FastifyInstance } from 'fastify';
+import { type AccessPolicy, adminAccess, peerIsLocal } from './auth.ts';
 import type { AppOptions } from './context.ts';
 
-export function registerOpsRoutes(app: FastifyInstance, o: AppOptions): void {
+export function registerOpsRoutes(app: FastifyInstance, o: AppOptions, policy: AccessPolicy): void {
+  const admin = adminAccess(policy);
   app.get('/healthz', async () => ({ ok: true }));
 
   app.get('/readyz', async (_req, reply) => {
@@ -11,11 +13,18 @@ export function registerOpsRoutes(app: FastifyInstance, o: AppOptions): void {
     return reply.code(ready ? 200 : 503).send({ ready, provider: o.info.provider() ?? null });
   });
 
-  app.get('/metrics', async (_req, reply) => {
+  // Off loopback (or behind a proxy), the metrics need the admin token.
+  const metricsAccess = async (req: Parameters<typeof admin>[0], reply: Parameters<typeof admin>[1]) => {
+    if (!peerIsLocal(req, policy) || req.caller.badToken) await admin(req, reply);
+  };
+  app.get('/metrics', { onRequest: metricsAccess }, async (_req, reply) => {
     if (!o.metrics) return reply.code(404).send({ error: 'metrics are off', code: 'not_found' });
     return reply.type(o.metrics.registry.contentType).send(await o.metrics.registry.metrics());
   });
+}
 
+/** `GET /v1/model`: inside the /v1 scope. */
+export function registerModelRoute(app: FastifyInstance, o: AppOptions): void {
   app.get('/v1/model', async () => {
     const m = o.info.model;
     return {

@@ -5,15 +5,7 @@ const $ = (id) => document.getElementById(id);
 const STORE = 'stillmotion.jobs';
 const TERMINAL = new Set(['succeeded', 'failed', 'canceled']);
 
-function sessionUser() {
-  let id = localStorage.getItem('stillmotion.session');
-  if (!id) {
-    id = crypto.randomUUID().replaceAll('-', '').slice(0, 16);
-    localStorage.setItem('stillmotion.session', id);
-  }
-  return `web:${id}`;
-}
-const user = sessionUser();
+// Who this browser is: the sidecar's session cookie (HttpOnly), set when it served this page.
 
 function recentIds() {
   try {
@@ -140,9 +132,7 @@ async function renderRecent() {
       cancel.addEventListener('click', async () => {
         cancel.disabled = true;
         try {
-          await api(`/v1/jobs/${encodeURIComponent(job.id)}?user=${encodeURIComponent(user)}`, {
-            method: 'DELETE',
-          });
+          await api(`/v1/jobs/${encodeURIComponent(job.id)}`, { method: 'DELETE' });
         } catch (err) {
           $('form-error').textContent = err.message;
         }
@@ -215,11 +205,10 @@ $('job-form').addEventListener('submit', async (e) => {
     return;
   }
   form.append('image', file);
-  for (const name of ['prompt', 'motion', 'fps', 'frames', 'steps', 'seed']) {
+  for (const name of ['prompt', 'motion', 'fps', 'frames', 'steps', 'seed', 'loop', 'smooth']) {
     const value = $(name).value.trim();
     if (value !== '') form.append(name, value);
   }
-  form.append('user', user);
   $('submit').disabled = true;
   try {
     const { id } = await api('/v1/jobs', { method: 'POST', body: form });

@@ -8,11 +8,12 @@
 import { readFile, rm } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import path from 'node:path';
-import { EngineError, ImageError, OptionError, type ProgressEvent } from '@stillmotion/engine';
+import { EngineError, type ProgressEvent } from '@stillmotion/engine';
 import { type Job, WaitingError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../log.ts';
 import type { EnginePort } from '../service/engine-port.ts';
+import { describeFailure } from '../service/failure.ts';
 import type { ServiceMetrics } from '../service/metrics.ts';
 import { JobAbort } from '../service/queue-backend.ts';
 import type { JobProgress } from '../service/types.ts';
@@ -50,14 +51,6 @@ interface Running {
 }
 
 const EMA = 0.3;
-
-function describeFailure(err: unknown): { message: string; code: string } {
-  if (err instanceof ImageError || err instanceof OptionError)
-    return { message: err.message, code: 'bad_input' };
-  if (err instanceof EngineError) return { message: `the engine failed: ${err.message}`, code: err.code };
-  const text = err instanceof Error ? err.message : String(err);
-  return { message: `the engine failed: ${text.split('\n')[0]}`, code: 'engine_error' };
-}
 
 export class ScaleWorker {
   readonly id: string;
@@ -228,7 +221,7 @@ export class ScaleWorker {
         this.#o.metrics?.jobDuration.observe({ outcome: 'canceled' }, (performance.now() - started) / 1000);
         log.info('job canceled while running');
       } else {
-        const { message, code } = describeFailure(err);
+        const { message, code } = describeFailure(err, id);
         const ok = await this.#persist(() =>
           this.#store.end(id, attempt, 'failed', message, code, this.#o.resultTtlMs),
         );

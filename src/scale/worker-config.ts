@@ -4,7 +4,7 @@
  */
 import { hostname } from 'node:os';
 import { z } from 'zod';
-import { ConfigError } from '../config.ts';
+import { ConfigError, type EngineSettings, engineSettings } from '../config.ts';
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 const text = z
@@ -62,6 +62,7 @@ export interface WorkerConfig {
   readonly maxUploadBytes: number;
   readonly maxPixels: number;
   readonly logLevel: string;
+  readonly engine: EngineSettings;
 }
 
 export function loadWorkerConfig(
@@ -98,5 +99,6 @@ export function loadWorkerConfig(
     maxUploadBytes: Math.round(c.MAX_UPLOAD_MB * 1_000_000),
     maxPixels: c.MAX_PIXELS,
     logLevel: c.LOG_LEVEL,
+    engine: engineSettings(env),
   });
 }

@@ -18,7 +18,12 @@ async function loadEngines(
   logger: ReturnType<typeof createLogger>,
 ): Promise<EnginePort[]> {
   if (config.gpus.length === 0) {
-    const engine = await SvdEngine.load({ modelDir: config.modelDir, device: config.device, logger });
+    const engine = await SvdEngine.load({
+      ...config.engine,
+      modelDir: config.modelDir,
+      device: config.device,
+      logger,
+    });
     await engine.warmup();
     return Array.from({ length: config.concurrency }, () => engine);
   }
@@ -26,7 +31,12 @@ async function loadEngines(
   for (const gpu of config.gpus) {
     // The engine reads its CUDA device id when it creates its sessions.
     process.env.SVD_CUDA_DEVICE_ID = String(gpu);
-    const engine = await SvdEngine.load({ modelDir: config.modelDir, device: config.device, logger });
+    const engine = await SvdEngine.load({
+      ...config.engine,
+      modelDir: config.modelDir,
+      device: config.device,
+      logger,
+    });
     await engine.warmup();
     logger.info({ gpu, provider: engine.provider }, 'engine warm on GPU');
     engines.push(engine);

@@ -1,52 +1,62 @@
 /**
- * One sidecar per DATA_DIR: a lock file holding the owner's pid. A second process on the same
- * journal would requeue the first one's running job, so it is refused. A lock left by a process
- * that no longer exists (kill -9) is taken over.
+ * One sidecar per DATA_DIR. A second process on the same journal would requeue the first one's
+ * running job, so it is refused. The lock is an exclusive SQLite lock (an fcntl lock underneath)
+ * on `sidecar.lock.sqlite`, held open for the life of the process: the kernel drops it the moment
+ * the process dies, even while a `kill -9`ed process waits to be reaped as a zombie. Nothing
+ * trusts pid liveness; the pid written beside it only names the owner in the refusal.
  */
-import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 
 export class DataDirLockedError extends Error {
   override name = 'DataDirLockedError';
   readonly code = 'data_dir_locked';
 }
 
-function alive(pid: number): boolean {
+const LOCK_FILE = 'sidecar.lock.sqlite';
+const PID_FILE = 'sidecar.pid';
+/** Locks held by this process: kept reachable so that no collector closes them. */
+const held = new Set<DatabaseSync>();
+
+function ownerPid(dataDir: string): string {
   try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
+    const pid = readFileSync(path.join(dataDir, PID_FILE), 'utf8').trim();
+    return /^\d+$/.test(pid) ? ` (pid ${pid})` : '';
+  } catch {
+    return '';
   }
 }
 
 /** Takes the lock or throws DataDirLockedError naming the owner; returns a release function. */
 export function lockDataDir(dataDir: string): () => void {
   mkdirSync(dataDir, { recursive: true });
-  const file = path.join(dataDir, 'sidecar.lock');
-  for (let attempt = 0; attempt < 3; attempt++) {
-    try {
-      const fd = openSync(file, 'wx', 0o600);
-      writeSync(fd, String(process.pid));
-      closeSync(fd);
-      let released = false;
-      const release = () => {
-        if (released) return;
-        released = true;
-        rmSync(file, { force: true });
-      };
-      process.once('exit', release);
-      return release;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      const owner = Number.parseInt(readFileSync(file, 'utf8'), 10);
-      if (Number.isInteger(owner) && owner !== process.pid && alive(owner)) {
-        throw new DataDirLockedError(
-          `DATA_DIR ${dataDir} is in use by another stillmotion process (pid ${owner}); stop it or set another DATA_DIR`,
-        );
-      }
-      rmSync(file, { force: true }); // stale: its owner is gone
+  const db = new DatabaseSync(path.join(dataDir, LOCK_FILE), { timeout: 0 });
+  try {
+    // EXCLUSIVE locking mode keeps the write lock after the first write until the file is closed.
+    db.exec('PRAGMA locking_mode = EXCLUSIVE');
+    db.exec('CREATE TABLE IF NOT EXISTS lock (pid INTEGER)');
+    db.exec('BEGIN EXCLUSIVE');
+    db.prepare('DELETE FROM lock').run();
+    db.prepare('INSERT INTO lock (pid) VALUES (?)').run(process.pid);
+    db.exec('COMMIT');
+  } catch (err) {
+    db.close();
+    if (/locked|busy/i.test((err as Error).message)) {
+      throw new DataDirLockedError(
+        `DATA_DIR ${dataDir} is in use by another stillmotion process${ownerPid(dataDir)}; stop it or set another DATA_DIR`,
+      );
     }
+    throw err;
   }
-  throw new DataDirLockedError(`cannot take the lock on DATA_DIR ${dataDir}`);
+  held.add(db);
+  writeFileSync(path.join(dataDir, PID_FILE), `${process.pid}\n`);
+  let released = false;
+  return () => {
+    if (released) return;
+    released = true;
+    rmSync(path.join(dataDir, PID_FILE), { force: true });
+    held.delete(db);
+    db.close();
+  };
 }

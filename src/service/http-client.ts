@@ -21,8 +21,13 @@ const TERMINAL = new Set(['succeeded', 'failed', 'canceled']);
 export interface HttpJobServiceOptions {
   /** Base URL of the sidecar, e.g. http://gpu-box:8080 */
   readonly baseUrl: string;
-  /** STILLMOTION_ADMIN_TOKEN: needed for admin calls, and for job calls from another host. */
+  /**
+   * The token sent on job calls: STILLMOTION_BOT_TOKEN, or STILLMOTION_ADMIN_TOKEN. Without one
+   * the sidecar takes this client for an anonymous local caller, which cannot speak for users.
+   */
   readonly token?: string;
+  /** STILLMOTION_ADMIN_TOKEN, for the admin routes and admins' cancels (default: `token`). */
+  readonly adminToken?: string;
   /** Per-request timeout (default 30 s; streams are not limited). */
   readonly timeoutMs?: number;
 }
@@ -35,17 +40,20 @@ export interface RemoteModel extends ModelSummary {
 export class HttpJobService implements JobService {
   readonly #base: string;
   readonly #token: string | undefined;
+  readonly #adminToken: string | undefined;
   readonly #timeoutMs: number;
 
   constructor(options: HttpJobServiceOptions) {
     this.#base = options.baseUrl.endsWith('/') ? options.baseUrl : `${options.baseUrl}/`;
-    this.#token = options.token;
+    this.#token = options.token ?? options.adminToken;
+    this.#adminToken = options.adminToken ?? options.token;
     this.#timeoutMs = options.timeoutMs ?? 30_000;
   }
 
-  async #fetch(path: string, init: RequestInit = {}, stream = false): Promise<Response> {
+  async #fetch(path: string, init: RequestInit = {}, stream = false, admin = false): Promise<Response> {
     const headers = new Headers(init.headers);
-    if (this.#token) headers.set('authorization', `Bearer ${this.#token}`);
+    const token = admin ? this.#adminToken : this.#token;
+    if (token) headers.set('authorization', `Bearer ${token}`);
     let res: Response;
     try {
       res = await fetch(new URL(path, this.#base), {
@@ -74,8 +82,8 @@ export class HttpJobService implements JobService {
     return res;
   }
 
-  async #json<T>(path: string, init?: RequestInit): Promise<T> {
-    return (await (await this.#fetch(path, init)).json()) as T;
+  async #json<T>(path: string, init?: RequestInit, admin = false): Promise<T> {
+    return (await (await this.#fetch(path, init, false, admin)).json()) as T;
   }
 
   async model(): Promise<RemoteModel> {
@@ -99,14 +107,15 @@ export class HttpJobService implements JobService {
   }
 
   async submit(req: SubmitRequest): Promise<{ id: string; position: number }> {
+    // Who it is for comes first: the sidecar then refuses a user over the caps before the picture.
     const form = new FormData();
-    form.append('image', new Blob([new Uint8Array(req.image)]), 'image');
+    form.append('user', req.user);
+    if (req.delivery) form.append('delivery', JSON.stringify(req.delivery));
     for (const [name, value] of Object.entries(req.options as AnimateOptionsInput)) {
       if (value === undefined) continue;
       form.append(name, Array.isArray(value) ? `${value[0]}-${value[1]}` : String(value));
     }
-    form.append('user', req.user);
-    if (req.delivery) form.append('delivery', JSON.stringify(req.delivery));
+    form.append('image', new Blob([new Uint8Array(req.image)]), 'image');
     return this.#json('v1/jobs', { method: 'POST', body: form });
   }
 
@@ -134,7 +143,7 @@ export class HttpJobService implements JobService {
       );
     }
     if (TERMINAL.has(job.state)) return job;
-    return this.#json<JobView>(this.#deletePath(id, actor), { method: 'DELETE' });
+    return this.#json<JobView>(this.#deletePath(id, actor), { method: 'DELETE' }, actor.admin);
   }
 
   #deletePath(id: string, actor: Actor): string {
@@ -208,7 +217,7 @@ export class HttpJobService implements JobService {
     if (!job) throw new ServiceError(404, 'not_found', `no job ${id}`);
     if (!TERMINAL.has(job.state))
       throw new ServiceError(409, 'not_ended', `job ${id} is ${job.state}; cancel it first`);
-    await this.#fetch(this.#deletePath(id, actor), { method: 'DELETE' });
+    await this.#fetch(this.#deletePath(id, actor), { method: 'DELETE' }, false, actor.admin);
   }
 
   async markDelivered(id: string): Promise<void> {
@@ -220,26 +229,30 @@ export class HttpJobService implements JobService {
   }
 
   async queue(): Promise<QueueView> {
-    return this.#json('v1/queue');
+    return this.#json('v1/queue', {}, true);
   }
 
   async pause(): Promise<{ paused: boolean }> {
-    return this.#json('v1/queue/pause', { method: 'POST' });
+    return this.#json('v1/queue/pause', { method: 'POST' }, true);
   }
 
   async resume(): Promise<{ paused: boolean }> {
-    return this.#json('v1/queue/resume', { method: 'POST' });
+    return this.#json('v1/queue/resume', { method: 'POST' }, true);
   }
 
   async clear(): Promise<{ canceled: number }> {
-    return this.#json('v1/queue/clear', { method: 'POST' });
+    return this.#json('v1/queue/clear', { method: 'POST' }, true);
   }
 
   async setLimits(limits: Partial<QueueLimits>): Promise<QueueLimits> {
-    return this.#json('v1/queue/limits', {
-      method: 'PUT',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(limits),
-    });
+    return this.#json(
+      'v1/queue/limits',
+      {
+        method: 'PUT',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(limits),
+      },
+      true,
+    );
   }
 }

@@ -119,7 +119,14 @@ export class LocalJobService implements JobService {
    * taking new submissions. Also applies the persisted pause and runs a first cleanup.
    */
   async open(): Promise<RecoveryReport> {
-    if (this.#journal.getSettings().paused) await this.#backend.pause();
+    const settings = this.#journal.getSettings();
+    if (settings.paused) await this.#backend.pause();
+    // Limits an admin set at run time outlive a restart (the environment gives the first ones).
+    if (settings.limits) {
+      await this.#backend.setLimits(settings.limits).catch((err: unknown) => {
+        this.#log.error({ err, limits: settings.limits }, 'saved queue limits are not valid: ignored');
+      });
+    }
     const report = await recoverJournal(this.#journal, this.#backend, this.#log, (rec) => {
       this.#finishFiles(rec);
       this.#metrics?.failures.inc({ reason: 'interrupted' });
@@ -175,14 +182,23 @@ export class LocalJobService implements JobService {
     return this.model;
   }
 
-  async submit(req: SubmitRequest): Promise<{ id: string; position: number }> {
+  async admit(user: UserId): Promise<void> {
+    this.#checkUser(user);
+    await this.#backend.checkCaps(user);
+  }
+
+  #checkUser(user: UserId): void {
     if (this.#closed)
       throw new ServiceError(503, 'shutting_down', 'the service is shutting down; try again shortly');
-    if (typeof req.user !== 'string' || !/^[a-z]+:\S{1,200}$/.test(req.user)) {
+    if (typeof user !== 'string' || !/^[a-z]+:\S{1,200}$/.test(user)) {
       throw new ServiceError(400, 'bad_user', 'user must be a namespaced id such as discord:123 or web:abc', {
         option: 'user',
       });
     }
+  }
+
+  async submit(req: SubmitRequest): Promise<{ id: string; position: number }> {
+    this.#checkUser(req.user);
     let meta: Awaited<ReturnType<InspectImage>>;
     let options: AnimateOptions;
     try {
@@ -330,6 +346,7 @@ export class LocalJobService implements JobService {
 
   async setLimits(limits: Partial<QueueLimits>): Promise<QueueLimits> {
     const next = await this.#backend.setLimits(limits);
+    this.#journal.saveSetting('limits', next);
     this.#log.info({ limits: next }, 'queue limits changed');
     return next;
   }
@@ -408,7 +425,7 @@ export class LocalJobService implements JobService {
         this.#endCanceled(rec, 'canceled while running');
         this.#metrics?.jobDuration.observe({ outcome: 'canceled' }, (performance.now() - started) / 1000);
       } else {
-        const { message, code } = describeFailure(err);
+        const { message, code } = describeFailure(err, job.id);
         this.#journal.markEnded(job.id, 'failed', message, code);
         this.#finishFiles(rec);
         this.#metrics?.failures.inc({ reason: code });

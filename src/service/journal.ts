@@ -72,25 +72,83 @@ CREATE INDEX IF NOT EXISTS jobs_state ON jobs(state, seq);
 CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 `;
 
-function toRecord(r: Row): JobRecord {
-  return {
+/** Shown for a job whose stored options cannot be read (the job is failed with a reason). */
+const UNREADABLE_OPTIONS: AnimateOptions = Object.freeze({
+  prompt: '',
+  motion: 0,
+  fps: 0,
+  frames: 0,
+  steps: 0,
+  seed: 0,
+  noise: 0,
+  guidance: [0, 0] as const,
+  size: 'auto',
+  format: 'mp4',
+  loop: 'off',
+  smooth: 'off',
+});
+
+export const DAMAGED_REASON =
+  'this job’s record was damaged on the service’s disk and cannot run; please send it again';
+
+function parseOptions(text: string): AnimateOptions {
+  const v = JSON.parse(text) as unknown;
+  const o = v as Partial<AnimateOptions>;
+  if (
+    typeof v !== 'object' ||
+    v === null ||
+    typeof o.steps !== 'number' ||
+    typeof o.frames !== 'number' ||
+    typeof o.seed !== 'number' ||
+    (o.format !== 'mp4' && o.format !== 'gif')
+  ) {
+    throw new Error('options are not an options object');
+  }
+  return v as AnimateOptions;
+}
+
+function parseDelivery(text: string | null): DeliveryTarget | null {
+  if (text === null) return null;
+  const v = JSON.parse(text) as unknown;
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error('delivery is not an object');
+  return v as DeliveryTarget;
+}
+
+/** A row as a record; `problem` says why a damaged row could not be read as it is. */
+function toRecord(r: Row): { record: JobRecord; problem?: string } {
+  let options = UNREADABLE_OPTIONS;
+  let delivery: DeliveryTarget | null = null;
+  const problems: string[] = [];
+  try {
+    options = parseOptions(r.options);
+  } catch (err) {
+    problems.push(`options: ${(err as Error).message}`);
+  }
+  try {
+    delivery = parseDelivery(r.delivery);
+  } catch (err) {
+    problems.push(`delivery: ${(err as Error).message}`);
+  }
+  const damaged = problems.length > 0;
+  const record: JobRecord = {
     id: r.id,
     seq: r.seq,
     user: r.user,
-    state: r.state,
-    options: JSON.parse(r.options),
+    state: damaged && (r.state === 'queued' || r.state === 'running') ? 'failed' : r.state,
+    options,
     inputPath: r.input_path,
     resultPath: r.result_path,
     resultBytes: r.result_bytes,
-    delivery: r.delivery === null ? null : JSON.parse(r.delivery),
+    delivery,
     delivered: r.delivered === 1,
     attempts: r.attempts,
-    error: r.error,
-    errorCode: r.error_code,
+    error: damaged && !r.error ? DAMAGED_REASON : r.error,
+    errorCode: damaged && !r.error_code ? 'corrupt_record' : r.error_code,
     createdAt: r.created_at,
     startedAt: r.started_at,
     finishedAt: r.finished_at,
   };
+  return damaged ? { record, problem: problems.join('; ') } : { record };
 }
 
 /** Writes a file and flushes it to disk before returning. */
@@ -104,13 +162,19 @@ function writeDurable(file: string, data: Uint8Array): void {
   }
 }
 
+/** Told once about each damaged row found (it is then failed with a reason and skipped). */
+export type DamagedRowListener = (id: string, problem: string) => void;
+
 export class Journal {
   readonly dir: string;
   readonly inputsDir: string;
   readonly resultsDir: string;
   readonly #db: DatabaseSync;
+  readonly #onDamaged: DamagedRowListener;
+  readonly #told = new Set<string>();
 
-  constructor(dataDir: string) {
+  constructor(dataDir: string, options: { onDamaged?: DamagedRowListener } = {}) {
+    this.#onDamaged = options.onDamaged ?? (() => {});
     this.dir = dataDir;
     this.inputsDir = path.join(dataDir, 'inputs');
     this.resultsDir = path.join(dataDir, 'results');
@@ -160,14 +224,14 @@ export class Journal {
 
   get(id: string): JobRecord | undefined {
     const row = this.#db.prepare('SELECT * FROM jobs WHERE id = ?').get(id) as Row | undefined;
-    return row ? toRecord(row) : undefined;
+    return row ? this.#read([row])[0] : undefined;
   }
 
   listByUser(user: string, limit = 50): JobRecord[] {
     const rows = this.#db
       .prepare('SELECT * FROM jobs WHERE user = ? ORDER BY seq DESC LIMIT ?')
       .all(user, limit) as unknown as Row[];
-    return rows.map(toRecord);
+    return this.#read(rows);
   }
 
   listByState(...states: JobState[]): JobRecord[] {
@@ -175,7 +239,8 @@ export class Journal {
     const rows = this.#db
       .prepare(`SELECT * FROM jobs WHERE state IN (${marks}) ORDER BY seq`)
       .all(...states) as unknown as Row[];
-    return rows.map(toRecord);
+    // A damaged queued or running row reads as failed: it is no longer in these states.
+    return this.#read(rows).filter((r) => states.includes(r.state));
   }
 
   /** Ended jobs with a delivery target not yet marked delivered, oldest first. */
@@ -186,7 +251,32 @@ export class Journal {
          AND state IN ('succeeded','failed','canceled') ORDER BY seq`,
       )
       .all() as unknown as Row[];
-    return rows.map(toRecord);
+    // A row whose delivery target cannot be read has nowhere to go.
+    return this.#read(rows).filter((r) => r.delivery !== null);
+  }
+
+  /**
+   * Rows as records. One damaged row never stops the others: it is told to the listener, its job
+   * (if it was waiting or running) is failed with a reason, and its picture is removed.
+   */
+  #read(rows: readonly Row[]): JobRecord[] {
+    return rows.map((row) => {
+      const { record, problem } = toRecord(row);
+      if (problem === undefined) return record;
+      if (!this.#told.has(row.id)) {
+        this.#told.add(row.id);
+        this.#onDamaged(row.id, problem);
+      }
+      if (row.state !== 'queued' && row.state !== 'running' && row.input_path === null) return record;
+      if (row.input_path) rmSync(row.input_path, { force: true });
+      const finishedAt = record.finishedAt ?? Date.now();
+      this.#db
+        .prepare(
+          'UPDATE jobs SET state = ?, error = ?, error_code = ?, input_path = NULL, finished_at = ? WHERE id = ?',
+        )
+        .run(record.state, record.error, record.errorCode, finishedAt, row.id);
+      return { ...record, inputPath: null, finishedAt };
+    });
   }
 
   markRunning(id: string, now = Date.now()): JobRecord {
@@ -246,7 +336,7 @@ export class Journal {
         `SELECT * FROM jobs WHERE state IN ('succeeded','failed','canceled') AND finished_at < ? ORDER BY finished_at`,
       )
       .all(before) as unknown as Row[];
-    return rows.map(toRecord);
+    return this.#read(rows);
   }
 
   /** Jobs still holding a result file, oldest first (delivered ones before undelivered). */
@@ -254,7 +344,7 @@ export class Journal {
     const rows = this.#db
       .prepare('SELECT * FROM jobs WHERE result_path IS NOT NULL ORDER BY delivered DESC, finished_at')
       .all() as unknown as Row[];
-    return rows.map(toRecord);
+    return this.#read(rows);
   }
 
   delete(id: string): void {
@@ -283,8 +373,21 @@ export class Journal {
     }[];
     const out: { paused?: boolean; limits?: Partial<QueueLimits> } = {};
     for (const { key, value } of rows) {
-      if (key === 'paused') out.paused = JSON.parse(value);
-      if (key === 'limits') out.limits = JSON.parse(value);
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(value);
+      } catch {
+        this.#onDamaged(`setting:${key}`, 'not JSON');
+        continue;
+      }
+      if (key === 'paused' && typeof parsed === 'boolean') out.paused = parsed;
+      if (key === 'limits' && typeof parsed === 'object' && parsed !== null) {
+        const l = parsed as Record<string, unknown>;
+        out.limits = {
+          ...(Number.isInteger(l.per_user) ? { per_user: l.per_user as number } : {}),
+          ...(Number.isInteger(l.max_queued) ? { max_queued: l.max_queued as number } : {}),
+        };
+      }
     }
     return out;
   }

@@ -57,6 +57,12 @@ export class LocalBackend<J extends BackendJob> implements QueueBackend<J> {
     return { position };
   }
 
+  async checkCaps(user: string): Promise<void> {
+    if (this.#stopping)
+      throw new ServiceError(503, 'shutting_down', 'the service is shutting down; try again shortly');
+    this.#fair.checkCaps(user, this.#limits);
+  }
+
   async cancel(id: string): Promise<'queued' | 'running' | 'unknown'> {
     if (this.#fair.remove(id)) return 'queued';
     const run = this.#running.get(id);

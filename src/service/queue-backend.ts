@@ -47,6 +47,8 @@ export interface QueueSnapshot {
 export interface QueueBackend<J extends BackendJob> {
   /** Admits a job under the caps (ServiceError 429 naming the cap otherwise); answers its 1-based position. */
   enqueue(job: J, options?: EnqueueOptions): Promise<{ position: number }>;
+  /** Throws what {@link enqueue} would throw for a new job of `user` under the caps; admits nothing. */
+  checkCaps(user: string): Promise<void>;
   /** Removes a waiting job or aborts a running one with JobAbort('canceled'). */
   cancel(id: string): Promise<'queued' | 'running' | 'unknown'>;
   /** 1-based place in the queue, 0 when not waiting. */

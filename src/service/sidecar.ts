@@ -26,6 +26,7 @@ export type SidecarConfig = Pick<
   | 'dataDirMaxBytes'
   | 'modelDir'
   | 'device'
+  | 'engine'
 >;
 
 /**
@@ -52,7 +53,10 @@ export async function createLocalSidecar(
 ): Promise<LocalSidecar> {
   const model = loadModelInfo(config.modelDir);
   const unlock = lockDataDir(config.dataDir);
-  const journal = new Journal(config.dataDir);
+  const journal = new Journal(config.dataDir, {
+    onDamaged: (id, problem) =>
+      logger.error({ job: id, problem }, 'damaged journal row: skipped (its job is failed with a reason)'),
+  });
   const metrics = new ServiceMetrics({ defaultMetrics: options.defaultMetrics });
   const backend = new LocalBackend<BackendJob>({
     concurrency: config.concurrency,
@@ -83,7 +87,7 @@ export async function createLocalSidecar(
     logger.info({ ffmpeg: ffmpeg.path, source: ffmpeg.source, version: ffmpeg.version }, 'ffmpeg found');
     const engine: EnginePort = options.engine
       ? await options.engine()
-      : await SvdEngine.load({ modelDir: config.modelDir, device: config.device, logger });
+      : await SvdEngine.load({ ...config.engine, modelDir: config.modelDir, device: config.device, logger });
     const started = performance.now();
     await engine.warmup();
     const warmupMs = performance.now() - started;

@@ -78,6 +78,11 @@ export interface Actor {
 export interface JobService {
   /** The model's name, native size and defaults (model.json): what option defaults and help need. */
   describeModel(): Promise<ModelSummary>;
+  /**
+   * Optional early refusal: throws the ServiceError (429) that a new job of `user` would get from
+   * the caps, so that the HTTP layer can refuse before it reads the picture. `submit` checks again.
+   */
+  admit?(user: UserId): Promise<void>;
   /** Validates image and options, journals the job, answers at once. Throws ServiceError on refusal. */
   submit(req: SubmitRequest): Promise<{ id: string; position: number }>;
   get(id: string): Promise<JobView | undefined>;

@@ -27,7 +27,7 @@ describe('parseChatText', () => {
 
   it('accepts every option of the engine table, named values, guidance ranges and quotes', () => {
     const r = parseChatText(
-      '--prompt "a cat" --motion high --frames 4 --steps 2 --noise 0.1 --guidance 1-3 --size square --format gif',
+      '--prompt "a cat" --motion high --frames 4 --steps 2 --noise 0.1 --guidance 1-3 --size square --format gif --loop fade -smooth 2x',
     );
     expect(r.options).toEqual({
       prompt: 'a cat',
@@ -38,8 +38,11 @@ describe('parseChatText', () => {
       guidance: '1-3',
       size: 'square',
       format: 'gif',
+      loop: 'fade',
+      smooth: '2x',
     });
     const resolved = resolveOptions(r.options, model);
+    expect(resolved).toMatchObject({ loop: 'fade', smooth: '2x' });
     expect(resolved.motion).toBe(200);
     expect(resolved.guidance).toEqual([1, 3]);
   });

@@ -14,6 +14,8 @@ const options: AnimateOptions = {
   guidance: [1, 3],
   size: 'auto',
   format: 'mp4',
+  loop: 'off',
+  smooth: 'off',
 };
 
 function job(patch: Partial<JobView>): JobView {
@@ -83,7 +85,21 @@ describe('helpers', () => {
     expect(caption).toContain('“waves”');
     expect(caption).toContain('seed 7');
     expect(caption).toContain('--motion 127 --fps 7 --frames 4 --steps 2 --seed 7');
+    expect(caption).toContain('--loop off --smooth off');
+    expect(caption).toContain('seed 7 · 4 frames at 7 fps · ');
     expect(renderCaption(job({ options: { ...options, prompt: '' } }))).toContain('(no prompt)');
+  });
+
+  it('says what loop and smooth made of the frames', () => {
+    const made = (patch: Partial<AnimateOptions>) =>
+      renderCaption(job({ options: { ...options, frames: 14, ...patch } }));
+    expect(made({ loop: 'boomerang' })).toContain('26 frames at 7 fps (14 generated, boomerang loop)');
+    expect(made({ loop: 'fade' })).toContain('11 frames at 7 fps (14 generated, fade loop)');
+    expect(made({ smooth: '2x' })).toContain('27 frames at 14 fps (14 generated, smoothed 2×)');
+    expect(made({ loop: 'boomerang', smooth: '3x' })).toContain(
+      '78 frames at 21 fps (14 generated, boomerang loop, smoothed 3×)',
+    );
+    expect(made({ loop: 'boomerang', smooth: '3x' })).toContain('--loop boomerang --smooth 3x');
   });
 
   it('moves motion by ±50 and disables outside 1–255 instead of clamping', () => {

@@ -76,6 +76,27 @@ describe('npx stillmotion animate', () => {
     expect((await ffprobe(out)).codec).toBe('gif');
   });
 
+  it('makes a boomerang loop, smoothed, and its frame count says what was made', async () => {
+    const out = path.join(dir, 'loop.mp4');
+    const r = await stillmotion([
+      'animate',
+      picture,
+      '--frames',
+      '5',
+      '--steps',
+      '1',
+      '--loop',
+      'boomerang',
+      '--smooth=2x',
+      '-o',
+      out,
+    ]);
+    expect(r.code).toBe(0);
+    // 5 frames → 8 as a boomerang → 16 at 14 fps with the wrap interpolated.
+    expect(r.stderr).toMatch(/: 16 frames at 14 fps \(5 generated, boomerang loop, smoothed 2×\), 128×64\n/);
+    expect(await ffprobe(out)).toMatchObject({ nb_frames: 16, fps: 14 });
+  });
+
   it('--help lists every option with its range and default', async () => {
     const r = await stillmotion(['--help']);
     expect(r.code).toBe(0);
@@ -91,6 +112,8 @@ describe('npx stillmotion animate', () => {
       ['guidance', 'min-max', '1-3'],
       ['size', 'auto|landscape|portrait|square', 'auto'],
       ['format', 'mp4|gif', 'mp4'],
+      ['loop', 'off|boomerang|fade', 'off'],
+      ['smooth', 'off|2x|3x|4x', 'off'],
       ['prompt', '500', 'empty'],
     ]) {
       const line = r.stdout.split('\n').find((l) => l.includes(`--${name} `));
@@ -111,6 +134,17 @@ describe('npx stillmotion animate', () => {
     ['too many frames for the model', ['animate', 'PIC', '--frames', '26'], /frames.*2–14/],
     ['an unknown option', ['animate', 'PIC', '--bogus', '1'], /unknown option "--bogus"/],
     ['a bad guidance', ['animate', 'PIC', '--guidance', '3-1'], /guidance/],
+    ['an unknown loop', ['animate', 'PIC', '--loop', 'spin'], /loop must be one of off\|boomerang\|fade/],
+    [
+      'a fade loop of too few frames',
+      ['animate', 'PIC', '--loop', 'fade', '--frames', '3'],
+      /loop fade needs at least 4 frames/,
+    ],
+    [
+      'smooth over 60 fps',
+      ['animate', 'PIC', '--smooth', '3x', '--fps', '30'],
+      /smooth 3x at --fps 30 would play at 90 fps.*--smooth 2x/,
+    ],
     ['an unknown device', ['animate', 'PIC', '--device', 'tpu'], /Unsupported device/],
   ])('refuses %s with one clear line and exit code 2', async (_what, args, message) => {
     const r = await stillmotion(args.map((a) => (a === 'PIC' ? picture : a)));

@@ -163,6 +163,33 @@ describe('/animate', () => {
     expect(probe.nb_frames).toBe(8);
   });
 
+  it('takes loop and smooth as fields, re-encodes the result under the upload limit, and says what was made', async () => {
+    const { fake } = h;
+    const image = fake.attachment(fake.upload('cat.png', h.png, 'image/png'));
+    const start = fake.calls.length;
+    fake.slash(
+      'animate',
+      [
+        { name: 'image', type: 11, value: image.id },
+        { name: 'frames', type: 4, value: 8 },
+        { name: 'steps', type: 4, value: 1 },
+        { name: 'loop', type: 3, value: 'boomerang' },
+        { name: 'smooth', type: 3, value: '2x' },
+      ],
+      { attachments: [image], attachmentSizeLimit: 12_000 },
+    );
+    const post = await fake.waitForCall((c) => isFilePost(c), 120_000, start);
+    await h.bot.idle();
+    const data = post.files[0]!.data;
+    expect(data.byteLength).toBeLessThanOrEqual(12_000);
+    expect(post.body.content).toMatch(/re-encoded from .* to fit the .* upload limit/);
+    // 8 frames → 14 as a boomerang → 28 at 14 fps.
+    expect(post.body.content).toContain('28 frames at 14 fps (8 generated, boomerang loop, smoothed 2×)');
+    expect(post.body.content).toContain('--loop boomerang --smooth 2x');
+    const probe = await probeUpload(data);
+    expect(probe).toMatchObject({ codec: 'h264', nb_frames: 28, fps: 14 });
+  });
+
   it('/animate help lists every option, ephemerally', async () => {
     const { fake } = h;
     const ix = fake.slash('animate', [{ name: 'help', type: 5, value: true }]);
@@ -180,6 +207,8 @@ describe('/animate', () => {
       'guidance',
       'size',
       'format',
+      'loop',
+      'smooth',
     ]) {
       expect(cb.body.data.content).toContain(`--${name}`);
     }

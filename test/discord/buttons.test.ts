@@ -69,17 +69,20 @@ describe('result buttons', () => {
     result = await animate(alice, [
       { name: 'seed', type: 4, value: 7 },
       { name: 'motion', type: 3, value: '100' },
+      { name: 'loop', type: 3, value: 'boomerang' },
     ]);
     expect(seedOf(result.content)).toBe(7);
     const again = await click('reroll', result, alice);
     expect(seedOf(again.content)).not.toBe(7);
     expect(again.content).toContain('--motion 100');
+    expect(again.content).toContain('--loop boomerang');
     expect((await probeUpload(again.files![0]!.data)).nb_frames).toBe(2);
   });
 
   it('More motion adds 50 with the same seed; Less motion takes 50 off', async () => {
     const more = await click('more', result, alice);
     expect(more.content).toContain('--motion 150');
+    expect(more.content).toContain('--loop boomerang');
     expect(seedOf(more.content)).toBe(7);
     const less = await click('less', result, alice);
     expect(less.content).toContain('--motion 50');

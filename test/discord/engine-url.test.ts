@@ -20,11 +20,11 @@ beforeAll(async () => {
     service,
     info: { model: service.model, ready: () => service.ready, provider: () => service.provider },
     logger,
-    adminToken: 'admin-secret',
+    adminToken: 'admin-secret-0123456789abcdef',
     playground: false,
   });
   server = await listen(app, '127.0.0.1', 0);
-  const remote = new HttpJobService({ baseUrl: server.url, token: 'admin-secret' });
+  const remote = new HttpJobService({ baseUrl: server.url, token: 'admin-secret-0123456789abcdef' });
   bot = await startDiscord({ service: remote, logger, config: h.bot.context.config });
 });
 

@@ -60,6 +60,8 @@ describe('npm run discord:register', () => {
       'guidance',
       'size',
       'format',
+      'loop',
+      'smooth',
       'help',
     ]);
     const byName = Object.fromEntries(animate.map((o) => [o.name, o]));
@@ -71,6 +73,11 @@ describe('npm run discord:register', () => {
       { name: 'mp4', value: 'mp4' },
       { name: 'gif', value: 'gif' },
     ]);
+    expect(byName.loop).toMatchObject({ type: 3 });
+    expect(byName.loop!.choices).toEqual(['off', 'boomerang', 'fade'].map((c) => ({ name: c, value: c })));
+    expect(byName.smooth!.choices).toEqual(['off', '2x', '3x', '4x'].map((c) => ({ name: c, value: c })));
+    // Discord allows 25 options per command.
+    expect(animate.length).toBeLessThanOrEqual(25);
     const url = new URL(stdout.trim());
     expect(url.origin + url.pathname).toBe('https://discord.com/oauth2/authorize');
     expect(url.searchParams.get('client_id')).toBe(fake.appId);

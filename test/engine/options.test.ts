@@ -27,9 +27,46 @@ describe('resolveOptions', () => {
       guidance: [1, 3],
       size: 'auto',
       format: 'mp4',
+      loop: 'off',
+      smooth: 'off',
       prompt: '',
     });
   });
+
+  it('accepts every loop and smooth value, in any case', () => {
+    for (const loop of ['off', 'boomerang', 'fade'])
+      expect(resolveOptions({ loop: loop.toUpperCase() }, tiny).loop).toBe(loop);
+    for (const smooth of ['off', '2x', '3x', '4x'])
+      expect(resolveOptions({ smooth }, tiny).smooth).toBe(smooth);
+    // The most smooth allows: 30 fps × 2 = 60 for MP4, 12 × 4 = 48 for GIF, fade at 4 frames.
+    expect(resolveOptions({ fps: 30, smooth: '2x' }, tiny).smooth).toBe('2x');
+    expect(resolveOptions({ fps: 12, smooth: '4x', format: 'gif' }, tiny).smooth).toBe('4x');
+    expect(resolveOptions({ frames: 4, loop: 'fade' }, tiny).loop).toBe('fade');
+    expect(resolveOptions({ frames: 2, loop: 'boomerang' }, tiny).loop).toBe('boomerang');
+  });
+
+  it.each([
+    [{ loop: 'fade', frames: 3 }, 'loop', /loop fade needs at least 4 frames \(got --frames 3\)/],
+    [
+      { smooth: '3x', fps: 30 },
+      'smooth',
+      /smooth 3x at --fps 30 would play at 90 fps; MP4 plays at most 60 fps: use --smooth 2x/,
+    ],
+    [{ smooth: '4x', fps: 16 }, 'smooth', /would play at 64 fps; MP4 plays at most 60 fps: use --smooth 3x/],
+    [
+      { smooth: '4x', fps: 13, format: 'gif' },
+      'smooth',
+      /would play at 52 fps; GIF plays at most 50 fps: use --smooth 3x/,
+    ],
+    [{ smooth: '2x', fps: 26, format: 'gif' }, 'smooth', /GIF plays at most 50 fps: use a lower --fps/],
+  ])(
+    'refuses %j where loop or smooth cannot work with the other options, by name',
+    (input, option, message) => {
+      const err = optionError(() => resolveOptions(input, tiny));
+      expect(err.option).toBe(option);
+      expect(err.message).toMatch(message);
+    },
+  );
 
   it('draws a random seed when none is given', () => {
     const seeds = new Set(Array.from({ length: 5 }, () => resolveOptions({}, tiny).seed));
@@ -63,6 +100,10 @@ describe('resolveOptions', () => {
     [{ guidance: 'lots' }, 'guidance', 'min-max'],
     [{ size: 'huge' }, 'size', 'auto|landscape|portrait|square'],
     [{ format: 'webm' }, 'format', 'mp4|gif'],
+    [{ loop: 'spin' }, 'loop', 'off|boomerang|fade'],
+    [{ loop: '' }, 'loop', 'off|boomerang|fade'],
+    [{ smooth: '5x' }, 'smooth', 'off|2x|3x|4x'],
+    [{ smooth: '2' }, 'smooth', 'off|2x|3x|4x'],
     [{ prompt: 'x'.repeat(501) }, 'prompt', '500'],
   ])('refuses %j naming the option and its range, never clamping', (input, option, range) => {
     const err = optionError(() => resolveOptions(input, tiny));
@@ -92,6 +133,8 @@ describe('option table', () => {
       'guidance',
       'size',
       'format',
+      'loop',
+      'smooth',
     ]);
     for (const s of optionSpecs(tiny)) expect(s.range.length * s.defaultText.length).toBeGreaterThan(0);
   });
@@ -99,7 +142,7 @@ describe('option table', () => {
   it('formats options back in the grammar users type', () => {
     const o = resolveOptions({ seed: 9, motion: 'high', guidance: '1-2' }, tiny);
     expect(formatOptions(o)).toBe(
-      '--motion 200 --fps 7 --frames 14 --steps 25 --seed 9 --noise 0.02 --guidance 1-2 --size auto --format mp4',
+      '--motion 200 --fps 7 --frames 14 --steps 25 --seed 9 --noise 0.02 --guidance 1-2 --size auto --format mp4 --loop off --smooth off',
     );
     expect(parseGuidance('2 - 4')).toEqual([2, 4]);
   });

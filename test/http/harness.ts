@@ -19,7 +19,7 @@ import {
 } from '../../src/service/sidecar.ts';
 import type { JobView } from '../../src/service/types.ts';
 
-export const ADMIN_TOKEN = 'test-admin-token';
+export const ADMIN_TOKEN = 'test-admin-token-0123456789abcdef';
 
 export interface Harness {
   readonly url: string;

@@ -114,7 +114,7 @@ describe('job routes', () => {
   });
 
   it('cancels a waiting job (owner only) and a running one', async () => {
-    await call(h.url, 'POST', '/v1/queue/pause', { token: 'test-admin-token' });
+    await call(h.url, 'POST', '/v1/queue/pause', { token: 'test-admin-token-0123456789abcdef' });
     const image = await png();
     const a = await postJob(h.url, { image, fields: { ...SMALL, frames: '4', steps: '8', user: 'web:a' } });
     const b = await postJob(h.url, { image, fields: { ...SMALL, user: 'web:b' } });
@@ -124,7 +124,7 @@ describe('job routes', () => {
     expect(canceled.body).toMatchObject({ state: 'canceled', error: 'canceled while waiting' });
     expect((await call(h.url, 'GET', `/v1/jobs/${a.body.id}`)).body.position).toBe(1);
 
-    await call(h.url, 'POST', '/v1/queue/resume', { token: 'test-admin-token' });
+    await call(h.url, 'POST', '/v1/queue/resume', { token: 'test-admin-token-0123456789abcdef' });
     await waitFor(h.sidecar, a.body.id, (j) => j.state === 'running' && j.progress.step >= 1);
     const t0 = performance.now();
     const stopped = await call(h.url, 'DELETE', `/v1/jobs/${a.body.id}?user=web:a`);
@@ -137,13 +137,13 @@ describe('job routes', () => {
   });
 
   it('fails one job with a readable reason and goes on with the next; GIF output works', async () => {
-    await call(h.url, 'POST', '/v1/queue/pause', { token: 'test-admin-token' });
+    await call(h.url, 'POST', '/v1/queue/pause', { token: 'test-admin-token-0123456789abcdef' });
     const image = await png();
     const doomed = await postJob(h.url, { image, fields: { ...SMALL, user: 'web:f' } });
     const gif = await postJob(h.url, { image, fields: { ...SMALL, format: 'gif', user: 'web:g' } });
     // The picture vanishes from disk before the job runs (a disk problem, an operator's rm…).
     rmSync(h.sidecar.journal.get(doomed.body.id)!.inputPath!);
-    await call(h.url, 'POST', '/v1/queue/resume', { token: 'test-admin-token' });
+    await call(h.url, 'POST', '/v1/queue/resume', { token: 'test-admin-token-0123456789abcdef' });
     const failed = await waitFor(h.sidecar, doomed.body.id, ended);
     expect(failed).toMatchObject({ state: 'failed', error_code: 'input_missing' });
     expect(failed.error).toMatch(/picture was lost .* send it again/);
@@ -157,6 +157,21 @@ describe('job routes', () => {
     ).toBe('GIF89a');
     const metrics = (await call(h.url, 'GET', '/metrics')).body as string;
     expect(metrics).toMatch(/stillmotion_job_failures_total\{reason="input_missing"\} 1/);
+  });
+
+  it('takes loop and smooth as form fields; the result has the frames they make', async () => {
+    const posted = await postJob(h.url, {
+      image: await png(),
+      fields: { ...SMALL, frames: '3', loop: 'boomerang', smooth: '2x', user: 'web:loop' },
+    });
+    expect(posted.status).toBe(202);
+    const done = await waitFor(h.sidecar, posted.body.id, ended);
+    expect(done).toMatchObject({ state: 'succeeded', options: { loop: 'boomerang', smooth: '2x' } });
+    const res = await fetch(new URL(`v1/jobs/${posted.body.id}/result`, h.url));
+    const file = path.join(h.dataDir, 'loop.mp4');
+    writeFileSync(file, Buffer.from(await res.arrayBuffer()));
+    // 3 frames → 4 as a boomerang → 8 at 14 fps (the wrap interpolated).
+    expect(await ffprobe(file)).toMatchObject({ nb_frames: 8, fps: 14 });
   });
 
   it('refuses bad uploads and options with JSON, fast', async () => {
@@ -175,6 +190,9 @@ describe('job routes', () => {
       },
       { o: { image: good, fields: { frames: '99' } }, status: 400, code: 'bad_option', option: 'frames' },
       { o: { image: good, fields: { motion: 'wild' } }, status: 400, option: 'motion' },
+      { o: { image: good, fields: { loop: 'spin' } }, status: 400, code: 'bad_option', option: 'loop' },
+      { o: { image: good, fields: { smooth: '8x' } }, status: 400, code: 'bad_option', option: 'smooth' },
+      { o: { image: good, fields: { fps: '30', smooth: '4x' } }, status: 400, option: 'smooth' },
       { o: { image: good, fields: { bogus: '1' } }, status: 400, code: 'unknown_option', option: 'bogus' },
       { o: { fields: SMALL }, status: 400, code: 'missing_image', option: 'image' },
       { o: { image: good, fields: { delivery: '[1' } }, status: 400, option: 'delivery' },

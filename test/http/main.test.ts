@@ -41,11 +41,14 @@ describe('npm start', () => {
   });
 
   it('with ENGINE_URL, serves the same API through the remote sidecar', async () => {
-    const sidecar = await spawnMain({ DATA_DIR: tempDir(), STILLMOTION_ADMIN_TOKEN: 'tok' });
+    const sidecar = await spawnMain({
+      DATA_DIR: tempDir(),
+      STILLMOTION_ADMIN_TOKEN: 'main-test-token-0123456789abcdef',
+    });
     const front = await spawnMain({
       DATA_DIR: tempDir(),
       ENGINE_URL: sidecar.url,
-      STILLMOTION_ADMIN_TOKEN: 'tok',
+      STILLMOTION_ADMIN_TOKEN: 'main-test-token-0123456789abcdef',
     });
     const posted = await postJob(front.url, {
       image: await png(),
@@ -67,7 +70,9 @@ describe('npm start', () => {
         .subarray(4, 8)
         .toString('latin1'),
     ).toBe('ftyp');
-    expect((await call(front.url, 'GET', '/v1/queue', { token: 'tok' })).body).toMatchObject({
+    expect(
+      (await call(front.url, 'GET', '/v1/queue', { token: 'main-test-token-0123456789abcdef' })).body,
+    ).toMatchObject({
       paused: false,
     });
     expect((await call(front.url, 'GET', '/v1/queue')).status).toBe(401);

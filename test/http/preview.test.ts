@@ -108,7 +108,7 @@ describe('GET /v1/jobs/:id/preview', () => {
     const id = posted.body.id as string;
     await waitFor(h.sidecar, id, ended);
     expect((await call(h.url, 'GET', `/v1/jobs/${id}/preview`)).status).toBe(200);
-    expect((await call(h.url, 'DELETE', `/v1/jobs/${id}?user=http:127.0.0.1`)).status).toBe(200);
+    expect((await call(h.url, 'DELETE', `/v1/jobs/${id}`)).status).toBe(200);
     expect((await call(h.url, 'GET', `/v1/jobs/${id}/preview`)).status).toBe(404);
   });
 });

@@ -12,7 +12,8 @@ import { call, png, postJob } from './harness.ts';
 import { killAll, spawnMain, until } from './spawn-main.ts';
 
 const dataDir = mkdtempSync(path.join(tmpdir(), 'stillmotion-restart-'));
-const startServer = () => spawnMain({ DATA_DIR: dataDir, STILLMOTION_ADMIN_TOKEN: 'restart-token' });
+const startServer = () =>
+  spawnMain({ DATA_DIR: dataDir, STILLMOTION_ADMIN_TOKEN: 'restart-token-0123456789abcdef' });
 
 const jobState = async (url: string, id: string) => (await call(url, 'GET', `/v1/jobs/${id}`)).body;
 
@@ -80,12 +81,14 @@ describe('restart durability', () => {
     expect(attemptsOf(long.body.id)).toBe(0);
 
     const third = await startServer();
-    const remaining = await call(third.url, 'GET', '/v1/jobs?undelivered=1', { token: 'restart-token' });
+    const remaining = await call(third.url, 'GET', '/v1/jobs?undelivered=1', {
+      token: 'restart-token-0123456789abcdef',
+    });
     expect(remaining.body.jobs.map((j: { id: string }) => j.id).sort()).toEqual(ids.slice(2).sort());
     await until(async () =>
       (await jobState(third.url, long.body.id)).progress.step >= 1 ? true : undefined,
     );
-    await call(third.url, 'DELETE', `/v1/jobs/${long.body.id}`, { token: 'restart-token' });
+    await call(third.url, 'DELETE', `/v1/jobs/${long.body.id}`, { token: 'restart-token-0123456789abcdef' });
     expect((await jobState(third.url, long.body.id)).state).toBe('canceled');
     expect(attemptsOf(long.body.id)).toBe(1);
     process.kill(third.child.pid!, 'SIGTERM');

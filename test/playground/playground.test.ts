@@ -54,6 +54,7 @@ describe('playground', () => {
     await page.fill('#frames', '4');
     await page.fill('#steps', '3');
     await page.fill('#seed', '11');
+    await page.selectOption('#loop', 'boomerang');
     await page.getByRole('button', { name: 'Animate' }).click();
 
     await page.waitForSelector('#progress[data-seen-progress="true"]', { timeout: 60_000 });
@@ -68,7 +69,11 @@ describe('playground', () => {
     expect(await duration.jsonValue()).toBeGreaterThan(0);
     expect(await page.locator('#status').textContent()).toMatch(/Done\. Seed 11/);
     expect(await page.locator('#progress').evaluate((p) => (p as HTMLProgressElement).value)).toBe(1);
-    expect(await page.getAttribute('#download', 'href')).toMatch(/\/v1\/jobs\/.+\/result$/);
+    const href = (await page.getAttribute('#download', 'href')) ?? '';
+    expect(href).toMatch(/\/v1\/jobs\/.+\/result$/);
+    const made = await call(h.url, 'GET', href.replace(/\/result$/, ''));
+    expect(made.body.options).toMatchObject({ frames: 4, loop: 'boomerang', smooth: 'off' });
+    await page.selectOption('#loop', 'off');
     await expect
       .poll(() => page.locator('#recent li').first().textContent())
       .toMatch(/a card that moves.*succeeded/);

@@ -121,6 +121,42 @@ describe('/animate', () => {
     expect(job.seed).toBe(42);
   });
 
+  it('shows loop and smooth as selects set to what was typed, and runs what was chosen', async () => {
+    const { fake, slack } = rig;
+    const file = fake.addFile({ name: 'loop.png', mimetype: 'image/png', data: PICTURE });
+    const opened = fake.callsOf('views.open').length;
+    const uploads = fake.ws.files.size;
+    await slack.slashCommand('/animate', 'a loop --loop boomerang --frames 3 --steps 1', ALICE, CHANNEL);
+    const call = await fake.waitFor('views.open', () => fake.callsOf('views.open')[opened]);
+    type Select = { options: { value: string }[]; initial_option: { value: string } };
+    const blocks = (call.args.view as { blocks: Array<{ block_id?: string; element: Select }> }).blocks;
+    const loop = blocks.find((b) => b.block_id === 'loop')!;
+    const smooth = blocks.find((b) => b.block_id === 'smooth')!;
+    expect(loop.element.options.map((o) => o.value)).toEqual(['off', 'boomerang', 'fade']);
+    expect(loop.element.initial_option.value).toBe('boomerang');
+    expect(smooth.element.options.map((o) => o.value)).toEqual(['off', '2x', '3x', '4x']);
+    expect(smooth.element.initial_option.value).toBe('off');
+    expect(
+      JSON.parse(String(fake.views.get([...fake.views.keys()].at(-1)!)!.private_metadata)).extra,
+    ).toEqual({
+      steps: '1',
+    });
+    const viewId = [...fake.views.keys()].at(-1)!;
+    await slack.submitView(viewId, ALICE, {
+      image: { file: { type: 'file_input', files: [{ id: file.id }] } },
+      smooth: { value: { type: 'static_select', selected_option: { value: '2x' } } },
+    });
+    const upload = await fake.waitFor(
+      'upload',
+      () =>
+        fake.ws.files.size > uploads &&
+        [...fake.ws.files.values()].find((f) => f.thread_ts && f.initial_comment?.includes('a loop')),
+    );
+    // 3 frames → 4 as a boomerang → 8 at 14 fps; the caption says so.
+    expect(probe(upload.data).frames).toBe(8);
+    expect(upload.initial_comment).toContain('8 frames at 14 fps (3 generated, boomerang loop, smoothed 2×)');
+  });
+
   it('refuses an out-of-range option with the option and its range, without a modal', async () => {
     const opened = rig.fake.callsOf('views.open').length;
     const ack = await rig.slack.slashCommand('/animate', 'sea --frames 99', ALICE, CHANNEL);
@@ -142,6 +178,8 @@ describe('/animate', () => {
       'guidance',
       'size',
       'format',
+      'loop',
+      'smooth',
     ]) {
       expect(String(ack.payload.text)).toContain(`--${name}`);
     }
