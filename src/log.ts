@@ -25,6 +25,11 @@ export const REDACT_PATHS: readonly string[] = [
   'env.REDIS_URL',
   'config.redisUrl',
   'redisUrl',
+  'linkSecret',
+  '*.linkSecret',
+  'env.RESULT_LINK_SECRET',
+  'sig',
+  '*.sig',
 ];
 
 export function createLogger(

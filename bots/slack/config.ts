@@ -21,6 +21,8 @@ export interface SlackConfig {
   readonly attachmentHosts: readonly string[];
   /** Largest picture the bot downloads. @default 20 MB */
   readonly maxImageBytes: number;
+  /** Largest video uploaded (SLACK_MAX_UPLOAD_MB); bigger ones are re-encoded, or linked. @default 1000 MB */
+  readonly uploadLimit: number;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -58,6 +60,11 @@ export function loadSlackConfig(env: Env, defaults: { maxImageBytes?: number } =
   } catch {
     problems.push(`SLACK_API_URL: not a URL (${apiUrl})`);
   }
+  const uploadMb = Number(val(env, 'SLACK_MAX_UPLOAD_MB') ?? 1000);
+  if (!(Number.isFinite(uploadMb) && uploadMb > 0 && uploadMb <= 1000))
+    problems.push(
+      'SLACK_MAX_UPLOAD_MB: a number of megabytes, more than 0 and at most 1000 (Slack’s own limit)',
+    );
   if (problems.length > 0)
     throw new SlackConfigError(`invalid Slack configuration:\n  ${problems.join('\n  ')}`);
   return Object.freeze({
@@ -71,5 +78,6 @@ export function loadSlackConfig(env: Env, defaults: { maxImageBytes?: number } =
     apiUrl: apiUrl.endsWith('/') ? apiUrl : `${apiUrl}/`,
     attachmentHosts: parseHostList(env.ATTACHMENT_HOSTS),
     maxImageBytes: defaults.maxImageBytes ?? 20_000_000,
+    uploadLimit: Math.round(uploadMb * 1_000_000),
   });
 }

@@ -7,6 +7,7 @@ import { setTimeout } from 'node:timers/promises';
 import type { webApi } from '@slack/bolt';
 import type { AnimateOptionsInput } from '@stillmotion/engine';
 import { isFinished, renderCaption, userError, watchJob } from '../../src/chat/index.ts';
+import { fitUpload, UploadTooLargeError } from '../../src/chat/upload-fit.ts';
 import { type JobView, ServiceError } from '../../src/service/types.ts';
 import {
   endedBlocks,
@@ -192,14 +193,30 @@ export async function deliver(
     const notice = noticeBlocks('⌛ Done, but the video was deleted or expired before it could be posted.');
     await client.chat.update({ channel: target.channel, ts: target.status_ts, ...notice });
   } else if (bytes) {
-    const fileId = await uploadResult(client, {
-      channel: target.channel,
-      thread_ts: target.thread_ts,
-      bytes,
-      filename: `stillmotion-${job.seed}.${job.format}`,
-      title: job.options.prompt || `stillmotion seed ${job.seed}`,
-      comment: `<@${target.user}> ${renderCaption(job)}`,
-    });
+    const comment = `<@${target.user}> ${renderCaption(job)}`;
+    const post = (text: string) =>
+      client.chat.postMessage({ channel: target.channel, thread_ts: target.thread_ts, text });
+    let fileId: string | undefined;
+    try {
+      const fitted = await fitUpload(bytes, deps.config.uploadLimit, job.format, {
+        links: deps.resultLinks,
+        jobId: job.id,
+      });
+      const text = [comment, fitted.note].filter(Boolean).join('\n');
+      if (fitted.kind === 'upload') {
+        fileId = await uploadResult(client, {
+          channel: target.channel,
+          thread_ts: target.thread_ts,
+          bytes: fitted.data,
+          filename: `stillmotion-${job.seed}.${job.format}`,
+          title: job.options.prompt || `stillmotion seed ${job.seed}`,
+          comment: text,
+        });
+      } else await post(text);
+    } catch (err) {
+      if (!(err instanceof UploadTooLargeError)) throw err;
+      await post(`<@${target.user}> ${userError(err).text}`);
+    }
     await client.chat.update({
       channel: target.channel,
       ts: target.status_ts,

@@ -2,9 +2,11 @@
  * Maps any error to the short reply a chat user sees: what went wrong and what to do. `expected`
  * is false for faults (bugs, GPU failures) that the adapter should log at error level.
  */
+
 import { EngineError, ImageError, OptionError } from '@stillmotion/engine';
 import { ServiceError } from '../service/types.ts';
 import { DownloadError } from './download.ts';
+import { UploadTooLargeError } from './upload-fit.ts';
 
 export interface UserError {
   readonly text: string;
@@ -21,6 +23,7 @@ export function userError(err: unknown, help = '`/animate help`'): UserError {
   if (err instanceof ImageError) return { text: imageText(err.code, err.message), expected: true };
   if (err instanceof DownloadError) return { text: downloadText(err), expected: true };
   if (err instanceof ServiceError) return serviceText(err, help);
+  if (err instanceof UploadTooLargeError) return { text: `❌ ${capitalize(err.message)}.`, expected: true };
   if (err instanceof EngineError && err.code === 'canceled')
     return { text: '✖️ The job was canceled.', expected: true };
   if (err instanceof EngineError) {

@@ -8,6 +8,7 @@ import path from 'node:path';
 import pino from 'pino';
 import type { DiscordConfig } from '../../bots/discord/config.ts';
 import { type DiscordBot, startDiscord } from '../../bots/discord/start.ts';
+import type { ResultLinks } from '../../src/service/result-links.ts';
 import { createLocalSidecar, type LocalSidecar, sidecarConfig } from '../../src/service/sidecar.ts';
 import { FakeDiscord, type RestCall } from '../fakes/discord/fake-discord.ts';
 import { ffprobe, type ProbeResult } from '../helpers/ffprobe.ts';
@@ -38,6 +39,7 @@ export interface HarnessOptions {
   readonly logLevel?: string;
   /** Where logs go (default stderr). */
   readonly logDestination?: pino.DestinationStream;
+  readonly resultLinks?: ResultLinks;
 }
 
 export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
@@ -63,6 +65,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const bot = await startDiscord({
     service: sidecar.service,
     logger,
+    resultLinks: options.resultLinks,
     config: {
       token: fake.token,
       apiUrl: fake.apiUrl,
