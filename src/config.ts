@@ -82,6 +82,8 @@ const schema = z.object({
   SVD_DEVICE: z.enum(['auto', 'cuda', 'cpu']).default('auto'),
   ...engineSchema.shape,
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Unset: readable lines when stderr is a terminal, else JSON. */
+  LOG_FORMAT: z.enum(['json', 'pretty']).optional(),
   QUEUE_BACKEND: z.enum(['local', 'redis']).default('local'),
   REDIS_URL: optionalText.refine((v) => v === undefined || /^rediss?:\/\//.test(v), {
     message: 'must be a redis:// or rediss:// URL',
@@ -155,6 +157,7 @@ export interface Config {
   /** SVD_DECODE_CHUNK, SVD_MEMORY_BUDGET_GB, SVD_CPU_ARENA, SVD_THREADS, for SvdEngine.load. */
   readonly engine: EngineSettings;
   readonly logLevel: string;
+  readonly logFormat: 'json' | 'pretty' | undefined;
   readonly queueBackend: 'local' | 'redis';
   readonly redisUrl: string | undefined;
   /** Key prefix of the shared queue state in Redis (BullMQ's keys: `<prefix>:bull`). */
@@ -220,6 +223,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     device: c.SVD_DEVICE,
     engine: toEngineSettings(c),
     logLevel: c.LOG_LEVEL,
+    logFormat: c.LOG_FORMAT,
     queueBackend: c.QUEUE_BACKEND,
     redisUrl: c.REDIS_URL,
     redisPrefix: c.REDIS_PREFIX,

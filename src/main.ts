@@ -100,7 +100,7 @@ function readConfig(): Config {
 
 async function main(): Promise<void> {
   const config = readConfig();
-  const logger = createLogger(config.logLevel);
+  const logger = createLogger(config.logLevel, { format: config.logFormat });
 
   let appOptions: AppOptions;
   let stopService = async () => {};

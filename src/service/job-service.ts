@@ -13,6 +13,7 @@ import path from 'node:path';
 import {
   type AnimateOptions,
   EngineError,
+  formatOptions,
   ImageError,
   OptionError,
   type ProgressEvent,
@@ -377,7 +378,11 @@ export class LocalJobService implements JobService {
     this.#live.set(job.id, live);
     const started = performance.now();
     const outPath = path.join(this.#journal.resultsDir, `${job.id}.${rec.options.format}`);
-    log.info({ attempt: rec.attempts, user: rec.user }, 'job started');
+    // One line at the start and one at the end of every job: id (the child's `job`), user, options, time.
+    const waited = Math.round((Date.now() - rec.createdAt) / 100) / 10;
+    const line = { user: rec.user, options: formatOptions(rec.options) };
+    log.info({ ...line, attempt: rec.attempts, waited_s: waited }, 'job started');
+    const took = () => Math.round(performance.now() - started) / 1000;
     this.#emit(job.id);
     this.#notifyQueued();
     try {
@@ -414,7 +419,7 @@ export class LocalJobService implements JobService {
       this.#journal.markSucceeded(job.id, out.path, bytes);
       this.#finishFiles(rec);
       this.#metrics?.jobDuration.observe({ outcome: 'succeeded' }, seconds);
-      log.info({ seconds: Math.round(seconds * 1000) / 1000, bytes }, 'job succeeded');
+      log.info({ ...line, seconds: took(), bytes }, 'job succeeded');
     } catch (err) {
       const abort = signal.aborted && signal.reason instanceof JobAbort ? signal.reason : undefined;
       rmSync(outPath, { force: true });
@@ -423,6 +428,7 @@ export class LocalJobService implements JobService {
         log.info('job put back in the queue for the next start (retry not used)');
       } else if (abort?.why === 'canceled') {
         this.#endCanceled(rec, 'canceled while running');
+        log.info({ ...line, seconds: took() }, 'job canceled while running');
         this.#metrics?.jobDuration.observe({ outcome: 'canceled' }, (performance.now() - started) / 1000);
       } else {
         const { message, code } = describeFailure(err, job.id);
@@ -430,7 +436,7 @@ export class LocalJobService implements JobService {
         this.#finishFiles(rec);
         this.#metrics?.failures.inc({ reason: code });
         this.#metrics?.jobDuration.observe({ outcome: 'failed' }, (performance.now() - started) / 1000);
-        log.error({ err, code }, 'job failed');
+        log.error({ ...line, seconds: took(), err, code }, 'job failed');
       }
     } finally {
       this.#live.delete(job.id);
