@@ -190,7 +190,7 @@ describe('playground', () => {
     expect(await page.locator('img[src="x"]').count()).toBe(0);
     await page.screenshot({ path: `${SHOTS}/playground-375.png`, fullPage: true });
     const wide = await page.evaluate(() =>
-      [...document.querySelectorAll('body *')]
+      Array.from(document.querySelectorAll('body *'))
         .filter((e) => e.getBoundingClientRect().right > 376)
         .map((e) => `${e.tagName}#${e.id}.${e.className}`),
     );
