@@ -23,6 +23,8 @@ export interface SlackConfig {
   readonly maxImageBytes: number;
   /** Largest video uploaded (SLACK_MAX_UPLOAD_MB); bigger ones are re-encoded, or linked. @default 1000 MB */
   readonly uploadLimit: number;
+  /** PREVIEW_IN_CHAT=1: one still of the live preview in the thread at about half-way. @default false */
+  readonly previewInChat: boolean;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -79,5 +81,6 @@ export function loadSlackConfig(env: Env, defaults: { maxImageBytes?: number } =
     attachmentHosts: parseHostList(env.ATTACHMENT_HOSTS),
     maxImageBytes: defaults.maxImageBytes ?? 20_000_000,
     uploadLimit: Math.round(uploadMb * 1_000_000),
+    previewInChat: env.PREVIEW_IN_CHAT === '1',
   });
 }

@@ -6,6 +6,7 @@
 import { setTimeout } from 'node:timers/promises';
 import type { webApi } from '@slack/bolt';
 import type { AnimateOptionsInput } from '@stillmotion/engine';
+import { halfwayStill } from '../../src/chat/chat-preview.ts';
 import { isFinished, renderCaption, userError, watchJob } from '../../src/chat/index.ts';
 import { fitUpload, UploadTooLargeError } from '../../src/chat/upload-fit.ts';
 import { type JobView, ServiceError } from '../../src/service/types.ts';
@@ -148,10 +149,38 @@ export function follow(
   deps.active.add(id);
   const shown: StatusExtras = extras ?? { user: target.user };
   const log = deps.logger.child({ job: id });
+  // PREVIEW_IN_CHAT=1: one still of the live preview in the thread at about half-way (each image is an upload).
+  let preview: 'wanted' | 'sending' | 'sent' = deps.config.previewInChat ? 'wanted' : 'sent';
+  const sendPreview = async (job: JobView) => {
+    if (preview !== 'wanted') return;
+    preview = 'sending';
+    const still = await halfwayStill(deps.service, job);
+    if (!still) {
+      preview = 'wanted';
+      return;
+    }
+    await client.filesUploadV2({
+      channel_id: target.channel,
+      thread_ts: target.thread_ts,
+      file: still,
+      filename: 'preview.png',
+      title: `Live preview after step ${job.progress.step} of ${job.progress.steps}`,
+    });
+    preview = 'sent';
+  };
   watchJob(deps.service, id, {
     intervalMs: STATUS_EDIT_INTERVAL_MS,
-    show: (_text, job) =>
-      client.chat.update({ channel: target.channel, ts: target.status_ts, ...progressBlocks(job, shown) }),
+    show: async (_text, job) => {
+      await client.chat.update({
+        channel: target.channel,
+        ts: target.status_ts,
+        ...progressBlocks(job, shown),
+      });
+      await sendPreview(job).catch((err: unknown) => {
+        preview = 'sent';
+        log.warn({ err }, 'slack: preview upload failed');
+      });
+    },
     onError: (err) => log.warn({ err }, 'slack: progress edit failed'),
   })
     .then(async ({ job, edits, editTimes }) => {
