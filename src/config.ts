@@ -92,6 +92,13 @@ const schema = z.object({
     .string()
     .regex(/^[A-Za-z0-9_.-]{1,64}$/, 'letters, digits, _ . - only')
     .default('stillmotion'),
+  /** Jobs accepted per UTC day per user, and per guild (Discord server or Slack workspace); 0: none. */
+  DAILY_QUOTA_USER: int(0, 1_000_000).default(0),
+  DAILY_QUOTA_GUILD: int(0, 1_000_000).default(0),
+  /** Redis mode: MB that waiting pictures and kept results may take in Redis (0: no budget). */
+  REDIS_MEMORY_BUDGET_MB: z.coerce.number().min(0).max(1_000_000).default(1024),
+  /** Redis mode: MB of the budget kept free for each waiting or running job's result. */
+  REDIS_RESULT_RESERVE_MB: z.coerce.number().min(0).max(1024).default(4),
 });
 
 function toEngineSettings(c: z.infer<typeof engineSchema>): EngineSettings {
@@ -162,6 +169,14 @@ export interface Config {
   readonly redisUrl: string | undefined;
   /** Key prefix of the shared queue state in Redis (BullMQ's keys: `<prefix>:bull`). */
   readonly redisPrefix: string;
+  /** Jobs accepted per UTC day per user (0: no quota), until an admin changes it. */
+  readonly dailyQuotaUser: number;
+  /** Jobs accepted per UTC day per guild or Slack workspace (0: no quota). */
+  readonly dailyQuotaGuild: number;
+  /** Bytes that pictures and results may take in Redis before producers refuse jobs (0: none). */
+  readonly redisMemoryBudgetBytes: number;
+  /** Bytes of that budget kept free per waiting or running job, for its result. */
+  readonly redisResultReserveBytes: number;
   /** The raw environment, for the bots' own variables (tokens are never logged). */
   readonly env: Readonly<Record<string, string | undefined>>;
 }
@@ -227,6 +242,10 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     queueBackend: c.QUEUE_BACKEND,
     redisUrl: c.REDIS_URL,
     redisPrefix: c.REDIS_PREFIX,
+    dailyQuotaUser: c.DAILY_QUOTA_USER,
+    dailyQuotaGuild: c.DAILY_QUOTA_GUILD,
+    redisMemoryBudgetBytes: Math.round(c.REDIS_MEMORY_BUDGET_MB * 1_000_000),
+    redisResultReserveBytes: Math.round(c.REDIS_RESULT_RESERVE_MB * 1_000_000),
     env,
   });
 }

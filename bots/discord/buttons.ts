@@ -1,6 +1,6 @@
 /**
- * The result and status buttons. Only the job's owner or an admin may press them; anyone else
- * gets an ephemeral refusal.
+ * The result and status buttons. Only the job's owner or an admin of the job's own guild (or an
+ * owner of the bot) may press them; anyone else gets an ephemeral refusal.
  * - Cancel: cancels a waiting or running job (the status message then says so).
  * - Reroll: the same picture and options with a new seed.
  * - More / Less motion: motion ±50 with the same seed (disabled outside 1–255).
@@ -16,7 +16,7 @@ import { beginInteractionJob } from './begin.ts';
 import { parseButtonId } from './components.ts';
 import { type BotContext, userIdOf } from './context.ts';
 import { isDiscordDelivery } from './deliver.ts';
-import { isAdmin } from './permissions.ts';
+import { guildOfJob, isAdminOfJob } from './permissions.ts';
 import { Refusal } from './refusal.ts';
 
 async function ownedJob(
@@ -26,10 +26,17 @@ async function ownedJob(
 ): Promise<{ job: JobView; admin: boolean }> {
   const job = await ctx.service.get(jobId);
   if (!job) throw new ServiceError(404, 'not_found', `job ${jobId} not found`);
-  const admin = isAdmin(interaction, ctx.config);
+  // Rights are checked against the job's guild, not the guild the button was clicked in.
+  const admin = isAdminOfJob(interaction, ctx.config, job);
   if (job.user !== userIdOf(interaction.user.id) && !admin) {
     ctx.logger.info(
-      { jobId, user: userIdOf(interaction.user.id), action: interaction.customId },
+      {
+        jobId,
+        user: userIdOf(interaction.user.id),
+        guild: interaction.guildId,
+        jobGuild: guildOfJob(job),
+        action: interaction.customId,
+      },
       'button refused',
     );
     throw new Refusal(
@@ -63,7 +70,9 @@ export async function handleButton(interaction: ButtonInteraction, ctx: BotConte
   const { action, jobId } = parsed;
   const { job, admin } = await ownedJob(interaction, ctx, jobId);
   const actor = { user: userIdOf(interaction.user.id), admin };
-  if (admin && job.user !== actor.user) ctx.logger.info({ jobId, admin: actor.user, action }, 'admin action');
+  if (admin && job.user !== actor.user) {
+    ctx.logger.info({ jobId, admin: actor.user, guild: interaction.guildId, action }, 'admin action');
+  }
   switch (action) {
     case 'cancel': {
       // Canceling a running job waits for it to stop: acknowledge first.

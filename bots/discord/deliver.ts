@@ -11,6 +11,7 @@ import { userError } from '../../src/chat/user-error.ts';
 import type { DeliveryTarget, JobView } from '../../src/service/types.ts';
 import { resultRow } from './components.ts';
 import type { BotContext } from './context.ts';
+import { escapeDiscord } from './message-text.ts';
 import type { StatusSurface } from './surface.ts';
 
 /** What the job journal keeps for a Discord job (no secrets: interaction tokens stay in memory). */
@@ -90,7 +91,7 @@ export async function deliver(
       const text =
         job.state === 'canceled'
           ? `your job \`${job.id}\` was canceled.`
-          : `your job \`${job.id}\` failed: ${job.error ?? 'unknown error'}. Try again, perhaps with fewer frames.`;
+          : `your job \`${job.id}\` failed: ${escapeDiscord(job.error ?? 'unknown error')}. Try again, perhaps with fewer frames.`;
       await postInChannel(ctx, target.channelId, target.userId, text);
     }
     await ctx.service.markDelivered(job.id);
@@ -105,7 +106,7 @@ export async function deliver(
       jobId: job.id,
     });
   } catch (err) {
-    const text = userError(err).text;
+    const text = userError(err, escapeDiscord).text;
     if (live) await surface!.followUp({ content: text });
     else await postInChannel(ctx, target.channelId, target.userId, text);
     await ctx.service.markDelivered(job.id);
@@ -113,7 +114,7 @@ export async function deliver(
     return;
   }
   const name = `stillmotion-${job.seed}.${job.format}`;
-  const caption = [renderCaption(job), fitted.note].filter(Boolean).join('\n');
+  const caption = [renderCaption(job, escapeDiscord), fitted.note].filter(Boolean).join('\n');
   // Too big even re-encoded: the signed link goes where the file would have.
   const files = fitted.kind === 'upload' ? [{ name, data: fitted.data }] : [];
   if (fitted.kind === 'link') log.info('too big to upload: posting a signed link');

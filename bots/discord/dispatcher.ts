@@ -1,5 +1,6 @@
 /**
- * The one place interactions are routed, with the try/catch that always answers the user:
+ * The one place interactions are routed (only from the guilds served, DISCORD_GUILD_IDS), with the
+ * try/catch that always answers the user:
  * an ephemeral reply if nothing was sent yet; after a public defer, the "thinking…" reply is
  * deleted first (a follow-up would otherwise be public); after a reply, an ephemeral follow-up.
  */
@@ -9,12 +10,15 @@ import { handleButton } from './buttons.ts';
 import { messageCommands, slashCommands } from './commands/index.ts';
 import type { BotContext } from './context.ts';
 import { safeErr } from './log-safe.ts';
+import { escapeDiscord } from './message-text.ts';
+import { isServedGuild, NOT_SERVED } from './permissions.ts';
 import { Refusal } from './refusal.ts';
 import { isDeadToken } from './surface.ts';
 
 export async function dispatch(interaction: Interaction, ctx: BotContext): Promise<void> {
   const log = ctx.logger.child({ interaction: interaction.id, user: interaction.user.id });
   try {
+    if (!isServedGuild(interaction.guildId, ctx.config)) throw new Refusal('guild_not_served', NOT_SERVED);
     if (interaction.isAutocomplete()) {
       const command = slashCommands.find((c) => c.data.name === interaction.commandName);
       await command?.autocomplete?.(interaction, ctx);
@@ -34,8 +38,8 @@ export async function dispatch(interaction: Interaction, ctx: BotContext): Promi
       await handleButton(interaction, ctx);
     }
   } catch (err) {
-    const text = err instanceof Refusal ? `🚫 ${err.message}` : userError(err).text;
-    const expected = err instanceof Refusal || userError(err).expected;
+    const text = err instanceof Refusal ? `🚫 ${err.message}` : userError(err, escapeDiscord).text;
+    const expected = err instanceof Refusal || userError(err, escapeDiscord).expected;
     log[expected ? 'info' : 'error'](
       { err: expected ? String(err) : safeErr(err) },
       'interaction refused or failed',

@@ -16,6 +16,7 @@ import { cancelRow } from './components.ts';
 import { type BotContext, userIdOf } from './context.ts';
 import { type DiscordDelivery, deliver } from './deliver.ts';
 import { safeErr } from './log-safe.ts';
+import { escapeDiscord } from './message-text.ts';
 import type { StatusSurface } from './surface.ts';
 
 export interface Place {
@@ -44,8 +45,8 @@ function finalText(job: JobView, note: string | undefined, place: Place): string
     return `${head}✅ Done: the video is ${place.dm ? 'below' : place.inThread ? 'below in this thread' : 'in the thread'}.`;
   }
   if (job.state === 'failed')
-    return `${head}❌ Failed: ${job.error ?? 'unknown error'}. Try again, perhaps with fewer frames.`;
-  return `${head}${renderProgress(job)}`;
+    return `${head}❌ Failed: ${escapeDiscord(job.error ?? 'unknown error')}. Try again, perhaps with fewer frames.`;
+  return `${head}${renderProgress(job, escapeDiscord)}`;
 }
 
 /** Submits the job (throws ServiceError/OptionError to the caller), then follows it in the background. */
@@ -94,6 +95,7 @@ async function follow(
   const previews = ctx.config.previewInChat ? new PreviewPacer(ctx.service) : undefined;
   try {
     const { job, edits } = await watchJob(ctx.service, id, {
+      escape: escapeDiscord,
       intervalMs: ctx.config.editIntervalMs,
       show: async (text, current) => {
         const live = current.state === 'queued' || current.state === 'running';
@@ -112,7 +114,7 @@ async function follow(
     log.info({ state: job.state, edits }, 'job finished');
     await deliver(ctx, job, delivery, start.surface);
   } catch (err) {
-    const { text, expected } = userError(err);
+    const { text, expected } = userError(err, escapeDiscord);
     log[expected ? 'warn' : 'error']({ err: safeErr(err) }, 'delivery failed');
     await tellUser(ctx, delivery, start.surface, text).catch((e) =>
       log.error({ err: safeErr(e) }, 'could not tell the user that delivery failed'),

@@ -13,6 +13,8 @@ import type { BotContext } from './context.ts';
 import { fetchImage, imagesOfMessage, type MessageImages, precheckImage } from './image-source.ts';
 import { startJob } from './job-flow.ts';
 import { safeErr } from './log-safe.ts';
+import { escapeDiscord } from './message-text.ts';
+import { isServedGuild, NOT_SERVED } from './permissions.ts';
 import { messageSurface } from './surface.ts';
 
 /** The message text without mentions of the bot. */
@@ -34,6 +36,11 @@ export async function handleMessage(message: Message, ctx: BotContext): Promise<
   if (!me || message.author.bot || !new RegExp(`<@!?${me.id}>`).test(message.content)) return;
   const log = ctx.logger.child({ message: message.id, user: message.author.id });
   try {
+    if (!isServedGuild(message.guildId, ctx.config)) {
+      log.info({ guild: message.guildId }, 'mention from a guild not served');
+      await message.reply({ content: NOT_SERVED, allowedMentions: { repliedUser: false } });
+      return;
+    }
     const text = stripBotMention(message.content, me.id);
     const parsed = parseChatText(text, ctx.model);
     if (parsed.help) {
@@ -77,11 +84,11 @@ export async function handleMessage(message: Message, ctx: BotContext): Promise<
       log.info({ jobId: id }, 'mention job');
     } catch (err) {
       // The status message says why (the submission was refused).
-      await status.edit({ content: userError(err).text, components: [] });
+      await status.edit({ content: userError(err, escapeDiscord).text, components: [] });
       log.info({ err: String(err) }, 'mention refused');
     }
   } catch (err) {
-    const { text, expected } = userError(err, '`@me help`');
+    const { text, expected } = userError(err, escapeDiscord, '`@me help`');
     log[expected ? 'info' : 'error'](
       { err: expected ? String(err) : safeErr(err) },
       'mention refused or failed',

@@ -1,3 +1,19 @@
+/**
+ * Message text for Discord: user text made inert in Discord's markdown, and line lists that fit
+ * the 2000-character message limit.
+ */
+import { escapeMarkdown } from 'discord.js';
+import type { Escape } from '../../src/chat/render.ts';
+
+/**
+ * User text (prompts, file names, errors that quote them) as Discord shows it literally: markdown,
+ * headings and lists escaped by discord.js, and every `[`, `]`, `<` and `@` too, so no masked link
+ * (`[text](url)`, nested ones included) survives and a prompt can't look like a mention. Pings are
+ * also prevented by `allowedMentions`; this keeps the text honest.
+ */
+export const escapeDiscord: Escape = (text) =>
+  escapeMarkdown(text, { heading: true, bulletedList: true, numberedList: true }).replace(/[[\]<@]/g, '\\$&');
+
 /** Discord's 2000-character message limit for line lists: as many lines as fit, then "… and N more". */
 export const MESSAGE_LIMIT = 2000;
 

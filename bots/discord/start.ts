@@ -23,9 +23,14 @@ export interface StartDiscordOptions {
   readonly logger: Logger;
   /**
    * The adapter's settings, or the sidecar's config (its `env` is read with
-   * {@link discordConfigFromEnv}). @default discordConfigFromEnv(process.env)
+   * {@link discordConfigFromEnv}; its `maxUploadBytes` caps downloads). @default discordConfigFromEnv(process.env)
    */
-  readonly config?: DiscordConfig | { readonly env: Readonly<Record<string, string | undefined>> };
+  readonly config?:
+    | DiscordConfig
+    | {
+        readonly env: Readonly<Record<string, string | undefined>>;
+        readonly maxUploadBytes?: number;
+      };
   /** Model defaults for help and early option checks; taken from `service.model` when it has one. */
   readonly model?: BotModel;
   /** Signed links for results too big to upload (PUBLIC_URL set). */
@@ -53,7 +58,11 @@ let rejectionGuard = false;
 export async function startDiscord(options: StartDiscordOptions): Promise<DiscordBot> {
   const given = options.config;
   const config: DiscordConfig =
-    given === undefined ? discordConfigFromEnv() : 'token' in given ? given : discordConfigFromEnv(given.env);
+    given === undefined
+      ? discordConfigFromEnv()
+      : 'token' in given
+        ? given
+        : discordConfigFromEnv(given.env, { maxImageBytes: given.maxUploadBytes });
   const logger = options.logger.child({ adapter: 'discord' });
   const model = options.model ?? (await serviceModel(options.service, logger));
   const client = new Client({

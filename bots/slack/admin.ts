@@ -5,9 +5,10 @@
 import { formatEta } from '../../src/chat/index.ts';
 import type { JobView } from '../../src/service/types.ts';
 import { actorOf, isAdmin, type SlackDeps, slackUserId } from './context.ts';
+import { mrkdwn } from './mrkdwn.ts';
 
 export const ADMIN_USAGE =
-  'Usage: `/animate-queue list`, `cancel <job id>`, `pause`, `resume`, `clear`, `limit <per user> [max queued]`.';
+  'Usage: `/animate-queue list`, `cancel <job id>`, `pause`, `resume`, `clear`, `limit <per user> [max queued]`, `quota <per user a day> [per workspace a day]` (0: none).';
 
 function age(job: JobView): string {
   const s = Math.max(0, Math.round((Date.now() - job.created_at) / 1000));
@@ -54,7 +55,7 @@ export async function runAdminCommand(
       if (!id) return `❌ Give the job id. ${ADMIN_USAGE}`;
       const job = await service.cancel(id, actorOf(deps, team, user));
       log({ target: id, state: job.state });
-      return `✖️ Job \`${id}\` (${job.user}) is ${job.state}.`;
+      return `✖️ Job \`${mrkdwn(id)}\` (${job.user}) is ${job.state}.`;
     }
     case 'pause': {
       const r = await service.pause();
@@ -88,7 +89,18 @@ export async function runAdminCommand(
       log({ limits });
       return `✅ Limits: ${limits.per_user} per user, ${limits.max_queued} queued.`;
     }
+    case 'quota': {
+      const user = count(args[0]);
+      const guild = count(args[1]);
+      if (!service.setQuotas) return '❌ This service keeps no quotas.';
+      if (user === undefined || (args[1] !== undefined && guild === undefined))
+        return `❌ The daily quotas must be whole numbers ≥ 0. ${ADMIN_USAGE}`;
+      const quotas = await service.setQuotas({ user, ...(guild !== undefined ? { guild } : {}) });
+      log({ quotas });
+      const show = (n: number) => (n > 0 ? `${n} a day` : 'none');
+      return `✅ Daily quotas: ${show(quotas.user)} per user, ${show(quotas.guild)} per workspace.`;
+    }
     default:
-      return `❌ Unknown action “${action}”. ${ADMIN_USAGE}`;
+      return `❌ Unknown action “${mrkdwn(action)}”. ${ADMIN_USAGE}`;
   }
 }

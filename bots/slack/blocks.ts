@@ -1,11 +1,13 @@
 /**
  * Block Kit for the status message: progress text with ✖ Cancel while the job waits or runs, then
  * the caption with 🔁 Reroll, ➕/➖ motion and 🗑 Delete. Button values carry the job id (and, for
- * Delete, the uploaded file id) so they work after a restart too.
+ * Delete, the uploaded file id) so they work after a restart too. User text (prompt, note, errors)
+ * is escaped for mrkdwn.
  */
 import type { types } from '@slack/bolt';
 import { MOTION_STEP, nextMotion, renderCaption, renderProgress } from '../../src/chat/index.ts';
 import type { JobView } from '../../src/service/types.ts';
+import { mrkdwn } from './mrkdwn.ts';
 
 type KnownBlock = types.KnownBlock;
 
@@ -34,11 +36,12 @@ function button(action: ActionName, text: string, value: string, style?: 'danger
 /** Who asked, and a note (several pictures, random weights) above the progress line. */
 export interface StatusExtras {
   readonly user: string;
+  /** Plain text (it may name the user's file): escaped here. */
   readonly note?: string;
 }
 
 function header(extras: StatusExtras): string {
-  return `<@${extras.user}> asked for an animation.${extras.note ? `\n${extras.note}` : ''}`;
+  return `<@${extras.user}> asked for an animation.${extras.note ? `\n${mrkdwn(extras.note)}` : ''}`;
 }
 
 /** Before the job is accepted. */
@@ -48,7 +51,7 @@ export function submittingBlocks(extras: StatusExtras): { text: string; blocks: 
 }
 
 /** While the job waits or runs: the progress line and ✖ Cancel. */
-export function progressBlocks(job: JobView, extras: StatusExtras, progress = renderProgress(job)) {
+export function progressBlocks(job: JobView, extras: StatusExtras, progress = renderProgress(job, mrkdwn)) {
   return {
     text: progress,
     blocks: [
@@ -65,7 +68,7 @@ export function progressBlocks(job: JobView, extras: StatusExtras, progress = re
 
 /** After success: the caption and the buttons. More/Less motion are left out where they would leave 1–255. */
 export function resultBlocks(job: JobView, extras: StatusExtras, uploadedFileId: string | undefined) {
-  const caption = renderCaption(job);
+  const caption = renderCaption(job, mrkdwn);
   const elements = [button('reroll', '🔁 Reroll', job.id)];
   if (nextMotion(job, MOTION_STEP) !== null) elements.push(button('more', '➕ More motion', job.id));
   if (nextMotion(job, -MOTION_STEP) !== null) elements.push(button('less', '➖ Less motion', job.id));
@@ -85,7 +88,7 @@ export function resultBlocks(job: JobView, extras: StatusExtras, uploadedFileId:
 
 /** Failed or canceled: the final line, no buttons (a failed job can be rerolled). */
 export function endedBlocks(job: JobView, extras: StatusExtras) {
-  const text = renderProgress(job);
+  const text = renderProgress(job, mrkdwn);
   const blocks: KnownBlock[] = [section(header(extras)), section(text)];
   if (job.state === 'failed') {
     blocks.push({

@@ -2,7 +2,7 @@
  * The Slack adapter's settings, read from the environment (docs/product.md, "Environment
  * contracts"). No Slack library reads environment variables, so everything is passed explicitly.
  */
-import { parseHostList } from '../../src/chat/index.ts';
+import { DEFAULT_MAX_IMAGE_BYTES, parseHostList } from '../../src/chat/index.ts';
 
 export class SlackConfigError extends Error {
   override name = 'SlackConfigError';
@@ -19,7 +19,12 @@ export interface SlackConfig {
   /** Base of the Web API; Socket Mode's apps.connections.open goes there too. */
   readonly apiUrl: string;
   readonly attachmentHosts: readonly string[];
-  /** Largest picture the bot downloads. @default 20 MB */
+  /**
+   * The only hosts the bot token is sent to when downloading: Slack's file hosts and the host of
+   * `apiUrl`. Other ATTACHMENT_HOSTS entries are fetched without it.
+   */
+  readonly tokenHosts: readonly string[];
+  /** Largest picture the bot downloads, in bytes: the job service's upload limit. @default 20 000 000 */
   readonly maxImageBytes: number;
   /** Largest video uploaded (SLACK_MAX_UPLOAD_MB); bigger ones are re-encoded, or linked. @default 1000 MB */
   readonly uploadLimit: number;
@@ -28,6 +33,9 @@ export interface SlackConfig {
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
+
+/** Where Slack serves `url_private_download` files. */
+export const SLACK_FILE_HOSTS: readonly string[] = ['files.slack.com'];
 
 const val = (env: Env, name: string): string | undefined => {
   const v = env[name]?.trim();
@@ -57,8 +65,9 @@ export function loadSlackConfig(env: Env, defaults: { maxImageBytes?: number } =
     );
   }
   const apiUrl = val(env, 'SLACK_API_URL') ?? 'https://slack.com/api/';
+  let apiHost = 'slack.com';
   try {
-    new URL(apiUrl);
+    apiHost = new URL(apiUrl).host.toLowerCase();
   } catch {
     problems.push(`SLACK_API_URL: not a URL (${apiUrl})`);
   }
@@ -79,7 +88,8 @@ export function loadSlackConfig(env: Env, defaults: { maxImageBytes?: number } =
       .filter(Boolean),
     apiUrl: apiUrl.endsWith('/') ? apiUrl : `${apiUrl}/`,
     attachmentHosts: parseHostList(env.ATTACHMENT_HOSTS),
-    maxImageBytes: defaults.maxImageBytes ?? 20_000_000,
+    tokenHosts: [...new Set([apiHost, ...SLACK_FILE_HOSTS])],
+    maxImageBytes: defaults.maxImageBytes ?? DEFAULT_MAX_IMAGE_BYTES,
     uploadLimit: Math.round(uploadMb * 1_000_000),
     previewInChat: env.PREVIEW_IN_CHAT === '1',
   });

@@ -1,4 +1,11 @@
-/** A refusal the Slack adapter itself makes (no picture in the message, …), with the exact reply. */
+/**
+ * The Slack adapter's error replies. A SlackUserError is a refusal the adapter itself makes (no
+ * picture in the message, …) with the exact reply, in the bot's own mrkdwn. Every other error is
+ * worded by the shared `userError`, which escapes what it quotes (a file name, a typed value).
+ */
+import { userError } from '../../src/chat/index.ts';
+import { mrkdwn } from './mrkdwn.ts';
+
 export class SlackUserError extends Error {
   override name = 'SlackUserError';
   readonly code: string;
@@ -6,4 +13,21 @@ export class SlackUserError extends Error {
     super(message);
     this.code = code;
   }
+}
+
+/** Slack refusals a user can act on, in words. */
+function slackApiText(err: unknown): string | undefined {
+  const code = (err as { data?: { error?: string } }).data?.error;
+  if (code === 'not_in_channel' || code === 'channel_not_found' || code === 'is_archived') {
+    return '❌ I can’t post in that conversation. Invite me first (`/invite @stillmotion`), then try again.';
+  }
+  return undefined;
+}
+
+/** The mrkdwn reply for `err`, and whether it was expected (else it is logged as a fault). */
+export function errorText(err: unknown, help = '`/animate help`'): { text: string; expected: boolean } {
+  if (err instanceof SlackUserError) return { text: `❌ ${err.message}`, expected: true };
+  const known = slackApiText(err);
+  if (known) return { text: known, expected: true };
+  return userError(err, mrkdwn, help);
 }

@@ -19,7 +19,8 @@ import {
   submittingBlocks,
 } from './blocks.ts';
 import { type SlackDeps, type SlackTarget, slackUserId } from './context.ts';
-import { SlackUserError } from './errors.ts';
+import { errorText } from './errors.ts';
+import { mrkdwn } from './mrkdwn.ts';
 import { downloadSlackImage, type SlackFile, uploadResult } from './slack-files.ts';
 
 /** Slack's status message is edited at most once per this interval. */
@@ -46,22 +47,12 @@ export interface ReplyTo {
   readonly thread_ts?: string;
 }
 
-/** Slack refusals a user can act on, in words. */
-function slackApiText(err: unknown): string | undefined {
-  const code = (err as { data?: { error?: string } }).data?.error;
-  if (code === 'not_in_channel' || code === 'channel_not_found' || code === 'is_archived') {
-    return '❌ I can’t post in that conversation. Invite me first (`/invite @stillmotion`), then try again.';
-  }
-  return undefined;
-}
-
 /**
  * Tells the user what went wrong, ephemerally, and logs it (faults at error level). Where the bot
  * cannot post in the channel, the reply goes to the user's DM with the app instead.
  */
 export async function replyError(deps: SlackDeps, client: Client, to: ReplyTo, err: unknown): Promise<void> {
-  const known = err instanceof SlackUserError ? `❌ ${err.message}` : slackApiText(err);
-  const { text, expected } = known ? { text: known, expected: true } : userError(err, '`/animate help`');
+  const { text, expected } = errorText(err);
   if (expected) deps.logger.info({ user: to.user, err: String(err) }, 'slack: refused');
   else deps.logger.error({ user: to.user, err }, 'slack: failed');
   try {
@@ -169,6 +160,7 @@ export function follow(
     preview = 'sent';
   };
   watchJob(deps.service, id, {
+    escape: mrkdwn,
     intervalMs: STATUS_EDIT_INTERVAL_MS,
     show: async (_text, job) => {
       await client.chat.update({
@@ -222,7 +214,7 @@ export async function deliver(
     const notice = noticeBlocks('⌛ Done, but the video was deleted or expired before it could be posted.');
     await client.chat.update({ channel: target.channel, ts: target.status_ts, ...notice });
   } else if (bytes) {
-    const comment = `<@${target.user}> ${renderCaption(job)}`;
+    const comment = `<@${target.user}> ${renderCaption(job, mrkdwn)}`;
     const post = (text: string) =>
       client.chat.postMessage({ channel: target.channel, thread_ts: target.thread_ts, text });
     let fileId: string | undefined;
@@ -244,7 +236,7 @@ export async function deliver(
       } else await post(text);
     } catch (err) {
       if (!(err instanceof UploadTooLargeError)) throw err;
-      await post(`<@${target.user}> ${userError(err).text}`);
+      await post(`<@${target.user}> ${userError(err, mrkdwn).text}`);
     }
     await client.chat.update({
       channel: target.channel,

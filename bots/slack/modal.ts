@@ -1,12 +1,14 @@
 /**
  * The /animate modal, built from the engine's option table: image (file_input, one picture),
- * prompt, motion (select), fps, frames, seed, loop and smooth (selects), prefilled with what the user typed. Typed options
+ * prompt, motion (select), fps, frames, seed, loop and smooth (selects) and the experimental steer, prefilled with
+ * what the user typed. Typed options
  * without a field (steps, noise, …), the channel and thread, and — for the shortcut — the source
  * file id travel in `private_metadata`, since a file_input cannot be preselected.
  */
 import type { types } from '@slack/bolt';
 import { type AnimateOptionsInput, MOTION_PRESETS, type OptionName, optionSpecs } from '@stillmotion/engine';
 import type { ModelDefaults } from '../../src/chat/index.ts';
+import { mrkdwn } from './mrkdwn.ts';
 
 type KnownBlock = types.KnownBlock;
 type ModalView = types.ModalView;
@@ -21,6 +23,7 @@ export const MODAL_FIELDS = [
   'seed',
   'loop',
   'smooth',
+  'steer',
 ] as const satisfies readonly OptionName[];
 /** Labels of the select fields made from the table's choices. */
 const CHOICE_LABELS = { loop: 'Loop', smooth: 'Smooth playback' } as const;
@@ -89,6 +92,26 @@ function numberInput(
   } as KnownBlock;
 }
 
+/** The experimental steer, 0–1 with decimals; its hint (from the table) says what it is and is not. */
+function steerInput(model: ModelDefaults | undefined, typed: string | undefined): KnownBlock {
+  const s = field('steer', model);
+  return {
+    type: 'input',
+    block_id: 'steer',
+    optional: true,
+    label: plain('Steer toward the prompt (experimental)'),
+    hint: hint('steer', model),
+    element: {
+      type: 'number_input',
+      action_id: 'value',
+      is_decimal_allowed: true,
+      min_value: String(s.min),
+      max_value: String(s.max),
+      ...(typed !== undefined && /^(\d+(\.\d*)?|\.\d+)$/.test(typed) ? { initial_value: typed } : {}),
+    },
+  } as KnownBlock;
+}
+
 /** A select of the option's choices from the table, set to what was typed or to the default. */
 function choiceSelect(name: keyof typeof CHOICE_LABELS, typed: string | undefined): KnownBlock {
   const s = field(name);
@@ -132,7 +155,7 @@ export function animateModal(args: {
           slack_file: { id: sourceFile.id },
           alt_text: sourceFile.name ?? 'the picture to animate',
         },
-        { type: 'mrkdwn', text: `Animating *${sourceFile.name ?? 'this picture'}*` },
+        { type: 'mrkdwn', text: `Animating *${mrkdwn(sourceFile.name ?? 'this picture')}*` },
       ],
     } as KnownBlock);
   } else {
@@ -178,13 +201,16 @@ export function animateModal(args: {
     numberInput('seed', model, typed.seed),
     choiceSelect('loop', typed.loop),
     choiceSelect('smooth', typed.smooth),
+    steerInput(model, typed.steer),
   );
   const extras = Object.entries(metadata.extra);
   if (extras.length > 0) {
     blocks.push({
       type: 'context',
       block_id: 'extra',
-      elements: [{ type: 'mrkdwn', text: `Also: \`${extras.map(([k, v]) => `--${k} ${v}`).join(' ')}\`` }],
+      elements: [
+        { type: 'mrkdwn', text: `Also: \`${mrkdwn(extras.map(([k, v]) => `--${k} ${v}`).join(' '))}\`` },
+      ],
     });
   }
   return {

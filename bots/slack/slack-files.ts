@@ -1,10 +1,11 @@
 /**
  * Slack files in and out: pick the picture from a message's files, look a file up, download it from
- * `url_private_download` with the bot token (the shared downloader keeps that header only on allowed
- * hosts, checks size, type and magic bytes), and upload a result with files.uploadV2.
+ * `url_private_download` with the bot token (the shared downloader sends it only to Slack's own
+ * hosts, never across a redirect away from them, and checks size, type and magic bytes), and upload
+ * a result with files.uploadV2.
  */
 import type { webApi } from '@slack/bolt';
-import { DownloadError, downloadImage } from '../../src/chat/index.ts';
+import { DownloadError, downloadImage, formatBytes } from '../../src/chat/index.ts';
 import type { SlackConfig } from './config.ts';
 
 export interface SlackFile {
@@ -55,14 +56,14 @@ export async function downloadSlackImage(config: SlackConfig, file: SlackFile): 
   if (file.size !== undefined && file.size > config.maxImageBytes) {
     throw new DownloadError(
       'too_large',
-      `“${file.name ?? file.id}” is over ${Math.round(config.maxImageBytes / 1e6)} MB`,
+      `“${file.name ?? file.id}” is over ${formatBytes(config.maxImageBytes)}`,
     );
   }
   if (!file.url_private_download) throw new DownloadError('bad_url', 'that file has no download link');
   const got = await downloadImage(file.url_private_download, {
     allowedHosts: config.attachmentHosts,
     maxBytes: config.maxImageBytes,
-    headers: { Authorization: `Bearer ${config.botToken}` },
+    credentials: { headers: { Authorization: `Bearer ${config.botToken}` }, hosts: config.tokenHosts },
   });
   return got.bytes;
 }

@@ -55,7 +55,16 @@ export async function startSlack(opts: StartSlackOptions): Promise<SlackBot> {
     service: opts.service,
     config,
     logger,
-    model: model ? { frames: model.frames, fps: model.fps, motion: model.motion } : undefined,
+    model: model
+      ? {
+          frames: model.frames,
+          fps: model.fps,
+          motion: model.motion,
+          steps: model.steps,
+          guidance: model.guidance,
+          maxSteps: model.maxSteps,
+        }
+      : undefined,
     randomWeights: model?.randomWeights === true,
     active: new Set(),
     failures: new Map(),

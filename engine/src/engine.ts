@@ -30,6 +30,7 @@ import {
   sessionOptions,
 } from './runtime.ts';
 import { chooseSize } from './sizes.ts';
+import { ClipTextEncoder } from './text-encoder.ts';
 import { openVideoEncoder } from './video.ts';
 
 /** The subset of a pino logger the engine uses. */
@@ -47,7 +48,7 @@ export interface EngineLoadOptions {
   readonly decodeChunkSize?: number;
   /** The memory a job may use, in bytes (`SVD_MEMORY_BUDGET_GB`); default the GPU's on CUDA, else the machine's. */
   readonly memoryBudgetBytes?: number;
-  /** onnxruntime's CPU memory arena (`SVD_CPU_ARENA`); default off (runtime.ts says why). */
+  /** onnxruntime's CPU memory arena (`SVD_CPU_ARENA`); default on (runtime.ts has the measurement). */
   readonly cpuArena?: boolean;
   /** Intra-op threads (`SVD_THREADS`); default onnxruntime's, one per physical core. */
   readonly threads?: number;
@@ -154,6 +155,9 @@ export class SvdEngine {
           ModelPart,
           ModelSession
         >;
+        const textEncoder = model.textEncoder
+          ? await ClipTextEncoder.create(ort, model.textEncoder, sessionOptions(provider))
+          : undefined;
         const budgetBytes = budget ?? defaultBudgetBytes(provider, cudaDeviceId());
         log.info(
           { provider, device, model: model.name, memory_budget_gb: round1(budgetBytes / 2 ** 30) },
@@ -180,6 +184,7 @@ export class SvdEngine {
             vaeEncoder: byPart.vae_encoder,
             unet: byPart.unet,
             vaeDecoder: byPart.vae_decoder,
+            textEncoder,
           },
           chunk,
           budgetBytes,
@@ -223,7 +228,9 @@ export class SvdEngine {
     const width = WARMUP_SIZE;
     const height = WARMUP_SIZE;
     const rgb = new Uint8Array(width * height * 3).fill(128);
-    const options = this.resolveOptions({ frames: 2, steps: 1, seed: 0 });
+    // With a text encoder, a steered run, so that its session is warm too.
+    const steer = this.model.steerable ? { prompt: 'warm up', steer: 0.5 } : {};
+    const options = this.resolveOptions({ frames: 2, steps: 1, seed: 0, ...steer });
     const plan = this.plan(options, width, height);
     await runPipeline(this.model, this.#sessions, {
       rgb,
@@ -272,6 +279,7 @@ export class SvdEngine {
           signal: ctx.signal,
         });
     let videoWrite_ms = 0;
+    const plan = this.plan(options, size.width, size.height);
     const previews =
       ctx.onPreview && this.model.previewMap
         ? new PreviewMaker(
@@ -339,7 +347,9 @@ export class SvdEngine {
 
   async release(): Promise<void> {
     const s = this.#sessions;
-    await Promise.all([s.imageEncoder, s.vaeEncoder, s.unet, s.vaeDecoder].map((m) => m.release()));
+    await Promise.all(
+      [s.imageEncoder, s.vaeEncoder, s.unet, s.vaeDecoder, s.textEncoder].map((m) => m?.release()),
+    );
   }
 }
 

@@ -2,9 +2,9 @@
  * @stillmotion/engine — Stable Video Diffusion image-to-video on onnxruntime-node.
  *
  * Owns: the model folder contract (model-info), execution providers (runtime), the option grammar
- * (options), preprocessing (preprocess, sizes, clip-resize), the algorithm (scheduler, rng,
+ * (options), preprocessing (preprocess, sizes, clip-resize), the algorithm (scheduler, rng, steer, text-encoder,
  * pipeline), video encoding (video, video-loop, playback, ffmpeg-path) and the SvdEngine that ties them together.
- * It imports only onnxruntime-node, sharp and ffmpeg; never the app or the bots.
+ * It imports only onnxruntime-node, sharp, ffmpeg and @huggingface/tokenizers; never the app or the bots.
  */
 export { clipPixelValues } from './clip-resize.ts';
 export {
@@ -41,6 +41,8 @@ export {
   MODEL_PARTS,
   type ModelInfo,
   type ModelPart,
+  type SessionPart,
+  type TextEncoderInfo,
 } from './model-info.ts';
 export * from './options.ts';
 export {
@@ -80,8 +82,24 @@ export {
 export type { ProgressCallback, ProgressEvent } from './progress.ts';
 export { NormalRng } from './rng.ts';
 export { CUDA_INSTALL_HINT, DEVICES, type Device, loadOrt, type Provider, parseDevice } from './runtime.ts';
-export { eulerStep, karrasSchedule, type Schedule } from './scheduler.ts';
+export {
+  ANIMATELCM,
+  type AnimateLcmConfig,
+  consistencySchedule,
+  consistencyStep,
+  EULER,
+  type EulerConfig,
+  eulerStep,
+  karrasSchedule,
+  makeSchedule,
+  SCHEDULER_DEFAULTS,
+  type Schedule,
+  type SchedulerConfig,
+  type SchedulerName,
+} from './scheduler.ts';
 export { chooseSize } from './sizes.ts';
+export { steerEmbedding } from './steer.ts';
+export { ClipTextEncoder } from './text-encoder.ts';
 export {
   encodeVideo,
   openVideoEncoder,

@@ -13,7 +13,7 @@ import type { Provider } from './runtime.ts';
 /** Extra resident bytes per UNet batch row, per frame, per latent pixel (fused attention). */
 export const UNET_BYTES_PER_LATENT_PIXEL = 24_000;
 /** Extra resident bytes per decoded frame, per output pixel (temporal VAE decoder, fused attention). */
-export const DECODE_BYTES_PER_PIXEL = 2_600;
+export const DECODE_BYTES_PER_PIXEL = 12_000;
 /** What the process needs besides the model and the stage being run: runtime, buffers, frames. */
 export const BASE_BYTES = 1.5 * 2 ** 30;
 

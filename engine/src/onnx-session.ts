@@ -5,7 +5,7 @@
  */
 import type * as Ort from 'onnxruntime-node';
 import { EngineError } from './errors.ts';
-import type { ModelPart } from './model-info.ts';
+import type { SessionPart } from './model-info.ts';
 import type { OrtModule } from './runtime.ts';
 
 export interface TensorSpec {
@@ -20,28 +20,39 @@ export interface FloatTensor {
   readonly dims: readonly number[];
 }
 
+/** A token-id feed (the text encoder's `input_ids`). */
+export interface Int64Tensor {
+  readonly data: BigInt64Array;
+  readonly dims: readonly number[];
+}
+
+type Feed = FloatTensor | Int64Tensor;
+
 export class ModelSession {
-  readonly part: ModelPart;
+  readonly part: SessionPart;
   readonly inputs: readonly TensorSpec[];
   readonly outputs: readonly TensorSpec[];
   #session: Ort.InferenceSession;
   #ort: OrtModule;
+  #arena: boolean;
 
-  constructor(ort: OrtModule, part: ModelPart, session: Ort.InferenceSession) {
+  constructor(ort: OrtModule, part: SessionPart, session: Ort.InferenceSession, arena = false) {
     this.#ort = ort;
     this.part = part;
     this.#session = session;
+    this.#arena = arena;
     this.inputs = specs(session.inputNames, session.inputMetadata);
     this.outputs = specs(session.outputNames, session.outputMetadata);
   }
 
   static async create(
     ort: OrtModule,
-    part: ModelPart,
+    part: SessionPart,
     file: string,
     options: Ort.InferenceSession.SessionOptions,
   ): Promise<ModelSession> {
-    return new ModelSession(ort, part, await ort.InferenceSession.create(file, options));
+    const session = await ort.InferenceSession.create(file, options);
+    return new ModelSession(ort, part, session, options.enableCpuMemArena === true);
   }
 
   /** The input whose rank is `rank` (and, if given, whose name matches). Names differ between exporters; ranks don't. */
@@ -62,8 +73,12 @@ export class ModelSession {
     return typeof d === 'number' && d > 0 ? d : undefined;
   }
 
-  /** Runs with float32 feeds (converted to fp16 where the model wants it) and returns the first output as float32. */
-  async run(feeds: Readonly<Record<string, FloatTensor>>): Promise<FloatTensor> {
+  /**
+   * Runs with float32 feeds (converted to fp16 where the model wants it) or int64 token ids, and returns
+   * the first output as float32. `release`: the last call of a stage: the CPU arena gives back what this
+   * run left unused, so the next stage does not stack its peak on this one's.
+   */
+  async run(feeds: Readonly<Record<string, Feed>>, release = false): Promise<FloatTensor> {
     const ortFeeds: Record<string, Ort.Tensor> = {};
     for (const spec of this.inputs) {
       const feed = feeds[spec.name];
@@ -79,7 +94,10 @@ export class ModelSession {
       }
       ortFeeds[spec.name] = this.#toOrt(feed, spec.type);
     }
-    const results = await this.#session.run(ortFeeds);
+    const results = await this.#session.run(
+      ortFeeds,
+      release && this.#arena ? { extra: { memory: { enable_memory_arena_shrinkage: 'cpu:0' } } } : {},
+    );
     const out = results[this.outputs[0]!.name]!;
     const value = { data: toFloat32(out), dims: out.dims.slice() };
     for (const t of Object.values(results)) t.dispose();
@@ -90,7 +108,8 @@ export class ModelSession {
     await this.#session.release();
   }
 
-  #toOrt(feed: FloatTensor, type: string): Ort.Tensor {
+  #toOrt(feed: Feed, type: string): Ort.Tensor {
+    if (feed.data instanceof BigInt64Array) return new this.#ort.Tensor('int64', feed.data, feed.dims);
     if (type === 'float16') {
       const half = Float16Array.from(feed.data);
       return new this.#ort.Tensor(
@@ -102,9 +121,9 @@ export class ModelSession {
     return new this.#ort.Tensor('float32', feed.data, feed.dims);
   }
 
-  #feedError(feeds: Readonly<Record<string, FloatTensor>>, problem: string): EngineError {
+  #feedError(feeds: Readonly<Record<string, Feed>>, problem: string): EngineError {
     const given = Object.entries(feeds)
-      .map(([name, t]) => `${name}: float32 [${t.dims}]`)
+      .map(([name, t]) => `${name}: ${t.data instanceof BigInt64Array ? 'int64' : 'float32'} [${t.dims}]`)
       .join('; ');
     return new EngineError(
       'model_error',

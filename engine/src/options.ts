@@ -7,6 +7,7 @@
  */
 import { OptionError } from './errors.ts';
 import type { ModelInfo } from './model-info.ts';
+import { SCHEDULER_DEFAULTS } from './scheduler.ts';
 
 export type SizeMode = 'auto' | 'landscape' | 'portrait' | 'square';
 export type VideoFormat = 'mp4' | 'gif';
@@ -27,6 +28,7 @@ export interface AnimateOptionsInput {
   readonly format?: string;
   readonly loop?: string;
   readonly smooth?: string;
+  readonly steer?: number | string;
 }
 
 /** Fully resolved options: what the pipeline runs with. */
@@ -48,6 +50,8 @@ export interface AnimateOptions {
   readonly loop: LoopMode;
   /** Motion-interpolated playback at fps × the factor (ffmpeg minterpolate). */
   readonly smooth: SmoothMode;
+  /** Experimental prompt steer in CLIP space, 0 (off) – 1 (steer.ts). */
+  readonly steer: number;
 }
 
 export type OptionName = keyof AnimateOptions;
@@ -85,10 +89,26 @@ export const MAX_SMOOTH_FPS: Readonly<Record<VideoFormat, number>> = Object.free
 /** `loop fade` cross-fades ⌊frames/4⌋ frames, so it needs at least this many. */
 export const MIN_FADE_FRAMES = 4;
 export const MAX_SEED = 4294967295;
+/** The most denoising steps any model takes; a model's scheduler may allow fewer (ModelInfo.maxSteps). */
+export const MAX_STEPS = 50;
+// Defaults when no model is given: SVD's (its Euler scheduler), as models/tiny has them.
+const { steps: DEFAULT_STEPS, guidance: DEFAULT_GUIDANCE } = SCHEDULER_DEFAULTS.EulerDiscreteScheduler;
 
-/** The option table, in help order. `frames` max depends on the model and is filled in by {@link optionSpecs}. */
-export function optionSpecs(model?: Pick<ModelInfo, 'frames' | 'fps' | 'motion'>): readonly OptionSpec[] {
+/**
+ * What the option table needs from the model: its defaults and limits. `steps`, `guidance` and
+ * `maxSteps` come from model.json's scheduler; without them, SVD's (25 steps, guidance 1-3, up to 50).
+ * `steerable` unknown means "checked on submit".
+ */
+export type OptionModel = Pick<ModelInfo, 'frames' | 'fps' | 'motion'> &
+  Partial<Pick<ModelInfo, 'steps' | 'guidance' | 'maxSteps'>> & {
+    readonly steerable?: boolean;
+  };
+
+/** The option table, in help order. Ranges and defaults that depend on the model come from `model`. */
+export function optionSpecs(model?: OptionModel): readonly OptionSpec[] {
   const maxFrames = model?.frames ?? 25;
+  const maxSteps = model?.maxSteps ?? MAX_STEPS;
+  const guidance = model?.guidance ?? DEFAULT_GUIDANCE;
   return [
     {
       name: 'prompt',
@@ -126,11 +146,11 @@ export function optionSpecs(model?: Pick<ModelInfo, 'frames' | 'fps' | 'motion'>
     },
     {
       name: 'steps',
-      range: '1–50',
-      defaultText: '25',
+      range: `1–${maxSteps}`,
+      defaultText: `model (${model?.steps ?? DEFAULT_STEPS})`,
       description: 'denoising steps',
       min: 1,
-      max: 50,
+      max: maxSteps,
       integer: true,
     },
     {
@@ -153,7 +173,7 @@ export function optionSpecs(model?: Pick<ModelInfo, 'frames' | 'fps' | 'motion'>
     {
       name: 'guidance',
       range: 'min-max, each 0–10, min ≤ max',
-      defaultText: '1-3',
+      defaultText: `model (${guidance[0]}-${guidance[1]})`,
       description: 'classifier-free guidance ramp over frames',
     },
     {
@@ -184,20 +204,51 @@ export function optionSpecs(model?: Pick<ModelInfo, 'frames' | 'fps' | 'motion'>
       description: `motion-interpolated playback, fps × factor ≤ ${MAX_SMOOTH_FPS.mp4} (GIF ${MAX_SMOOTH_FPS.gif})`,
       choices: Object.keys(SMOOTH_FACTORS),
     },
+    STEER_SPEC,
   ];
 }
 
-function specOf(name: OptionName, model?: Pick<ModelInfo, 'frames' | 'fps' | 'motion'>): OptionSpec {
+/** The steer's row, on its own: experimental, off by default, and plain about what it is (steer.ts). */
+const STEER_SPEC: OptionSpec = {
+  name: 'steer',
+  range: '0–1',
+  defaultText: '0 (off)',
+  description: 'EXPERIMENTAL CLIP prompt steer; SVD was not trained with text; results vary',
+  min: 0,
+  max: 1,
+};
+
+/** The refusal of `steer` above 0 on a model folder without the CLIP text encoder. */
+export function steerNeedsTextEncoder(): OptionError {
+  return new OptionError(
+    'steer',
+    STEER_SPEC.range,
+    'steer needs a CLIP text encoder, and this model has none: export one with ' +
+      '`models/export/export_svd.py --text-encoder DIR` (the text tower of ' +
+      'laion/CLIP-ViT-H-14-laion2B-s32B-b79K), or leave steer at 0',
+  );
+}
+
+function parseSteer(raw: number | string | undefined, prompt: string, model: OptionModel): number {
+  if (raw === undefined) return 0;
+  const steer = parseNumber('steer', raw);
+  if (steer > 0 && model.steerable === false) throw steerNeedsTextEncoder();
+  if (steer > 0 && prompt === '')
+    throw new OptionError(
+      'steer',
+      STEER_SPEC.range,
+      'steer turns the video toward the prompt, so it needs a prompt: add one, or leave steer at 0',
+    );
+  return steer;
+}
+
+function specOf(name: OptionName, model?: OptionModel): OptionSpec {
   const spec = optionSpecs(model).find((s) => s.name === name);
   if (!spec) throw new Error(`unknown option ${name}`);
   return spec;
 }
 
-function parseNumber(
-  name: OptionName,
-  raw: number | string,
-  model?: Pick<ModelInfo, 'frames' | 'fps' | 'motion'>,
-): number {
+function parseNumber(name: OptionName, raw: number | string, model?: OptionModel): number {
   const spec = specOf(name, model);
   const text = typeof raw === 'number' ? String(raw) : raw.trim();
   const value =
@@ -256,10 +307,7 @@ export function randomSeed(): number {
  * Validates user input against the table and the model, and fills every default.
  * Throws {@link OptionError} on the first bad option; nothing is clamped.
  */
-export function resolveOptions(
-  input: AnimateOptionsInput,
-  model: Pick<ModelInfo, 'frames' | 'fps' | 'motion'>,
-): AnimateOptions {
+export function resolveOptions(input: AnimateOptionsInput, model: OptionModel): AnimateOptions {
   const prompt = (input.prompt ?? '').trim();
   if (prompt.length > MAX_PROMPT_CHARS) {
     throw new OptionError(
@@ -273,14 +321,17 @@ export function resolveOptions(
     motion: input.motion === undefined ? model.motion : parseMotion(input.motion),
     fps: input.fps === undefined ? model.fps : parseNumber('fps', input.fps),
     frames: input.frames === undefined ? model.frames : parseNumber('frames', input.frames, model),
-    steps: input.steps === undefined ? 25 : parseNumber('steps', input.steps),
+    steps:
+      input.steps === undefined ? (model.steps ?? DEFAULT_STEPS) : parseNumber('steps', input.steps, model),
     seed: input.seed === undefined ? randomSeed() : parseNumber('seed', input.seed),
     noise: input.noise === undefined ? 0.02 : parseNumber('noise', input.noise),
-    guidance: input.guidance === undefined ? [1, 3] : parseGuidance(input.guidance),
+    guidance:
+      input.guidance === undefined ? (model.guidance ?? DEFAULT_GUIDANCE) : parseGuidance(input.guidance),
     size: input.size === undefined ? 'auto' : parseChoice<SizeMode>('size', input.size),
     format: input.format === undefined ? 'mp4' : parseChoice<VideoFormat>('format', input.format),
     loop: input.loop === undefined ? 'off' : parseChoice<LoopMode>('loop', input.loop),
     smooth: input.smooth === undefined ? 'off' : parseChoice<SmoothMode>('smooth', input.smooth),
+    steer: parseSteer(input.steer, prompt, model),
   };
   checkPlayback(resolved);
   return resolved;
@@ -322,5 +373,6 @@ export function formatOptions(o: AnimateOptions): string {
     `--format ${o.format}`,
     `--loop ${o.loop}`,
     `--smooth ${o.smooth}`,
+    ...(o.steer > 0 ? [`--steer ${o.steer}`] : []),
   ].join(' ');
 }

@@ -1,7 +1,8 @@
 /**
  * Stable Video Diffusion image-to-video, step by step as diffusers' StableVideoDiffusionPipeline runs
  * it (docs/svd-pipeline.md): encode the image twice (CLIP, VAE), denoise the latents with the UNet
- * and the Euler scheduler under a per-frame guidance ramp, then decode the frames in temporal chunks.
+ * and the model's scheduler (SVD's Euler, or AnimateLCM's consistency sampler, as AnimateLCM's own
+ * pipeline runs it) under a per-frame guidance ramp, then decode the frames in temporal chunks.
  *
  * Input is an RGB picture already cropped to the output size (preprocess.ts). Output frames stream
  * out chunk by chunk, so the video encoder can work while the next chunk decodes.
@@ -10,25 +11,34 @@ import { clipPixelValues } from './clip-resize.ts';
 import { CanceledError } from './errors.ts';
 import type { ModelInfo } from './model-info.ts';
 import { type FloatTensor, ModelSession } from './onnx-session.ts';
-import type { AnimateOptions } from './options.ts';
+import { type AnimateOptions, steerNeedsTextEncoder } from './options.ts';
 import { vaePixels } from './preprocess.ts';
 import type { ProgressCallback } from './progress.ts';
 import { NormalRng } from './rng.ts';
-import { eulerStep, inputScale, karrasSchedule } from './scheduler.ts';
+import { inputScale, makeSchedule, schedulerStep, stepNeedsNoise } from './scheduler.ts';
+import { steerEmbedding } from './steer.ts';
+import type { ClipTextEncoder } from './text-encoder.ts';
 
 export interface SvdSessions {
   readonly imageEncoder: ModelSession;
   readonly vaeEncoder: ModelSession;
   readonly unet: ModelSession;
   readonly vaeDecoder: ModelSession;
+  /** The CLIP text tower of the experimental steer, when the model folder has one. */
+  readonly textEncoder?: ClipTextEncoder;
 }
 
-/** The two random draws. Tests inject recorded ones; otherwise they come from the seed. */
+/** The random draws. Tests inject recorded ones; otherwise they come from the seed, in this order. */
 export interface InjectedNoise {
   /** [1,3,H,W]: added to the image (× noise strength) before the VAE encoder. Draw 1. */
   readonly noiseAug?: Float32Array;
   /** [1,F,4,h,w]: the initial latents before × init_noise_sigma. Draw 2. */
   readonly initialLatents?: Float32Array;
+  /**
+   * [N,1,F,4,h,w]: the consistency scheduler's noise, slice i at step i. Draw 3, one per step that
+   * adds noise (every step but the last); slices of other steps are ignored. Euler takes none.
+   */
+  readonly stepNoise?: Float32Array;
 }
 
 export interface PipelineRun {
@@ -59,6 +69,7 @@ export interface PipelineRun {
 }
 
 export interface StageTimings {
+  /** CLIP: the image embedding, and the prompt's text embedding when steering. */
   clip_ms: number;
   vae_encode_ms: number;
   unet_step_ms: number[];
@@ -70,6 +81,8 @@ export interface PipelineResult {
   /** Intermediate tensors, for parity checks. */
   readonly clipPixels: Float32Array;
   readonly imageEmbeds: Float32Array;
+  /** The positive conditioning the UNet saw: `imageEmbeds` itself unless steered. */
+  readonly conditioning: Float32Array;
   readonly imageLatents: Float32Array;
 }
 
@@ -96,6 +109,9 @@ export async function runPipeline(
   let t = performance.now();
   const clipPixels = run.clipPixels ?? clipPixelValues(run.rgb, width, height);
   const imageEmbeds = await encodeImage(sessions.imageEncoder, clipPixels);
+  // 1b. Experimental steer: turn the image embedding toward the prompt's CLIP text embedding (steer.ts).
+  //     With steer 0 (the default) the image embedding goes on untouched.
+  const conditioning = await steer(sessions.textEncoder, o, imageEmbeds);
   timings.clip_ms = performance.now() - t;
   checkAbort();
 
@@ -117,8 +133,8 @@ export async function runPipeline(
   const addedTimeIds = new Float32Array(rows * 3);
   for (let b = 0; b < rows; b++) addedTimeIds.set([o.fps - 1, o.motion, o.noise], b * 3);
 
-  // 5. Timesteps: Karras sigmas, continuous t = 0.25 · ln σ.
-  const schedule = karrasSchedule(o.steps, model.sigmaMin, model.sigmaMax);
+  // 5. Timesteps: Karras sigmas, continuous t = 0.25 · ln σ (scheduler.ts).
+  const schedule = makeSchedule(model.scheduler, o.steps);
 
   // 6. Initial latents [1,F,4,h,w] × init_noise_sigma (draw 2, after draw 1).
   const latentFrame = 4 * latentH * latentW;
@@ -127,11 +143,20 @@ export async function runPipeline(
     : rng.randn(frames * latentFrame);
   for (let k = 0; k < latents.length; k++) latents[k] *= schedule.initNoiseSigma;
 
+  // Draw 3: the noise the consistency scheduler adds after step i.
+  const stepNoise = (i: number): Float32Array => {
+    const injected = run.noise?.stepNoise;
+    if (!injected) return rng.randn(latents.length);
+    if (injected.length < (i + 1) * latents.length)
+      throw new RangeError(`injected stepNoise has no slice for step ${i}`);
+    return injected.subarray(i * latents.length, (i + 1) * latents.length);
+  };
+
   // 7. Per-frame guidance scale, linspace(min, max, F).
   const guidance = linspace(minGuidance, maxGuidance, frames);
 
   // 8. Denoising loop. Negative conditioning (embeddings and image latents) is all zeros, batch order [neg, pos].
-  const negativeEmbeds = new Float32Array(imageEmbeds.length);
+  const negativeEmbeds = new Float32Array(conditioning.length);
   const sample = new Float32Array(rows * frames * 8 * latentH * latentW);
   const half = frames * latentFrame;
   const unetSample = sessions.unet.input(5, 'sample');
@@ -147,13 +172,18 @@ export async function runPipeline(
       const positives = Array.from({ length: rows }, (_, r) => first + r === batch - 1);
       fillUnetSample(sample, latents, imageLatents, scale, positives, frames, latentFrame);
       const embeds =
-        rows === 2 ? concat(negativeEmbeds, imageEmbeds) : positives[0] ? imageEmbeds : negativeEmbeds;
-      const out = await sessions.unet.run({
-        [unetSample.name]: { data: sample, dims: [rows, frames, 8, latentH, latentW] },
-        [unetTimestep.name]: { data: schedule.timesteps.subarray(i, i + 1), dims: [1] },
-        [unetEmbeds.name]: { data: embeds, dims: [rows, 1, imageEmbeds.length] },
-        [unetTimeIds.name]: { data: addedTimeIds, dims: [rows, 3] },
-      });
+        rows === 2 ? concat(negativeEmbeds, conditioning) : positives[0] ? conditioning : negativeEmbeds;
+      // The last UNet call gives its arena back before the decoder needs the memory.
+      const last = i === o.steps - 1 && first + rows >= batch;
+      const out = await sessions.unet.run(
+        {
+          [unetSample.name]: { data: sample, dims: [rows, frames, 8, latentH, latentW] },
+          [unetTimestep.name]: { data: schedule.timesteps.subarray(i, i + 1), dims: [1] },
+          [unetEmbeds.name]: { data: embeds, dims: [rows, 1, conditioning.length] },
+          [unetTimeIds.name]: { data: addedTimeIds, dims: [rows, 3] },
+        },
+        last,
+      );
       return out.data;
     };
     let pred: Float32Array;
@@ -163,7 +193,14 @@ export async function runPipeline(
       for (let first = 0; first < batch; first += rows) v.set(await callRows(first), first * half);
       pred = applyGuidance(v, guidance, frames, latentFrame);
     }
-    eulerStep(schedule, i, latents, pred, denoised);
+    schedulerStep(
+      schedule,
+      i,
+      latents,
+      pred,
+      stepNeedsNoise(schedule, i) ? stepNoise(i) : undefined,
+      denoised,
+    );
     const stepMs = performance.now() - t;
     timings.unet_step_ms.push(stepMs);
     if (denoised) run.onDenoised!(denoised, i + 1, o.steps);
@@ -180,12 +217,15 @@ export async function runPipeline(
   for (let c = 0; c < chunks; c++) {
     const start = c * chunkSize;
     const count = Math.min(chunkSize, frames - start);
-    const out = await sessions.vaeDecoder.run({
-      [decoderInput.name]: {
-        data: latents.subarray(start * latentFrame, (start + count) * latentFrame),
-        dims: [count, 4, latentH, latentW],
+    const out = await sessions.vaeDecoder.run(
+      {
+        [decoderInput.name]: {
+          data: latents.subarray(start * latentFrame, (start + count) * latentFrame),
+          dims: [count, 4, latentH, latentW],
+        },
       },
-    });
+      c === chunks - 1,
+    );
     // 10. To pixels: clamp(x/2 + 0.5, 0, 1), CHW → HWC.
     const pixels = toHwcUnit(out, count, height, width);
     run.onProgress?.({ stage: 'decode', chunk: c + 1, chunks });
@@ -193,13 +233,24 @@ export async function runPipeline(
     checkAbort();
   }
   timings.vae_decode_ms = performance.now() - t;
-  return { timings, clipPixels, imageEmbeds, imageLatents };
+  return { timings, clipPixels, imageEmbeds, conditioning, imageLatents };
+}
+
+/** e' = |e| · normalize((1 − s)·ê + s·t̂) for steer s > 0 and a prompt; otherwise e itself. */
+async function steer(
+  textEncoder: ClipTextEncoder | undefined,
+  o: AnimateOptions,
+  imageEmbeds: Float32Array,
+): Promise<Float32Array> {
+  if (!(o.steer > 0) || o.prompt === '') return imageEmbeds;
+  if (!textEncoder) throw steerNeedsTextEncoder();
+  return steerEmbedding(imageEmbeds, await textEncoder.embed(o.prompt), o.steer);
 }
 
 async function encodeImage(session: ModelSession, clipPixels: Float32Array): Promise<Float32Array> {
   const input = session.input(4);
   const size = ModelSession.staticDim(input, 2) ?? CLIP_SIZE;
-  const out = await session.run({ [input.name]: { data: clipPixels, dims: [1, 3, size, size] } });
+  const out = await session.run({ [input.name]: { data: clipPixels, dims: [1, 3, size, size] } }, true);
   return out.data;
 }
 
@@ -216,7 +267,7 @@ async function encodeVaeImage(
   const s32 = Math.fround(strength);
   for (let k = 0; k < pixels.length; k++) pixels[k] = Math.fround(pixels[k]! + Math.fround(s32 * noise[k]!));
   const input = session.input(4);
-  const out = await session.run({ [input.name]: { data: pixels, dims: [1, 3, height, width] } });
+  const out = await session.run({ [input.name]: { data: pixels, dims: [1, 3, height, width] } }, true);
   return out.data;
 }
 

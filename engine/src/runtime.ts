@@ -68,8 +68,10 @@ export function parseDevice(value: string | undefined): Device {
 
 export interface SessionTuning {
   /**
-   * onnxruntime's CPU memory arena. Off by default: the arena keeps the largest activations of every
-   * shape it has seen and never gives them back, which on the CPU is RAM that the next stage needs.
+   * onnxruntime's CPU memory arena (default on). Off, every large buffer is mapped and faulted in
+   * afresh on each call: measured on SVD-XT's VAE decoder at 1024×576, one frame took 243 s instead of
+   * 47 s, for 2.7 GB instead of 3.8 GB peak. The arena keeps its largest blocks, so the memory plan
+   * counts them.
    */
   readonly cpuArena?: boolean;
   /** Intra-op threads; default onnxruntime's (one per physical core). */
@@ -81,13 +83,13 @@ export function sessionOptions(
   provider: Provider,
   tuning: SessionTuning = {},
 ): Ort.InferenceSession.SessionOptions {
-  const arena = tuning.cpuArena ?? false;
+  const arena = tuning.cpuArena ?? true;
   return {
     executionProviders: provider === 'cuda' ? [{ name: 'cuda', deviceId: cudaDeviceId() }] : ['cpu'],
     graphOptimizationLevel: 'all',
     executionMode: 'sequential',
     enableCpuMemArena: arena,
-    // The memory pattern pre-plans one block per input shape; without the arena it has nothing to reuse.
+    // The memory pattern pre-plans one block per input shape inside the arena.
     enableMemPattern: arena,
     ...(tuning.threads ? { intraOpNumThreads: tuning.threads } : {}),
     logSeverityLevel: 3,

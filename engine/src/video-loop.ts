@@ -16,7 +16,7 @@ import type { VideoEncoder } from './video.ts';
 
 export interface LoopOptions {
   readonly loop: LoopMode;
-  /** Frames that will be written; the loop needs to know where the clip ends. */
+  /** Frames that will be written; a loop needs to know where the clip ends (unused when off). */
   readonly sourceFrames: number;
   readonly frameBytes: number;
   /** Write the lead-out that interpolation needs (see above). */
@@ -76,7 +76,8 @@ export function loopEncoder(inner: VideoEncoder, o: LoopOptions): VideoEncoder {
           `expected ${count} frames of ${o.frameBytes} bytes (${count * o.frameBytes}), got ${frames.length} bytes`,
         );
       }
-      if (index + count > n) throw new VideoError(`the loop expects ${n} frames, got more`);
+      if (o.loop !== 'off' && index + count > n)
+        throw new VideoError(`the loop expects ${n} frames, got more`);
       const out: Uint8Array[] = [];
       for (let t = 0; t < count; t++) {
         const frame = take(index + t, frames.subarray(t * o.frameBytes, (t + 1) * o.frameBytes));
@@ -87,7 +88,7 @@ export function loopEncoder(inner: VideoEncoder, o: LoopOptions): VideoEncoder {
     },
 
     async finish() {
-      if (index !== n) {
+      if (o.loop !== 'off' && index !== n) {
         await inner.abort();
         throw new VideoError(`the loop expects ${n} frames, got ${index}`);
       }

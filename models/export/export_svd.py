@@ -4,6 +4,8 @@ folder: image_encoder.onnx, vae_encoder.onnx, unet.onnx, vae_decoder.onnx and mo
 
     export_svd.py SRC --out DIR [--precision fp16|fp32] [--optimize-cuda] [--no-fuse]
     export_svd.py --random-weights [SRC] --out DIR ...    (the real SVD-XT architecture, random weights)
+    export_svd.py SVD_XT_SRC --unet-weights AnimateLCM-SVD-xt.safetensors --out DIR ...   (AnimateLCM-SVD-xt)
+    export_svd.py SRC --out DIR --text-encoder CLIP_DIR   (also the CLIP text tower, for the experimental steer)
 
 The ONNX contract is the one of models/tiny (see models/export/README.md): every input and output is
 float32 at the session boundary, with the same names and dynamic axes. --precision fp16 stores weights
@@ -12,6 +14,9 @@ Attention is fused by default for every target (fuse_attention.py: each unfused 
 com.microsoft MultiHeadAttention, whose CPU kernel is a flash attention that never holds the score matrix);
 --no-fuse keeps the exporter's MatMul/Softmax/MatMul, and model.json's `attention` records what was done.
 torch, diffusers and transformers are imported only when a conversion runs, so --help needs none of them.
+--unet-weights loads a UNet state dict (safetensors) strictly into the source's UNet architecture, as for
+AnimateLCM-SVD-xt; model.json then names AnimateLCM's scheduler and its defaults (4 steps, guidance 1-1.2),
+unless --scheduler euler says otherwise.
 Set DIFFUSERS_SRC to a diffusers checkout's `src` folder to use it instead of an installed diffusers.
 """
 
@@ -53,6 +58,19 @@ SVD_XT_CLIP = {  # OpenCLIP ViT-H/14 image tower with a 1024-d projection
     'patch_size': 14, 'image_size': 224, 'projection_dim': 1024, 'hidden_act': 'gelu', 'layer_norm_eps': 1e-5,
 }
 SVD_SCHEDULER = {'sigma_min': 0.002, 'sigma_max': 700.0, 'prediction_type': 'v_prediction'}
+# What model.json's `scheduler` holds for the stock checkpoints (the engine's Euler step), and the option
+# defaults they were tuned for.
+EULER = {'name': 'EulerDiscreteScheduler', **SVD_SCHEDULER}
+EULER_DEFAULTS = {'steps': 25, 'guidance': [1.0, 3.0]}
+# AnimateLCM-SVD-xt (wangfuyun/AnimateLCM-SVD-xt): SVD-XT's UNet distilled for a few steps, sampled with
+# this consistency scheduler. The values are those of G-U-N/AnimateLCM's animatelcm_svd/app.py; the
+# defaults are its demo's (4 steps, guidance 1 on the first frame to 1.2 on the last).
+ANIMATELCM = {'name': 'AnimateLCMSVDStochasticIterativeScheduler', 'num_train_timesteps': 40, 'sigma_min': 0.002,
+              'sigma_max': 700.0, 'sigma_data': 1.0, 's_noise': 1.0, 'rho': 7.0, 'clip_denoised': False}
+ANIMATELCM_DEFAULTS = {'steps': 4, 'guidance': [1.0, 1.2]}
+LICENSE_ANIMATELCM = ('UNet weights from wangfuyun/AnimateLCM-SVD-xt (AnimateLCM, a distillation of SVD-XT; see that '
+                      'repository for its terms); the other parts and the base model are Stable Video Diffusion by '
+                      'Stability AI, under the Stability AI Community License.')
 # The EulerDiscreteScheduler config of the SVD checkpoints (for building a diffusers pipeline).
 SVD_SCHEDULER_CONFIG = {
     **SVD_SCHEDULER, 'beta_start': 0.00085, 'beta_end': 0.012, 'beta_schedule': 'scaled_linear',
@@ -90,12 +108,28 @@ def parse_args(argv: list[str] | None):
     p.add_argument('--width', type=int, default=1024, help='native width for model.json (default 1024)')
     p.add_argument('--height', type=int, default=576, help='native height for model.json (default 576)')
     p.add_argument('--check', action='store_true', help='compare each fp32 export with torch on onnxruntime (CPU)')
-    p.add_argument('--only', choices=PARTS, action='append', help='export only this part (repeatable)')
+    p.add_argument('--only', choices=PARTS + ('text_encoder',), action='append',
+                   help='export only this part (repeatable)')
+    p.add_argument('--text-encoder', metavar='DIR',
+                   help='also export the text tower of laion/CLIP-ViT-H-14-laion2B-s32B-b79K (its transformers folder) '
+                        'to text_encoder.onnx with its tokenizer, for the experimental steer option')
+    p.add_argument('--bpe-vocab', metavar='FILE',
+                   help="CLIP's bpe_simple_vocab_16e6.txt.gz (default: the one in the installed open-clip-torch)")
+    p.add_argument('--unet-weights', metavar='FILE',
+                   help='a .safetensors UNet state dict loaded strictly into the UNet (AnimateLCM-SVD-xt)')
+    p.add_argument('--scheduler', choices=('auto', 'euler', 'animatelcm'), default='auto',
+                   help="what model.json names: auto is animatelcm with --unet-weights, else SVD's euler")
     args = p.parse_args(argv)
-    if not args.random_weights and not args.src:
+    if args.unet_weights and not (args.unet_weights.endswith('.safetensors') and os.path.isfile(args.unet_weights)):
+        p.error(f'--unet-weights needs an existing .safetensors file (got {args.unet_weights})')
+    if args.scheduler == 'auto':
+        args.scheduler = 'animatelcm' if args.unet_weights else 'euler'
+    if not args.random_weights and not args.src and args.only != ['text_encoder']:
         p.error('give a diffusers folder, or --random-weights')
     if args.precision == 'fp32' and args.optimize_cuda:
         p.error('--optimize-cuda makes an fp16 CUDA model: use it with --precision fp16')
+    if args.only and 'text_encoder' in args.only and (not args.text_encoder or len(args.only) > 1):
+        p.error('--only text_encoder needs --text-encoder DIR, and is not combined with other parts')
     if args.optimize_cuda and not args.fuse:
         p.error('--optimize-cuda fuses the UNet: it cannot be combined with --no-fuse')
     return args
@@ -127,19 +161,39 @@ def build_models(args, torch, device: str = 'cpu'):
     from diffusers import AutoencoderKLTemporalDecoder, UNetSpatioTemporalConditionModel
     from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
 
+    unet = None
+    if args.unet_weights:  # the architecture only (no memory, no init), then the file's tensors in place
+        with torch.device('meta'):
+            unet = UNetSpatioTemporalConditionModel(**read_config(args.src, 'unet', SVD_XT_UNET))
+        load_unet_weights(torch, unet, args.unet_weights)
     if args.random_weights:
         torch.manual_seed(0)
         with torch.device(device):  # initialising 1.5 B parameters is much faster on the GPU
-            unet = UNetSpatioTemporalConditionModel(**read_config(args.src, 'unet', SVD_XT_UNET))
+            unet = unet or UNetSpatioTemporalConditionModel(**read_config(args.src, 'unet', SVD_XT_UNET))
             vae = AutoencoderKLTemporalDecoder(**read_config(args.src, 'vae', SVD_XT_VAE))
             clip = CLIPVisionModelWithProjection(CLIPVisionConfig(**read_config(args.src, 'image_encoder', SVD_XT_CLIP)))
     else:
         src = args.src
         kw = lambda sub: {'subfolder': sub, 'variant': weights_variant(src, sub)}  # noqa: E731  (cast to fp32 below)
-        unet = UNetSpatioTemporalConditionModel.from_pretrained(src, **kw('unet'))
+        unet = unet or UNetSpatioTemporalConditionModel.from_pretrained(src, **kw('unet'))
         vae = AutoencoderKLTemporalDecoder.from_pretrained(src, **kw('vae'))
         clip = CLIPVisionModelWithProjection.from_pretrained(src, **kw('image_encoder'))
     return clip.float().eval(), vae.float().eval(), unet.float().eval()
+
+
+def load_unet_weights(torch, unet, path: str) -> None:
+    """Loads a state dict strictly (every key, every shape) into `unet`, which may live on the meta device."""
+    from safetensors.torch import load_file
+
+    state = load_file(path)
+    try:
+        unet.load_state_dict(state, strict=True, assign=True)
+    except RuntimeError as err:
+        raise SystemExit(f'export_svd: {path} does not fit the UNet of this architecture: {err}') from err
+    left = [n for n, t in [*unet.named_parameters(), *unet.named_buffers()] if t.is_meta]
+    if left:
+        raise SystemExit(f'export_svd: {path} left {len(left)} UNet tensors unset, e.g. {left[0]}')
+    log(f'UNet weights from {path}: {len(state)} tensors')
 
 
 def wrappers(torch, clip, vae, unet):
@@ -253,13 +307,20 @@ def attention_record(args, out: str, parts: dict) -> dict:
 
 
 def write_model_json(args, out: str, files: dict, dtypes: dict, vae_cfg: dict, unet_cfg: dict, sched: dict,
-                     attention: dict) -> dict:
+                     attention: dict, text_encoder: dict | None = None) -> dict:
     src_name = os.path.basename(os.path.normpath(args.src)) if args.src else 'svd-xt'
     is_11 = bool(re.search(r'1[-_.]1', src_name))
-    name = args.name or (f'{src_name} (random weights)' if args.random_weights else src_name)
+    weights = os.path.splitext(os.path.basename(args.unet_weights))[0] if args.unet_weights else None
+    base = weights or src_name
+    name = args.name or (f'{base} (random weights)' if args.random_weights else base)
+    if args.scheduler == 'animatelcm':
+        scheduler, defaults = dict(ANIMATELCM), ANIMATELCM_DEFAULTS
+    else:
+        scheduler, defaults = {**EULER, **{k: sched.get(k, v) for k, v in SVD_SCHEDULER.items()}}, EULER_DEFAULTS
     meta = {
         'name': name,
         'description': f'{src_name} exported by models/export/export_svd.py, {args.precision}'
+                       + (f', UNet weights from {weights}' if weights else '')
                        + (', CUDA-optimised UNet' if args.optimize_cuda else '')
                        + '; every model input and output is float32.',
         'random_weights': bool(args.random_weights),
@@ -270,12 +331,16 @@ def write_model_json(args, out: str, files: dict, dtypes: dict, vae_cfg: dict, u
         'motion': args.motion,
         'noise_aug_strength': 0.02,
         'vae_scaling_factor': float(vae_cfg.get('scaling_factor', 0.18215)),
-        'scheduler': {k: sched.get(k, v) for k, v in SVD_SCHEDULER.items()},
+        'scheduler': scheduler,
+        'steps': defaults['steps'],
+        'guidance': defaults['guidance'],
         'dtypes': dtypes,
         'files': files,
         'attention': attention,
-        'license': LICENSE_RANDOM if args.random_weights else LICENSE_REAL,
+        'license': LICENSE_RANDOM if args.random_weights else LICENSE_ANIMATELCM if weights else LICENSE_REAL,
     }
+    if text_encoder:
+        meta['text_encoder'] = text_encoder
     with open(os.path.join(out, 'model.json'), 'w') as f:
         json.dump(meta, f, indent=2)
         f.write('\n')
@@ -296,6 +361,17 @@ def fit_preview(out: str) -> dict | None:
     return json.loads(r.stdout.strip().splitlines()[-1])
 
 
+def export_text(torch, args, dev: str, report: dict) -> dict:
+    """The CLIP text tower and its tokenizer (export_text_encoder.py); returns model.json's `text_encoder`."""
+    from export_text_encoder import export_text_encoder
+
+    t = time.time()
+    text = export_text_encoder(torch, args, args.out, dev, export_fp32, check)
+    report['parts']['text_encoder'] = {**text['report'], 'precision': 'fp32', 'seconds': round(time.time() - t, 1)}
+    log(f"text_encoder: {report['parts']['text_encoder']}")
+    return text['entry']
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     import torch
@@ -305,6 +381,19 @@ def main(argv: list[str] | None = None) -> int:
     dev = 'cuda' if args.device == 'cuda' or (args.device == 'auto' and torch.cuda.is_available()) else 'cpu'
     os.makedirs(args.out, exist_ok=True)
     t0 = time.time()
+    if args.only == ['text_encoder']:  # into an existing model folder: add the entry to its model.json
+        report = {'parts': {}}
+        meta_path = os.path.join(args.out, 'model.json')
+        if not os.path.exists(meta_path):
+            raise SystemExit(f'export_svd: --only text_encoder adds to an exported model folder; {meta_path} is missing')
+        with open(meta_path) as f:
+            meta = json.load(f)
+        meta['text_encoder'] = export_text(torch, args, dev, report)
+        with open(meta_path, 'w') as f:
+            json.dump(meta, f, indent=2)
+            f.write('\n')
+        print(json.dumps({**report, 'out': args.out, 'seconds': round(time.time() - t0, 1)}))
+        return 0
     clip, vae, unet = build_models(args, torch, dev)
     log(f'built models in {time.time() - t0:.0f} s; tracing on {dev}')
     clip, vae, unet = clip.to(dev), vae.to(dev), unet.to(dev)
@@ -344,9 +433,13 @@ def main(argv: list[str] | None = None) -> int:
         info['seconds'] = round(time.time() - t, 1)
         report['parts'][part] = info
         log(f'{part}: {info}')
+    text_entry = export_text(torch, args, dev, report) if args.text_encoder and not args.only else None
+    if text_entry is None and args.only and os.path.exists(os.path.join(args.out, 'model.json')):
+        with open(os.path.join(args.out, 'model.json')) as f:  # keep a text encoder exported earlier
+            text_entry = json.load(f).get('text_encoder')
     report['model'] = write_model_json(args, args.out, files, dtypes, dict(vae.config), dict(unet.config),
                                        read_config(args.src, 'scheduler', SVD_SCHEDULER_CONFIG, optional=True),
-                                       attention_record(args, args.out, attention))
+                                       attention_record(args, args.out, attention), text_entry)
     if not args.only:
         report['preview'] = fit_preview(args.out)
     report['out'] = args.out

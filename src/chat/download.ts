@@ -1,8 +1,8 @@
 /**
  * Downloads a picture a chat user pointed at, only from allowed hosts (`ATTACHMENT_HOSTS`), with a
  * size cap, a timeout and a content-type + magic-byte check. Redirects are followed by hand so that
- * each hop is checked against the list again; extra headers (a Slack bot token) therefore only ever
- * reach allowed hosts.
+ * each hop is checked against the list again. Credentials (a Slack bot token) go only to the hosts
+ * named with them, and never again once a redirect has left those hosts.
  */
 
 export type DownloadErrorCode =
@@ -38,7 +38,19 @@ export function parseHostList(value: string | undefined): readonly string[] {
   return list.length > 0 ? list : DEFAULT_ATTACHMENT_HOSTS;
 }
 
+/**
+ * The largest picture the bots fetch, in bytes: the job service's default upload limit (20 MB,
+ * `MAX_UPLOAD_MB` × 10⁶). Decimal megabytes, like the service, so nothing is downloaded only to be refused.
+ */
+export const DEFAULT_MAX_IMAGE_BYTES = 20_000_000;
+
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]']);
+
+/** `host` or `host:port`, lower case: what host lists hold. */
+function hostKey(url: URL): string {
+  const hostname = url.hostname.toLowerCase();
+  return url.port ? `${hostname}:${url.port}` : hostname;
+}
 
 /**
  * True when `url` may be fetched: https (or http to a loopback host) and its host listed. An entry
@@ -47,20 +59,29 @@ const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]']);
 export function isAllowedUrl(url: URL, hosts: readonly string[]): boolean {
   const hostname = url.hostname.toLowerCase();
   if (url.protocol !== 'https:' && !(url.protocol === 'http:' && LOOPBACK.has(hostname))) return false;
-  const host = url.port ? `${hostname}:${url.port}` : hostname;
-  return hosts.includes(host);
+  return hosts.includes(hostKey(url));
+}
+
+/** Headers that prove who the bot is (a bot token), and the only hosts that may see them. */
+export interface Credentials {
+  readonly headers: Readonly<Record<string, string>>;
+  /** `host` or `host:port` entries, matched like {@link isAllowedUrl}. */
+  readonly hosts: readonly string[];
 }
 
 export interface DownloadOptions {
   readonly allowedHosts: readonly string[];
-  /** @default 20 MiB (the job service's upload limit) */
+  /** @default {@link DEFAULT_MAX_IMAGE_BYTES} (the job service's upload limit) */
   readonly maxBytes?: number;
   /** Whole download, redirects included. @default 15000 */
   readonly timeoutMs?: number;
   /** @default 5 */
   readonly maxRedirects?: number;
-  /** Sent on every hop (all hops are allowed hosts), e.g. `Authorization` for Slack. */
-  readonly headers?: Readonly<Record<string, string>>;
+  /**
+   * Sent on a hop only while every hop so far, this one included, is on `credentials.hosts`: a
+   * redirect to another host (even an allowed one) drops them for the rest of the download.
+   */
+  readonly credentials?: Credentials;
 }
 
 export interface Downloaded {
@@ -91,7 +112,7 @@ export function sniffImage(bytes: Uint8Array): 'png' | 'jpeg' | 'gif' | 'webp' |
 
 /** Fetches `url` under the rules above; throws {@link DownloadError} saying why it refused. */
 export async function downloadImage(url: string, options: DownloadOptions): Promise<Downloaded> {
-  const maxBytes = options.maxBytes ?? 20 * 1024 * 1024;
+  const maxBytes = options.maxBytes ?? DEFAULT_MAX_IMAGE_BYTES;
   const maxRedirects = options.maxRedirects ?? 5;
   const signal = AbortSignal.timeout(options.timeoutMs ?? 15_000);
   let current: URL;
@@ -100,6 +121,7 @@ export async function downloadImage(url: string, options: DownloadOptions): Prom
   } catch (err) {
     throw new DownloadError('bad_url', 'the picture link is not a valid URL', { cause: err });
   }
+  let trusted = options.credentials !== undefined;
   for (let hop = 0; ; hop++) {
     if (!isAllowedUrl(current, options.allowedHosts)) {
       throw new DownloadError(
@@ -107,9 +129,11 @@ export async function downloadImage(url: string, options: DownloadOptions): Prom
         `pictures can only be downloaded from ${options.allowedHosts.join(', ')}`,
       );
     }
+    trusted &&= options.credentials!.hosts.includes(hostKey(current));
+    const headers = trusted ? { ...options.credentials!.headers } : {};
     let res: Response;
     try {
-      res = await fetch(current, { redirect: 'manual', signal, headers: { ...options.headers } });
+      res = await fetch(current, { redirect: 'manual', signal, headers });
     } catch (err) {
       if (signal.aborted)
         throw new DownloadError('timeout', 'the picture took too long to download', { cause: err });
@@ -167,8 +191,9 @@ async function readCapped(res: Response, maxBytes: number, signal: AbortSignal):
   }
 }
 
+/** Decimal units, as the job service counts them: 20 000 000 bytes is `20 MB`. */
 export function formatBytes(n: number): string {
-  if (n >= 1024 * 1024) return `${Math.round((n / 1024 / 1024) * 10) / 10} MB`;
-  if (n >= 1024) return `${Math.round(n / 1024)} KB`;
+  if (n >= 1_000_000) return `${Math.round(n / 100_000) / 10} MB`;
+  if (n >= 1000) return `${Math.round(n / 1000)} KB`;
   return `${n} B`;
 }

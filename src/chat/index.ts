@@ -1,10 +1,12 @@
 /** The chat layer shared by the Discord and Slack adapters; see README.md in this folder. */
 
-export type { DownloadErrorCode, Downloaded, DownloadOptions } from './download.ts';
+export type { Credentials, DownloadErrorCode, Downloaded, DownloadOptions } from './download.ts';
 export {
   DEFAULT_ATTACHMENT_HOSTS,
+  DEFAULT_MAX_IMAGE_BYTES,
   DownloadError,
   downloadImage,
+  formatBytes,
   isAllowedUrl,
   parseHostList,
   sniffImage,
@@ -13,6 +15,7 @@ export type { HelpTextOptions } from './help-text.ts';
 export { helpText } from './help-text.ts';
 export type { ModelDefaults, ParsedChatText } from './option-text.ts';
 export { parseChatText, tokenize } from './option-text.ts';
+export type { Escape } from './render.ts';
 export {
   formatEta,
   isFinished,
@@ -21,6 +24,8 @@ export {
   progressBar,
   renderCaption,
   renderProgress,
+  renderQuota,
+  verbatim,
 } from './render.ts';
 export { serviceModel } from './service-model.ts';
 export type { ThrottleOptions, ThrottleStats } from './throttle.ts';

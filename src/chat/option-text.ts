@@ -5,13 +5,14 @@
  */
 import {
   type AnimateOptionsInput,
-  type ModelInfo,
   OptionError,
+  type OptionModel,
   optionSpecs,
   resolveOptions,
 } from '@stillmotion/engine';
 
-export type ModelDefaults = Pick<ModelInfo, 'frames' | 'fps' | 'motion'>;
+/** The model's option defaults and limits (frames, fps, motion, its scheduler's steps and guidance), and whether it can steer. */
+export type ModelDefaults = OptionModel;
 
 export interface ParsedChatText {
   /** The words that are not options (and any `--prompt` value), joined by single spaces. */

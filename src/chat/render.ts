@@ -1,10 +1,19 @@
 /**
  * Text both chat adapters show for a job: the progress line that is edited as the job moves
  * (queue position and ETA, then a bar with step i/N and ETA, then encoding), the caption of the
- * result (prompt, seed, options) and the motion of the More/Less motion buttons.
+ * result (prompt, seed, options) and the motion of the More/Less motion buttons. User text in them
+ * (the prompt, an error that may quote it) goes through the platform's `inert` escape, so that it cannot
+ * ping, link or format anything.
  */
 import { type AnimateOptions, describePlayback, formatOptions } from '@stillmotion/engine';
+import type { QuotaUsage } from '../service/quota.ts';
 import type { JobView } from '../service/types.ts';
+
+/** Makes user text inert in one platform's markup (Slack mrkdwn, Discord markdown). */
+export type Escape = (userText: string) => string;
+
+/** For places no markup reads (plain-text fields, logs). */
+export const verbatim: Escape = (text) => text;
 
 /** `~45 s`, `~2 min 5 s`, `~1 h 3 min`; `unknown` when the service has no estimate yet. */
 export function formatEta(seconds: number | null | undefined): string {
@@ -29,7 +38,7 @@ function startsIn(seconds: number | null | undefined): string {
 }
 
 /** The one-line status of a job, for the message that is edited while it waits and runs. */
-export function renderProgress(job: JobView): string {
+export function renderProgress(job: JobView, inert: Escape): string {
   switch (job.state) {
     case 'queued':
       return `⏳ Queued${job.position > 0 ? `: position ${job.position}` : ''} · starts ${startsIn(job.start_eta_s)} · ETA ${formatEta(job.eta_s)}`;
@@ -44,7 +53,7 @@ export function renderProgress(job: JobView): string {
     case 'succeeded':
       return '✅ Done.';
     case 'failed':
-      return `❌ Failed: ${job.error ?? 'unknown error'}`;
+      return `❌ Failed: ${inert(job.error ?? 'unknown error')}`;
     case 'canceled':
       return '✖️ Canceled.';
   }
@@ -59,8 +68,8 @@ export function isFinished(job: Pick<JobView, 'state'>): boolean {
  * The result's caption: prompt, seed, what was made (frames and rate after `loop` and `smooth`)
  * and every option in the grammar users type.
  */
-export function renderCaption(job: Pick<JobView, 'options' | 'seed'>): string {
-  const prompt = job.options.prompt ? `“${job.options.prompt}”` : '(no prompt)';
+export function renderCaption(job: Pick<JobView, 'options' | 'seed'>, inert: Escape): string {
+  const prompt = job.options.prompt ? `“${inert(job.options.prompt)}”` : '(no prompt)';
   return `${prompt}\nseed ${job.seed} · ${describePlayback(job.options)} · \`${formatOptions({ ...job.options, seed: job.seed })}\``;
 }
 
@@ -78,4 +87,18 @@ export function nextMotion(
 ): number | null {
   const next = job.options.motion + delta;
   return next >= MOTION_MIN && next <= MOTION_MAX ? next : null;
+}
+
+/**
+ * What is left of today's quotas, for `/jobs` and Slack's help: e.g. "Today: 3 of 5 jobs left for
+ * you, 18 of 20 for this server · resets 00:00 UTC". Undefined when no quota applies.
+ */
+export function renderQuota(usage: QuotaUsage, guildWord = 'this server'): string | undefined {
+  const parts = [
+    usage.user && `${usage.user.left} of ${usage.user.limit} jobs left for you`,
+    usage.guild && `${usage.guild.left} of ${usage.guild.limit} for ${guildWord}`,
+  ].filter(Boolean);
+  if (parts.length === 0) return undefined;
+  const hours = Math.max(0, Math.ceil((usage.resets_at - Date.now()) / 3_600_000));
+  return `Today: ${parts.join(', ')} · resets 00:00 UTC (in ${hours <= 1 ? 'under an hour' : `${hours} h`})`;
 }

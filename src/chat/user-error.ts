@@ -1,12 +1,15 @@
 /**
  * Maps any error to the short reply a chat user sees: what went wrong and what to do. `expected`
- * is false for faults (bugs, GPU failures) that the adapter should log at error level.
+ * is false for faults (bugs, GPU failures) that the adapter should log at error level. Error
+ * messages can quote the user (a typed value, a file name), so each goes through the platform's
+ * `inert` escape; the words around them are the bot's own.
  */
 
 import { EngineError, ImageError, OptionError } from '@stillmotion/engine';
 import { ServiceError } from '../service/types.ts';
 import { DownloadError } from './download.ts';
 import { UploadTooLargeError } from './upload-fit.ts';
+import type { Escape } from './render.ts';
 
 export interface UserError {
   readonly text: string;
@@ -15,26 +18,32 @@ export interface UserError {
 
 const PICTURE_TYPES = 'PNG, JPEG, WebP, GIF or AVIF';
 
-/** `help` is how users reach the option list on this platform, e.g. "`/animate help`". */
-export function userError(err: unknown, help = '`/animate help`'): UserError {
+/**
+ * `inert` makes user text inert in the platform's markup; `help` is how users reach the option
+ * list there, e.g. "`/animate help`".
+ */
+export function userError(err: unknown, inert: Escape, help = '`/animate help`'): UserError {
   if (err instanceof OptionError) {
-    return { text: `❌ ${capitalize(err.message)}. See ${help} for every option.`, expected: true };
+    return { text: `❌ ${inert(capitalize(err.message))}. See ${help} for every option.`, expected: true };
   }
-  if (err instanceof ImageError) return { text: imageText(err.code, err.message), expected: true };
-  if (err instanceof DownloadError) return { text: downloadText(err), expected: true };
-  if (err instanceof ServiceError) return serviceText(err, help);
-  if (err instanceof UploadTooLargeError) return { text: `❌ ${capitalize(err.message)}.`, expected: true };
+  if (err instanceof ImageError) return { text: imageText(err.code, inert(err.message)), expected: true };
+  if (err instanceof DownloadError)
+    return { text: downloadText(err.code, inert(err.message)), expected: true };
+  if (err instanceof ServiceError) return serviceText(err, inert, help);
+  if (err instanceof UploadTooLargeError)
+    return { text: `❌ ${inert(capitalize(err.message))}.`, expected: true };
   if (err instanceof EngineError && err.code === 'canceled')
     return { text: '✖️ The job was canceled.', expected: true };
   if (err instanceof EngineError) {
     return {
-      text: `❌ The GPU failed on this job (${err.message}). Try again, perhaps with fewer frames.`,
+      text: `❌ The GPU failed on this job (${inert(err.message)}). Try again, perhaps with fewer frames.`,
       expected: false,
     };
   }
   return { text: '❌ Something went wrong on my side. Please try again in a moment.', expected: false };
 }
 
+/** `message` is already escaped. */
 function imageText(code: string, message: string): string {
   switch (code) {
     case 'unsupported_type':
@@ -49,23 +58,24 @@ function imageText(code: string, message: string): string {
   }
 }
 
-function downloadText(err: DownloadError): string {
-  switch (err.code) {
+/** `message` is already escaped. */
+function downloadText(code: DownloadError['code'], message: string): string {
+  switch (code) {
     case 'host_not_allowed':
-      return `❌ I can't fetch that picture: ${err.message}. Upload it as an attachment instead.`;
+      return `❌ I can't fetch that picture: ${message}. Upload it as an attachment instead.`;
     case 'too_large':
-      return `❌ That picture is too large: ${err.message}. Send a smaller one.`;
+      return `❌ That picture is too large: ${message}. Send a smaller one.`;
     case 'not_image':
-      return `❌ That file is not a picture I can use (${err.message}). Send a ${PICTURE_TYPES} picture.`;
+      return `❌ That file is not a picture I can use (${message}). Send a ${PICTURE_TYPES} picture.`;
     case 'timeout':
       return '❌ The picture took too long to download. Try again, or upload a smaller one.';
     default:
-      return `❌ I couldn't download that picture (${err.message}). Upload it again.`;
+      return `❌ I couldn't download that picture (${message}). Upload it again.`;
   }
 }
 
-function serviceText(err: ServiceError, help: string): UserError {
-  const msg = capitalize(err.message);
+function serviceText(err: ServiceError, inert: Escape, help: string): UserError {
+  const msg = inert(capitalize(err.message));
   if (err.option) return { text: `❌ ${msg}. See ${help} for every option.`, expected: true };
   switch (err.status) {
     case 400:
@@ -79,7 +89,7 @@ function serviceText(err: ServiceError, help: string): UserError {
     case 413:
     case 415:
     case 422:
-      return { text: imageText(err.code, err.message), expected: true };
+      return { text: imageText(err.code, inert(err.message)), expected: true };
     case 429:
       return { text: `⏳ ${msg}. Wait for a job to finish, then try again.`, expected: true };
     case 503:
@@ -88,7 +98,7 @@ function serviceText(err: ServiceError, help: string): UserError {
         expected: false,
       };
     default:
-      return { text: `❌ The GPU service failed (${err.message}). Try again in a moment.`, expected: false };
+      return { text: `❌ The GPU service failed (${msg}). Try again in a moment.`, expected: false };
   }
 }
 

@@ -4,12 +4,14 @@
  * message.
  */
 import type { JobService, JobView } from '../service/types.ts';
-import { isFinished, renderProgress } from './render.ts';
+import { type Escape, isFinished, renderProgress } from './render.ts';
 import { ProgressThrottle } from './throttle.ts';
 
 export interface WatchOptions {
   /** Edits the status message; called at most once per `intervalMs`, never concurrently. */
   readonly show: (text: string, job: JobView) => Promise<unknown>;
+  /** How user text is made inert in the platform's markup (see render.ts). */
+  readonly escape: Escape;
   /** @default 1500 */
   readonly intervalMs?: number;
   /** An intermediate edit failed (logged by the caller; watching goes on). */
@@ -40,7 +42,10 @@ export function watchJob(service: JobService, id: string, options: WatchOptions)
     const finish = (job: JobView) => {
       done = true;
       unsubscribe?.();
-      const text = typeof options.showFinal === 'function' ? options.showFinal(job) : renderProgress(job);
+      const text =
+        typeof options.showFinal === 'function'
+          ? options.showFinal(job)
+          : renderProgress(job, options.escape);
       const end = options.showFinal ? throttle.final(text) : Promise.resolve(throttle.close());
       end.then(
         () => resolve({ job, edits: throttle.stats.sent, editTimes: throttle.stats.sendTimes }),
@@ -51,7 +56,7 @@ export function watchJob(service: JobService, id: string, options: WatchOptions)
       if (done) return;
       latest = job;
       if (isFinished(job)) finish(job);
-      else throttle.update(renderProgress(job));
+      else throttle.update(renderProgress(job, options.escape));
     };
     unsubscribe = service.subscribe(id, onJob);
     if (done) unsubscribe();

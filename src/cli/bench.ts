@@ -4,6 +4,7 @@
  * Times one whole job per run, stage by stage, after the engine's own (small) warm-up, and prints one JSON line on stdout:
  * milliseconds for preprocess, clip, vae_encode, unet per step (median), vae_decode and video, the
  * total, peak RSS, provider and model. With several runs, each number is the median over runs.
+ * Steps and guidance default to the model's (25 and 1-3 for SVD, 4 and 1-1.2 for AnimateLCM-SVD-xt).
  * Live previews are on in the runs, as in the sidecar. Their cost per step is timed on its own (medians
  * of 5, nothing else running): `preview_map_ms` (x0 → RGB, in the loop) and `preview_encode_ms` (the
  * WebP, in sharp's threads) for this job's latents; `previews_per_job` (the engine keeps previews within
@@ -33,6 +34,7 @@ export interface BenchReport {
   provider: string;
   frames: number;
   steps: number;
+  guidance: readonly [number, number];
   width: number;
   height: number;
   runs: number;
@@ -58,6 +60,8 @@ export interface BenchReport {
   preview_share: number;
   preview_svd_size_ms: { map: number; encode: number };
   peak_rss_mb: number;
+  /** CPU seconds (user + system, all threads) per run: less sensitive than wall time to a busy machine. */
+  cpu_s: number;
 }
 
 const median = (xs: readonly number[]) => {
@@ -66,6 +70,10 @@ const median = (xs: readonly number[]) => {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 };
 const round = (x: number) => Math.round(x * 100) / 100;
+const cpuSeconds = (since: NodeJS.CpuUsage) => {
+  const d = process.cpuUsage(since);
+  return (d.user + d.system) / 1e6;
+};
 
 export async function bench(opts: {
   model?: string;
@@ -87,7 +95,7 @@ export async function bench(opts: {
   const { width, height } = engine.model;
   const options = engine.resolveOptions({
     frames: opts.frames,
-    steps: opts.steps ?? 25,
+    steps: opts.steps,
     seed: 1,
     size: 'landscape',
   });
@@ -113,6 +121,7 @@ export async function bench(opts: {
     const runs = Math.max(1, opts.runs ?? 1);
     const results: AnimateTimings[] = [];
     let plan: MemoryPlan | undefined;
+    const cpuBefore = process.cpuUsage();
     for (let r = 0; r < runs; r++) {
       t = performance.now();
       const result = await engine.animate(picture, options, {
@@ -138,6 +147,7 @@ export async function bench(opts: {
       provider: engine.provider,
       frames: options.frames,
       steps: options.steps,
+      guidance: options.guidance,
       width,
       height,
       runs,
@@ -162,6 +172,7 @@ export async function bench(opts: {
         ) / 10_000,
       preview_svd_size_ms: await previewCost(engine, 25, 72, 128, 7),
       peak_rss_mb: round(process.resourceUsage().maxRSS / 1024),
+      cpu_s: round(cpuSeconds(cpuBefore) / runs),
     };
   } finally {
     await engine.release();

@@ -1,13 +1,17 @@
 /**
- * `npm run --silent parity -- <model_dir> <case_dir>`: runs one reference case of diffusers'
- * StableVideoDiffusionPipeline (the format of shared/fixtures/svd-tiny/case_public) through our
- * engine with the case's two recorded noise draws and parameters, and prints one JSON line:
- * the frame errors in the [0,1] scale, and per-stage errors (null where the case lacks the tensor).
- * Exits 1 when max_abs_err > 2e-3, 2 on bad usage. Logs go to stderr.
+ * `npm run --silent parity -- <model_dir> <case_dir>`: runs one reference case (the format of
+ * shared/fixtures/svd-tiny/case_public: diffusers' StableVideoDiffusionPipeline; or of
+ * test/fixtures/case_animatelcm: AnimateLCM's pipeline and scheduler) through our engine with the
+ * case's recorded noise draws and parameters, and prints one JSON line: the frame errors in the [0,1]
+ * scale, and per-stage errors (null where the case lacks the tensor). The model folder must name the
+ * scheduler the case ran (case.json `scheduler.name`; none means Euler), e.g.
+ * test/fixtures/tiny-animatelcm for the AnimateLCM case.
+ * Exits 1 when max_abs_err > 2e-3, 2 on bad usage. Logs go to stderr. `--sequential-guidance` runs the
+ * two guidance halves as two batch-1 UNet calls (the engine's low-memory mode), which must match too.
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { loadImage, resolveOptions, runPipeline, SvdEngine } from '@stillmotion/engine';
+import { EULER, loadImage, resolveOptions, runPipeline, SvdEngine } from '@stillmotion/engine';
 import { compare, type ErrorStats, readF32 } from './tensor-file.ts';
 
 export const PARITY_TOLERANCE = 2e-3;
@@ -34,14 +38,25 @@ export interface ParityReport {
   image_latents_max_abs_err: number | null;
   frames: number;
   steps: number;
+  scheduler: string;
   provider: string;
   pass: boolean;
 }
 
-export async function runParity(modelDir: string, caseDir: string): Promise<ParityReport> {
-  const params = JSON.parse(readFileSync(path.join(caseDir, 'case.json'), 'utf8')).params as CaseParams;
+export async function runParity(
+  modelDir: string,
+  caseDir: string,
+  opts: { sequentialGuidance?: boolean } = {},
+): Promise<ParityReport> {
+  const reference = JSON.parse(readFileSync(path.join(caseDir, 'case.json'), 'utf8'));
+  const params = reference.params as CaseParams;
+  const scheduler: string = reference.scheduler?.name ?? EULER.name;
   const engine = await SvdEngine.load({ modelDir, device: process.env.SVD_DEVICE ?? 'cpu' });
   try {
+    if (engine.model.scheduler.name !== scheduler)
+      throw new Error(
+        `${caseDir} was made with ${scheduler}, but ${modelDir} names ${engine.model.scheduler.name}`,
+      );
     const options = resolveOptions(
       {
         frames: params.num_frames,
@@ -63,6 +78,9 @@ export async function runParity(modelDir: string, caseDir: string): Promise<Pari
     const initialLatents = readF32(path.join(caseDir, 'initial_latents_unscaled.f32'));
     if (!noiseAug || !initialLatents)
       throw new Error(`${caseDir} lacks noise_aug_noise.f32 or initial_latents_unscaled.f32`);
+    // Draw 3, the consistency scheduler's noise between steps (Euler cases have none).
+    const stepNoise = readF32(path.join(caseDir, 'step_noise.f32')) ?? undefined;
+    if (scheduler !== EULER.name && !stepNoise) throw new Error(`${caseDir} lacks step_noise.f32`);
     const frames = new Float32Array(params.num_frames * params.height * params.width * 3);
     let written = 0;
     const result = await runPipeline(engine.model, engine.sessions, {
@@ -71,7 +89,8 @@ export async function runParity(modelDir: string, caseDir: string): Promise<Pari
       height: image.height,
       options,
       decodeChunkSize: params.decode_chunk_size ?? params.num_frames,
-      noise: { noiseAug, initialLatents },
+      sequentialGuidance: opts.sequentialGuidance,
+      noise: { noiseAug, initialLatents, stepNoise },
       onProgress: (e) => process.stderr.write(`parity: ${JSON.stringify(e)}\n`),
       onFrames: (chunk) => {
         frames.set(chunk, written);
@@ -93,6 +112,7 @@ export async function runParity(modelDir: string, caseDir: string): Promise<Pari
       image_latents_max_abs_err: stage('image_latents.f32', result.imageLatents),
       frames: params.num_frames,
       steps: params.num_inference_steps,
+      scheduler,
       provider: engine.provider,
       pass: err.max_abs_err <= PARITY_TOLERANCE,
     };
@@ -102,13 +122,15 @@ export async function runParity(modelDir: string, caseDir: string): Promise<Pari
 }
 
 if (import.meta.main) {
-  const [modelDir, caseDir] = process.argv.slice(2);
+  const args = process.argv.slice(2);
+  const sequentialGuidance = args.includes('--sequential-guidance');
+  const [modelDir, caseDir] = args.filter((a) => a !== '--sequential-guidance');
   if (!modelDir || !caseDir) {
     process.stderr.write('usage: npm run --silent parity -- <model_dir> <case_dir>\n');
     process.exit(2);
   }
   try {
-    const report = await runParity(modelDir, caseDir);
+    const report = await runParity(modelDir, caseDir, { sequentialGuidance });
     process.stdout.write(`${JSON.stringify(report)}\n`);
     process.exit(report.pass ? 0 : 1);
   } catch (err) {

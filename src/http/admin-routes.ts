@@ -14,7 +14,29 @@ const limitsBody = z
   })
   .strict();
 
+const quotasBody = z
+  .object({
+    user: z.number().int().min(0).max(1_000_000).optional(),
+    guild: z.number().int().min(0).max(1_000_000).optional(),
+  })
+  .strict();
+
 export function registerAdminRoutes(app: FastifyInstance, o: AppOptions): void {
+  // Daily quotas (jobs per UTC day; 0: none), kept across restarts.
+  app.put('/v1/queue/quotas', async (req) => {
+    const parsed = quotasBody.safeParse(req.body ?? {});
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0]!;
+      const option = String(issue.path[0] ?? issue.message);
+      throw new ServiceError(400, 'bad_quota', `${option}: ${issue.message} (user, guild: 0–1000000)`, {
+        option,
+      });
+    }
+    if (!o.service.setQuotas) throw new ServiceError(501, 'no_quotas', 'this service keeps no quotas');
+    req.log.info({ quotas: parsed.data }, 'admin: quotas');
+    return o.service.setQuotas(parsed.data);
+  });
+
   app.get('/v1/queue', async () => o.service.queue());
 
   app.post('/v1/queue/pause', async (req) => {

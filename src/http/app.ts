@@ -24,8 +24,8 @@ import { siteGuard } from './site-guard.ts';
 export type { AppOptions, SidecarInfo } from './context.ts';
 
 /** Time to receive a whole request (a 20 MB upload on a slow link), and to sit idle. */
-const REQUEST_TIMEOUT_MS = 120_000;
-const IDLE_TIMEOUT_MS = 90_000;
+export const REQUEST_TIMEOUT_MS = 120_000;
+export const IDLE_TIMEOUT_MS = 90_000;
 
 export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
   const maxUpload = o.maxUploadBytes ?? 20_000_000;
@@ -41,9 +41,9 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'req_id' }),
     bodyLimit: 1_000_000,
     trustProxy: o.trustProxy ?? false,
-    requestTimeout: REQUEST_TIMEOUT_MS,
-    // Inactivity on a socket; SSE streams send a comment every 15 s.
-    connectionTimeout: IDLE_TIMEOUT_MS,
+    requestTimeout: o.limits?.requestTimeoutMs ?? REQUEST_TIMEOUT_MS,
+    // Inactivity on a socket (a slow-loris client); SSE streams send a comment every 15 s.
+    connectionTimeout: o.limits?.idleTimeoutMs ?? IDLE_TIMEOUT_MS,
   });
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler((req, reply) => {

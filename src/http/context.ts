@@ -34,6 +34,10 @@ export interface AppOptions {
     /** Submissions per identity per minute (default 30). */
     readonly submitsPerMinute?: number;
     readonly streams?: Partial<StreamLimits>;
+    /** Time to receive a whole request (default 120 s). */
+    readonly requestTimeoutMs?: number;
+    /** A socket silent this long is closed (default 90 s; SSE streams send a comment every 15 s). */
+    readonly idleTimeoutMs?: number;
   };
   /** Upload limit in bytes (default 20 MB). */
   readonly maxUploadBytes?: number;

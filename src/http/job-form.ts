@@ -47,6 +47,11 @@ export async function readJobForm(
       image = await part.toBuffer();
       continue;
     }
+    if (part.valueTruncated || part.fieldnameTruncated) {
+      throw new ServiceError(413, 'field_too_large', `the form field ${part.fieldname} is too long`, {
+        option: part.fieldname,
+      });
+    }
     const value = typeof part.value === 'string' ? part.value : String(part.value);
     if (part.fieldname === 'image') {
       throw new ServiceError(400, 'missing_image', 'image must be sent as a file', { option: 'image' });

@@ -93,6 +93,16 @@ export function registerJobRoutes(app: FastifyInstance, o: AppOptions): void {
     return { jobs: await o.service.list(named) };
   });
 
+  // What is left of today's quotas: trusted callers ask for `?user=` (and a Discord `?guild=`).
+  app.get('/v1/quota', async (req) => {
+    const caller = req.caller;
+    const named = queryText(req, 'user');
+    const guild = queryText(req, 'guild');
+    if (named !== undefined || guild !== undefined) requireTrusted(caller, 'naming a user', 'user');
+    if (!o.service.quotaLeft) throw new ServiceError(501, 'no_quotas', 'this service keeps no quotas');
+    return o.service.quotaLeft(named ?? caller.identity, guild ? { guildId: guild } : undefined);
+  });
+
   app.get('/v1/jobs/:id', async (req) => visibleJob(req));
 
   app.get('/v1/jobs/:id/events', async (req, reply) => {

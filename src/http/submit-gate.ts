@@ -18,7 +18,12 @@ export class SubmitGate {
     this.#rate = new RateLimiterMemory({ points: perMinute, duration: 60 });
   }
 
-  /** Counts one submission of `rateKey`, then asks the service whether `user` has room. */
+  /**
+   * Counts one submission of `rateKey`, then asks the service whether `user` has room. A refused
+   * upload's remaining bytes are read and dropped by Node (never buffered, decoded or stored), so
+   * that the client still reads the answer: closing the socket under a client that is still
+   * sending would make it see a broken pipe instead of the 429.
+   */
   async admit(rateKey: string, user: UserId, reply: FastifyReply): Promise<void> {
     try {
       await this.#rate.consume(rateKey);

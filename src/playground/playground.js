@@ -115,6 +115,13 @@ async function renderGallery() {
 
 // ---- The form, from the option table ----------------------------------------------------------
 
+/** What a field's range and default cannot say. */
+const NOTES = {
+  steer:
+    "Experimental. Turns the picture's CLIP embedding toward the prompt's CLIP text embedding. Stable Video " +
+    'Diffusion was not trained with text, so results vary, and often nothing visible changes.',
+};
+
 function fieldFor(spec) {
   const id = spec.name;
   const wrap = el('div', { class: `field field-${id}` });
@@ -157,6 +164,7 @@ function fieldFor(spec) {
   input.addEventListener('input', () => clearError(id));
   wrap.prepend(label);
   wrap.append(input, hint, error);
+  if (NOTES[id]) wrap.append(el('p', { id: `${id}-note`, class: 'hint', text: NOTES[id] }));
   return wrap;
 }
 
@@ -406,6 +414,7 @@ function again(changes) {
     format: o.format,
     ...(o.loop ? { loop: o.loop } : {}),
     ...(o.smooth ? { smooth: o.smooth } : {}),
+    ...(o.steer ? { steer: o.steer } : {}),
     ...changes(job),
   };
   void submit(picture, options);
@@ -425,6 +434,11 @@ async function start() {
   specs = model.options ?? [];
   $('fields').replaceChildren(...specs.map(fieldFor));
   $('size')?.addEventListener('change', () => void drawCrop());
+  if (model.steerable === false && $('steer')) {
+    $('steer').disabled = true;
+    $('steer-note').textContent +=
+      ' This model has no CLIP text encoder: export one with models/export/export_svd.py --text-encoder DIR.';
+  }
   if (model.random_weights) {
     const note = $('model-note');
     note.textContent =

@@ -15,7 +15,17 @@ import { attachScaleMetrics } from './scale-metrics.ts';
 export type ProducerConfig = Pick<
   Config,
   'redisUrl' | 'perUser' | 'maxQueued' | 'maxUploadBytes' | 'maxPixels' | 'resultTtlMs' | 'modelDir'
-> & { readonly redisPrefix?: string };
+> &
+  Partial<
+    Pick<
+      Config,
+      | 'redisPrefix'
+      | 'redisMemoryBudgetBytes'
+      | 'redisResultReserveBytes'
+      | 'dailyQuotaUser'
+      | 'dailyQuotaGuild'
+    >
+  >;
 
 export interface RedisProducer {
   readonly service: RedisJobService;
@@ -41,6 +51,9 @@ export async function createRedisProducer(
     maxUploadBytes: config.maxUploadBytes,
     maxPixels: config.maxPixels,
     resultTtlMs: config.resultTtlMs,
+    memoryBudgetBytes: config.redisMemoryBudgetBytes,
+    resultReserveBytes: config.redisResultReserveBytes,
+    quotas: { user: config.dailyQuotaUser ?? 0, guild: config.dailyQuotaGuild ?? 0 },
   });
   const metrics = new ServiceMetrics({ defaultMetrics: options.defaultMetrics });
   attachScaleMetrics(metrics, service);

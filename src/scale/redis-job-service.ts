@@ -12,9 +12,20 @@ import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../log.ts';
 import type { InspectImage, ModelSummary } from '../service/engine-port.ts';
-import { queueView } from '../service/job-view.ts';
+import { EMPTY_PROGRESS, queueView } from '../service/job-view.ts';
+import {
+  checkQuotas,
+  type DailyQuotas,
+  guildOf,
+  type QuotaUsage,
+  quotaCount,
+  quotaRefusal,
+  quotaResetAt,
+  utcDay,
+} from '../service/quota.ts';
 import {
   type Actor,
+  type DeliveryTarget,
   type JobService,
   type JobView,
   type QueueLimits,
@@ -27,6 +38,9 @@ import {
 import { asServiceError, connect, QueueUnavailableError, withTimeout } from './connection.ts';
 import { JobEvents } from './job-events.ts';
 import { ScaleStore, type StoredJob } from './store.ts';
+
+const MB = 1_000_000;
+
 import { readSnapshot, type ScaleSnapshot, toView } from './views.ts';
 
 export interface RedisJobServiceOptions {
@@ -43,6 +57,14 @@ export interface RedisJobServiceOptions {
   readonly resultTtlMs?: number;
   /** How often queued jobs are checked for a missing BullMQ job (default 10 s). */
   readonly reconcileEveryMs?: number;
+  /** Bytes that pictures and results may take in Redis; admission stops before (0: no budget). */
+  readonly memoryBudgetBytes?: number;
+  /** Bytes kept free in the budget for each waiting or running job's result. */
+  readonly resultReserveBytes?: number;
+  /** Daily quotas until an admin sets them (0: none). */
+  readonly quotas?: DailyQuotas;
+  /** How often watched jobs are re-read, so a vanished one still ends its watchers (default 2 s). */
+  readonly watchPollMs?: number;
 }
 
 export const QUEUE_NAME = 'animate';
@@ -59,6 +81,7 @@ export class RedisJobService implements JobService {
   readonly #o: RedisJobServiceOptions;
   readonly #log: Logger;
   readonly #ttlMs: number;
+  readonly #fallbackOptions: AnimateOptions;
   #timer: NodeJS.Timeout | undefined;
   #lastSnap: ScaleSnapshot | undefined;
   #closed = false;
@@ -70,7 +93,18 @@ export class RedisJobService implements JobService {
     this.#ttlMs = o.resultTtlMs ?? 86_400_000;
     const prefix = o.prefix ?? 'stillmotion';
     this.#redis = connect(o.redisUrl, 'producer');
-    this.store = new ScaleStore(this.#redis, prefix);
+    // Stand-in options for a damaged record (its view still shows, failed with a reason).
+    const fallbackOptions = resolveOptions({ seed: 0 }, o.model);
+    this.#fallbackOptions = fallbackOptions;
+    this.store = new ScaleStore(this.#redis, prefix, {
+      fallbackOptions,
+      ttlMs: this.#ttlMs,
+      onDamaged: (id, fields) =>
+        this.#log.error(
+          { job: id, fields },
+          'damaged job record in Redis: job failed with a reason, skipped',
+        ),
+    });
     this.#queue = new Queue(QUEUE_NAME, {
       connection: this.#redis,
       prefix: `${prefix}:bull`,
@@ -80,8 +114,10 @@ export class RedisJobService implements JobService {
     this.#events = new JobEvents(
       connect(o.redisUrl, 'subscriber'),
       this.store.eventsChannel,
-      (ids) => this.#views(ids, async () => {}),
+      (ids) => this.#viewsOf(ids),
       this.#log,
+      (id) => this.#placeholder(id),
+      o.watchPollMs,
     );
     this.#redis.on('ready', () => void this.reconcile().catch(() => {}));
     this.#redis.on('end', () => this.#log.warn('redis connection ended'));
@@ -151,18 +187,42 @@ export class RedisJobService implements JobService {
     }
     this.#requireConnection();
     const id = randomBytes(9).toString('base64url');
+    const now = Date.now();
     const admitted = await this.#guard(() =>
       this.store.admit({
         id,
         user: req.user,
-        now: Date.now(),
+        now,
         options,
         delivery: req.delivery,
         image: req.image,
         defaults: this.#o.limits,
         listTtlMs: this.#ttlMs * 2,
+        memoryBudget: this.#o.memoryBudgetBytes,
+        resultReserve: this.#o.resultReserveBytes,
+        quotas: {
+          user: this.#o.quotas?.user ?? 0,
+          guild: this.#o.quotas?.guild ?? 0,
+          guildId: guildOf(req.user, req.delivery),
+          day: utcDay(now),
+          // Kept a day past its reset, so a late reader still sees the count.
+          ttlMs: quotaResetAt(now) - now + 86_400_000,
+        },
       }),
     );
+    if (admitted.kind === 'daily_quota_user' || admitted.kind === 'daily_quota_guild')
+      throw quotaRefusal(admitted.kind === 'daily_quota_user' ? 'user' : 'guild', admitted.limit, now);
+    if (admitted.kind === 'memory_budget') {
+      this.#log.warn(
+        { used: admitted.count, budget: admitted.limit },
+        'redis memory budget reached: job refused',
+      );
+      throw new ServiceError(
+        503,
+        'memory_budget',
+        `the job store is full: pictures and results use ${(admitted.count / MB).toFixed(1)} MB of its ${(admitted.limit / MB).toFixed(0)} MB memory budget (REDIS_MEMORY_BUDGET_MB); try again later`,
+      );
+    }
     if (admitted.kind === 'user_limit') {
       throw new ServiceError(
         429,
@@ -237,13 +297,7 @@ export class RedisJobService implements JobService {
 
   async deleteResult(id: string, actor: Actor): Promise<void> {
     await this.#owned(id, actor);
-    await this.#guard(() =>
-      this.#redis
-        .multi()
-        .del(this.store.key('result', id), this.store.key('preview', id))
-        .hset(this.store.key('job', id), 'result_gone', '1')
-        .exec(),
-    );
+    await this.#guard(() => this.store.deleteResult(id));
     this.#log.info({ job: id, by: actor.user }, 'result deleted');
   }
 
@@ -326,6 +380,41 @@ export class RedisJobService implements JobService {
     return next;
   }
 
+  async setQuotas(quotas: Partial<DailyQuotas>): Promise<DailyQuotas> {
+    checkQuotas(quotas);
+    const fields: string[] = [];
+    if (quotas.user !== undefined) fields.push('quota_user', String(quotas.user));
+    if (quotas.guild !== undefined) fields.push('quota_guild', String(quotas.guild));
+    const next = await this.#guard(async () => {
+      if (fields.length) await this.#redis.hset(this.store.key('settings'), ...fields);
+      return this.#currentQuotas();
+    });
+    this.#log.info({ quotas: next }, 'daily quotas changed');
+    return next;
+  }
+
+  async quotaLeft(user: UserId, delivery?: DeliveryTarget): Promise<QuotaUsage> {
+    return this.#guard(async () => {
+      const now = Date.now();
+      const day = utcDay(now);
+      const q = await this.#currentQuotas();
+      const guild = guildOf(user, delivery);
+      return {
+        user: quotaCount(q.user, await this.store.quotaUsed(day, `user:${user}`)),
+        guild: guild ? quotaCount(q.guild, await this.store.quotaUsed(day, `guild:${guild}`)) : null,
+        resets_at: quotaResetAt(now),
+      };
+    });
+  }
+
+  async #currentQuotas(): Promise<DailyQuotas> {
+    const [user, guild] = await this.#redis.hmget(this.store.key('settings'), 'quota_user', 'quota_guild');
+    return {
+      user: user === null ? (this.#o.quotas?.user ?? 0) : Number(user),
+      guild: guild === null ? (this.#o.quotas?.guild ?? 0) : Number(guild),
+    };
+  }
+
   /**
    * Hands every waiting job that has no BullMQ job (its producer died between admission and the
    * add) to the queue. Safe to run anywhere, any time: adding an existing job id is a no-op, and a
@@ -334,6 +423,7 @@ export class RedisJobService implements JobService {
   async reconcile(minAgeMs = 5000): Promise<number> {
     if (!this.connected) return 0;
     const queued = await this.#redis.zrange(this.store.key('queued'), 0, -1);
+    await this.#dropGhosts(queued);
     let added = 0;
     for (const job of await this.store.jobs(queued)) {
       if (job?.state !== 'queued' || Date.now() - job.createdAt < minAgeMs) continue;
@@ -344,6 +434,27 @@ export class RedisJobService implements JobService {
       this.#log.warn({ job: job.id }, 'waiting job had no queue entry: queued it again');
     }
     return added;
+  }
+
+  /**
+   * Waiting and running ids whose record is gone (a partly lost store) are dropped from the
+   * shared sets, so they hold no place and no slot; their users' caps are freed at admission.
+   */
+  async #dropGhosts(queued: readonly string[]): Promise<void> {
+    const running = await this.#redis.smembers(this.store.key('running'));
+    const ids = [...queued, ...running];
+    if (ids.length === 0) return;
+    const pipe = this.#redis.pipeline();
+    for (const id of ids) pipe.exists(this.store.key('job', id));
+    const out = (await pipe.exec()) ?? [];
+    const ghosts = ids.filter((_, i) => out[i]?.[1] === 0);
+    if (ghosts.length === 0) return;
+    await this.#redis
+      .multi()
+      .zrem(this.store.key('queued'), ...ghosts)
+      .srem(this.store.key('running'), ...ghosts)
+      .exec();
+    this.#log.warn({ jobs: ghosts }, 'queue entries without a job record dropped');
   }
 
   /** A fresh picture of the shared queue and the live workers (for metrics). */
@@ -360,6 +471,11 @@ export class RedisJobService implements JobService {
         'reading queue counts',
       ),
     );
+  }
+
+  /** Jobs whose changes someone in this producer watches now (none may leak). */
+  get watched(): number {
+    return this.#events.watched;
   }
 
   /** The last snapshot read (for metrics), refreshed every 2 s. */
@@ -407,11 +523,35 @@ export class RedisJobService implements JobService {
   }
 
   async #views(ids: readonly string[], dropGone: (gone: string[]) => Promise<unknown>): Promise<JobView[]> {
-    const jobs = await this.store.jobs(ids);
-    const gone = ids.filter((_, i) => !jobs[i]);
+    const views = await this.#viewsOf(ids);
+    const gone = ids.filter((_, i) => !views[i]);
     if (gone.length) await dropGone(gone);
+    return views.filter((v): v is JobView => v !== undefined);
+  }
+
+  /** The views of the ids, in order; undefined where the record is gone. */
+  async #viewsOf(ids: readonly string[]): Promise<(JobView | undefined)[]> {
+    const jobs = await this.store.jobs(ids);
     const snap = await this.#snapshot();
-    return jobs.filter((j): j is StoredJob => j !== undefined).map((j) => toView(j, snap));
+    return jobs.map((j) => j && toView(j, snap));
+  }
+
+  /** What a watcher is told about a job that vanished before it was ever read. */
+  #placeholder(id: string): JobView {
+    const options = this.#fallbackOptions;
+    return {
+      id,
+      user: '',
+      state: 'failed',
+      position: 0,
+      progress: EMPTY_PROGRESS,
+      eta_s: 0,
+      options,
+      seed: options.seed,
+      delivered: false,
+      created_at: 0,
+      format: options.format,
+    };
   }
 
   async #owned(id: string, actor: Actor): Promise<StoredJob> {

@@ -8,7 +8,7 @@
 import { readFile, rm } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import path from 'node:path';
-import { EngineError, type ProgressEvent } from '@stillmotion/engine';
+import { type AnimateOptions, EngineError, type ProgressEvent } from '@stillmotion/engine';
 import { type Job, WaitingError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../log.ts';
@@ -19,7 +19,8 @@ import { JobAbort } from '../service/queue-backend.ts';
 import type { JobProgress } from '../service/types.ts';
 import { connect } from './connection.ts';
 import { QUEUE_NAME } from './redis-job-service.ts';
-import { ScaleStore } from './store.ts';
+import { describeRefusal, type Refusal, ScaleStore } from './store.ts';
+import { checkStoredOptions } from './stored-options.ts';
 import type { WorkerBeat } from './views.ts';
 
 export interface ScaleWorkerOptions {
@@ -40,10 +41,16 @@ export interface ScaleWorkerOptions {
   readonly tmpDir?: string;
 }
 
-/** The job went to another worker (this one was too slow or presumed dead). */
+/** The job is no longer this worker's: gone from Redis, ended meanwhile, or handed to another worker. */
 class LostJob extends Error {
   override name = 'LostJob';
+  constructor(refusal: Refusal) {
+    super(describeRefusal(refusal));
+  }
 }
+
+/** Redis refused a write because it is at `maxmemory` (noeviction). */
+const isOutOfMemory = (err: unknown): boolean => /^OOM\b/.test((err as Error)?.message ?? '');
 
 interface Running {
   readonly abort: AbortController;
@@ -144,12 +151,34 @@ export class ScaleWorker {
       this.#store.claim(id, this.id, this.#o.maxTries, this.#o.resultTtlMs),
     );
     if (claim.kind !== 'ok') {
-      log.info({ claim }, 'job not run');
+      if (claim.kind === 'missing')
+        log.warn('job not run: its record is gone from Redis (flushed, or restarted without its AOF)');
+      else log.info({ claim }, 'job not run');
       if (claim.kind === 'exhausted') this.#stats.failed++;
       return;
     }
     if (claim.attempt > 1) this.#stats.retried++;
-    const { attempt, options, image } = claim;
+    const { attempt, image } = claim;
+    let options: AnimateOptions;
+    try {
+      options = checkStoredOptions(claim.options, this.#o.engines[0].model);
+    } catch (err) {
+      const why = (err as Error).message;
+      const refused = await this.#persist(() =>
+        this.#store.end(
+          id,
+          attempt,
+          'failed',
+          `the job's stored options were refused (${why}), so it was not run`,
+          'bad_record',
+          this.#o.resultTtlMs,
+        ),
+      );
+      if (!refused) this.#stats.failed++;
+      this.#o.metrics?.failures.inc({ reason: 'bad_record' });
+      log.error({ why }, 'stored options refused (a damaged or tampered record): job failed, not run');
+      return;
+    }
     const abort = new AbortController();
     this.#running.set(id, { abort, attempt });
     const engine = this.#free.pop()!;
@@ -172,7 +201,7 @@ export class ScaleWorker {
       writes = writes.then(async () => {
         const r = await this.#store.progress(id, attempt, p, enc).catch(() => 'ok' as const);
         if (r === 'cancel') this.#abort(id, new JobAbort('canceled'));
-        if (r === 'lost') this.#abort(id, new LostJob('the job was handed to another worker'));
+        else if (r !== 'ok') this.#abort(id, new LostJob(r));
       });
     };
     try {
@@ -192,15 +221,29 @@ export class ScaleWorker {
       await writes;
       const video = await readFile(out.path);
       const runMs = performance.now() - started;
-      const done = await this.#persist(() =>
-        this.#store.complete(id, attempt, video, this.#o.resultTtlMs, runMs),
-      );
-      if (done) {
+      const refused = await this.#persist(
+        () => this.#store.complete(id, attempt, video, this.#o.resultTtlMs, runMs),
+        // Redis at maxmemory: fail the job with a reason instead of retrying for ever.
+        (err) => (isOutOfMemory(err) ? new Error('the job store (Redis) is full') : undefined),
+      ).catch(async (err: Error) => {
+        log.error({ bytes: video.length, err: err.message }, 'result could not be stored');
+        return this.#persist(() =>
+          this.#store.end(
+            id,
+            attempt,
+            'failed',
+            'the result could not be stored: the job store is full; try again later',
+            'store_full',
+            this.#o.resultTtlMs,
+          ),
+        );
+      });
+      if (!refused) {
         this.#stats.succeeded++;
         this.#o.metrics?.jobDuration.observe({ outcome: 'succeeded' }, runMs / 1000);
         await this.#recordSpeed(out.timings.total_ms, stepMs, options.frames).catch(() => {});
         log.info({ ms: Math.round(runMs), bytes: video.length }, 'job succeeded');
-      } else log.warn('finished, but the job had been handed to another worker: result dropped');
+      } else log.warn({ refused: refused.kind }, `finished, but ${describeRefusal(refused)}: result dropped`);
     } catch (err) {
       await writes;
       const reason = abort.signal.aborted ? abort.signal.reason : undefined;
@@ -212,20 +255,22 @@ export class ScaleWorker {
         throw new WaitingError();
       }
       if (reason instanceof LostJob) {
-        log.warn('job was handed to another worker: stopped here');
+        log.warn(`stopped here: ${reason.message}`);
       } else if (reason instanceof JobAbort) {
-        const ok = await this.#persist(() =>
+        const refused = await this.#persist(() =>
           this.#store.end(id, attempt, 'canceled', 'canceled while running', 'canceled', this.#o.resultTtlMs),
         );
-        if (ok) this.#stats.canceled++;
+        if (!refused) this.#stats.canceled++;
+        else log.warn(`cancel not recorded: ${describeRefusal(refused)}`);
         this.#o.metrics?.jobDuration.observe({ outcome: 'canceled' }, (performance.now() - started) / 1000);
         log.info('job canceled while running');
       } else {
         const { message, code } = describeFailure(err, id);
-        const ok = await this.#persist(() =>
+        const refused = await this.#persist(() =>
           this.#store.end(id, attempt, 'failed', message, code, this.#o.resultTtlMs),
         );
-        if (ok) this.#stats.failed++;
+        if (!refused) this.#stats.failed++;
+        else log.warn(`failure not recorded: ${describeRefusal(refused)}`);
         this.#o.metrics?.failures.inc({ reason: code });
         this.#o.metrics?.jobDuration.observe({ outcome: 'failed' }, (performance.now() - started) / 1000);
         log.error({ err, code }, 'job failed');
@@ -237,12 +282,17 @@ export class ScaleWorker {
     }
   }
 
-  /** Writes that must land: retried while Redis is away (the job's lock lapses meanwhile at worst). */
-  async #persist<T>(fn: () => Promise<T>): Promise<T> {
+  /**
+   * Writes that must land: retried while Redis is away (the job's lock lapses meanwhile at worst).
+   * `fatal` turns an error that retrying cannot fix into a rejection.
+   */
+  async #persist<T>(fn: () => Promise<T>, fatal?: (err: unknown) => Error | undefined): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       try {
         return await fn();
       } catch (err) {
+        const stop = fatal?.(err);
+        if (stop) throw stop;
         if (attempt === 1 || attempt % 20 === 0)
           this.#log.warn({ err: (err as Error).message, attempt }, 'redis write failed; retrying');
         await new Promise((r) => setTimeout(r, Math.min(250 * attempt, 2000)));

@@ -34,13 +34,36 @@ export interface StoredJob {
   readonly previewStep: number;
   /** How many times the job ended (1 once it did: the exactly-once check). */
   readonly ends: number;
+  /** Fields that could not be read (a damaged or tampered record); their stand-ins are defaults. */
+  readonly damaged?: readonly string[];
+}
+
+/** Why a worker's write was refused: the record is gone, the job ended meanwhile, or another try holds it. */
+export type Refusal =
+  | { readonly kind: 'gone' }
+  | { readonly kind: 'ended'; readonly state: string }
+  | { readonly kind: 'taken'; readonly attempt: number };
+
+function refusal(raw: string): Refusal | undefined {
+  if (raw === 'ok') return undefined;
+  if (raw === 'gone') return { kind: 'gone' };
+  if (raw.startsWith('ended:')) return { kind: 'ended', state: raw.slice(6) };
+  return { kind: 'taken', attempt: Number(raw.slice(6)) };
+}
+
+/** The refusal in words, for the worker's log. */
+export function describeRefusal(r: Refusal): string {
+  if (r.kind === 'gone') return "the job's record is gone from Redis (flushed, or restarted without its AOF)";
+  if (r.kind === 'ended') return `the job was ${r.state} meanwhile`;
+  return `the job was handed to another worker (now on try ${r.attempt})`;
 }
 
 export type ClaimResult =
   | {
       readonly kind: 'ok';
       readonly attempt: number;
-      readonly options: AnimateOptions;
+      /** As stored: the worker checks it against the option table before running it. */
+      readonly options: unknown;
       readonly image: Buffer;
     }
   | { readonly kind: 'ended'; readonly state: string }
@@ -49,24 +72,59 @@ export type ClaimResult =
 
 export type AdmitResult =
   | { readonly kind: 'ok'; readonly round: number; readonly position: number }
-  | { readonly kind: 'user_limit' | 'queue_full'; readonly count: number; readonly limit: number };
+  | { readonly kind: AdmitRefusal; readonly count: number; readonly limit: number };
+
+export type AdmitRefusal =
+  | 'user_limit'
+  | 'queue_full'
+  | 'memory_budget'
+  | 'daily_quota_user'
+  | 'daily_quota_guild';
+
+const STATES = new Set(['queued', 'running', 'succeeded', 'failed', 'canceled']);
 
 type Script = (...args: (string | number | Buffer)[]) => Promise<unknown>;
 
 const num = (v: string | undefined): number | undefined =>
   v === undefined || v === '' ? undefined : Number(v);
 
-export function parseJob(h: Record<string, string>): StoredJob | undefined {
+/** Parses a JSON object field; undefined (and the field named in `damaged`) when it is not one. */
+function jsonField<T>(h: Record<string, string>, name: string, damaged: string[]): T | undefined {
+  const text = h[name];
+  if (text === undefined || text === '') return undefined;
+  try {
+    const v: unknown = JSON.parse(text);
+    if (v !== null && typeof v === 'object' && !Array.isArray(v)) return v as T;
+  } catch {}
+  damaged.push(name);
+  return undefined;
+}
+
+/**
+ * A stored job, read defensively: a field that cannot be read is named in `damaged` and replaced
+ * by a stand-in (`fallbackOptions` for the options), so one bad record never breaks a listing.
+ * Undefined when there is no record, or its options are unreadable and no stand-in was given.
+ */
+export function parseJob(h: Record<string, string>, fallbackOptions?: AnimateOptions): StoredJob | undefined {
   if (!h.id || !h.state) return undefined;
+  const damaged: string[] = [];
+  if (!STATES.has(h.state)) damaged.push('state');
+  if (!h.user) damaged.push('user');
+  if (!Number.isFinite(Number(h.created_at))) damaged.push('created_at');
+  const options = jsonField<AnimateOptions>(h, 'options', damaged) ?? fallbackOptions;
+  if (!options) return undefined;
+  if (options === fallbackOptions && !damaged.includes('options')) damaged.push('options');
+  const delivery = jsonField<DeliveryTarget>(h, 'delivery', damaged);
+  const progress = jsonField<JobProgress>(h, 'progress', damaged);
   return {
     id: h.id,
-    user: h.user,
-    state: h.state as JobState,
-    options: JSON.parse(h.options) as AnimateOptions,
-    ...(h.delivery ? { delivery: JSON.parse(h.delivery) as DeliveryTarget } : {}),
+    user: h.user ?? '',
+    state: (STATES.has(h.state) ? h.state : 'failed') as JobState,
+    options,
+    ...(delivery ? { delivery } : {}),
     delivered: h.delivered === '1',
     format: (h.format === 'gif' ? 'gif' : 'mp4') as 'mp4' | 'gif',
-    createdAt: Number(h.created_at),
+    createdAt: Number(h.created_at) || 0,
     round: Number(h.round ?? 0),
     attempts: Number(h.attempts ?? 0),
     ...(h.worker ? { worker: h.worker } : {}),
@@ -75,22 +133,37 @@ export function parseJob(h: Record<string, string>): StoredJob | undefined {
     endedAt: num(h.ended_at),
     startSeq: num(h.start_seq),
     ...(h.error ? { error: h.error, errorCode: h.error_code } : {}),
-    ...(h.progress ? { progress: JSON.parse(h.progress) as JobProgress } : {}),
+    ...(progress ? { progress } : {}),
     encoding: h.encoding === '1',
     resultBytes: num(h.result_bytes),
     resultGone: h.result_gone === '1',
     previewStep: Number(h.preview_step ?? 0),
     ends: Number(h.ends ?? 0),
+    ...(damaged.length ? { damaged } : {}),
   };
 }
+
+export interface StoreOptions {
+  /** Stand-in options for a record whose own are unreadable (the model's defaults). */
+  readonly fallbackOptions?: AnimateOptions;
+  /** Told once when a waiting or running job with a damaged record was failed. */
+  readonly onDamaged?: (id: string, fields: readonly string[]) => void;
+  /** How long ended records live, for damaged jobs failed on read (default 24 h). */
+  readonly ttlMs?: number;
+}
+
+export const DAMAGED_MESSAGE =
+  "the job's stored record was damaged, so it was not run; please submit it again";
 
 export class ScaleStore {
   readonly prefix: string;
   readonly redis: Redis;
+  readonly #o: StoreOptions;
 
-  constructor(redis: Redis, prefix: string) {
+  constructor(redis: Redis, prefix: string, options: StoreOptions = {}) {
     this.redis = redis;
     this.prefix = prefix;
+    this.#o = options;
     for (const [name, lua] of Object.entries(SCRIPTS)) {
       if (!(name in redis)) redis.defineCommand(name, { numberOfKeys: 0, lua });
     }
@@ -124,6 +197,12 @@ export class ScaleStore {
     defaults: QueueLimits;
     bypassCaps?: boolean;
     listTtlMs: number;
+    /** Bytes that pictures and results may take in Redis (0 or unset: no budget). */
+    memoryBudget?: number;
+    /** Bytes kept free for each waiting or running job's result. */
+    resultReserve?: number;
+    /** Daily quotas (defaults until an admin sets them), the job's guild, today's UTC day. */
+    quotas?: { user: number; guild: number; guildId?: string; day: string; ttlMs: number };
   }): Promise<AdmitResult> {
     const out = (await this.#script('smAdmit')(
       this.prefix,
@@ -138,9 +217,20 @@ export class ScaleStore {
       a.defaults.max_queued,
       a.bypassCaps ? '1' : '0',
       a.listTtlMs,
+      a.memoryBudget ?? 0,
+      a.resultReserve ?? 0,
+      a.quotas?.user ?? 0,
+      a.quotas?.guildId ?? '',
+      a.quotas?.guild ?? 0,
+      a.quotas?.day ?? '',
+      a.quotas?.ttlMs ?? 1,
     )) as [string, number, number];
     if (out[0] === 'ok') return { kind: 'ok', round: Number(out[1]), position: Number(out[2]) };
-    return { kind: out[0] as 'user_limit' | 'queue_full', count: Number(out[1]), limit: Number(out[2]) };
+    return {
+      kind: out[0] as AdmitRefusal,
+      count: Number(out[1]),
+      limit: Number(out[2]),
+    };
   }
 
   async claim(id: string, worker: string, maxTries: number, ttlMs: number): Promise<ClaimResult> {
@@ -154,26 +244,27 @@ export class ScaleStore {
     )) as Buffer[];
     const kind = out[0].toString();
     if (kind === 'ok') {
-      return {
-        kind,
-        attempt: Number(out[1]),
-        options: JSON.parse(out[2].toString()) as AnimateOptions,
-        image: out[3],
-      };
+      let options: unknown;
+      try {
+        options = JSON.parse(out[2].toString());
+      } catch {
+        options = undefined;
+      }
+      return { kind, attempt: Number(out[1]), options, image: out[3] };
     }
     if (kind === 'ended') return { kind, state: out[1].toString() };
     if (kind === 'exhausted') return { kind, tries: Number(out[1]) };
     return { kind: 'missing' };
   }
 
-  /** Returns 'cancel' when a cancel was asked, 'lost' when the job is no longer this attempt's. */
+  /** Returns 'cancel' when a cancel was asked, 'ok', or why the job is no longer this attempt's. */
   async progress(
     id: string,
     attempt: number,
     progress: JobProgress,
     encoding: boolean,
-  ): Promise<'ok' | 'cancel' | 'lost'> {
-    const r = Number(
+  ): Promise<'ok' | 'cancel' | Refusal> {
+    const r = String(
       await this.#script('smProgress')(
         this.prefix,
         id,
@@ -182,10 +273,17 @@ export class ScaleStore {
         encoding ? '1' : '0',
       ),
     );
-    return r === 1 ? 'cancel' : r === -1 ? 'lost' : 'ok';
+    return r === 'cancel' ? 'cancel' : (refusal(r) ?? 'ok');
   }
 
-  async complete(id: string, attempt: number, video: Buffer, ttlMs: number, runMs: number): Promise<boolean> {
+  /** Stores the result and ends the job; undefined when it landed, else why it was refused. */
+  async complete(
+    id: string,
+    attempt: number,
+    video: Buffer,
+    ttlMs: number,
+    runMs: number,
+  ): Promise<Refusal | undefined> {
     const r = await this.#script('smComplete')(
       this.prefix,
       id,
@@ -196,7 +294,7 @@ export class ScaleStore {
       video.length,
       Math.round(runMs),
     );
-    return Number(r) === 1;
+    return refusal(String(r));
   }
 
   async end(
@@ -206,9 +304,31 @@ export class ScaleStore {
     message: string,
     code: string,
     ttlMs: number,
-  ): Promise<boolean> {
+  ): Promise<Refusal | undefined> {
     const r = await this.#script('smEnd')(this.prefix, id, attempt, Date.now(), ttlMs, state, message, code);
+    return refusal(String(r));
+  }
+
+  /** Fails a waiting or running job whose record is damaged; true if it did (it had not ended). */
+  async failDamaged(id: string, fields: readonly string[], ttlMs: number): Promise<boolean> {
+    const blank = fields.filter((f) => f === 'delivery' || f === 'progress').join(' ');
+    const r = await this.#script('smFailDamaged')(this.prefix, id, Date.now(), ttlMs, DAMAGED_MESSAGE, blank);
     return Number(r) === 1;
+  }
+
+  async deleteResult(id: string): Promise<void> {
+    await this.#script('smDeleteResult')(this.prefix, id);
+  }
+
+  /** Today's count for a quota key (`user:<id>` or `guild:<id>`). */
+  async quotaUsed(day: string, key: string): Promise<number> {
+    return Number(await this.redis.get(this.key('quota', day, key))) || 0;
+  }
+
+  /** Bytes of pictures and results held in Redis (what the memory budget counts). */
+  async memory(): Promise<{ inputs: number; results: number }> {
+    const [inputs, results] = await this.redis.hmget(this.key('mem'), 'inputs', 'results');
+    return { inputs: Number(inputs) || 0, results: Number(results) || 0 };
   }
 
   /** Puts a running job back first in line; answers its new round, or undefined when fenced off. */
@@ -238,18 +358,31 @@ export class ScaleStore {
   }
 
   async job(id: string): Promise<StoredJob | undefined> {
-    return parseJob(await this.redis.hgetall(this.key('job', id)));
+    return (await this.jobs([id]))[0];
   }
 
+  /**
+   * The jobs, in order (undefined where there is no record). A waiting or running job whose
+   * record is damaged is failed with a reason on the way (and reported to `onDamaged`), so it
+   * is never run and never blocks the rest.
+   */
   async jobs(ids: readonly string[]): Promise<(StoredJob | undefined)[]> {
     if (ids.length === 0) return [];
     const pipe = this.redis.pipeline();
     for (const id of ids) pipe.hgetall(this.key('job', id));
     const out = (await pipe.exec()) ?? [];
-    return out.map(([err, h]) => {
+    const jobs = out.map(([err, h]) => {
       if (err) throw err;
-      return parseJob(h as Record<string, string>);
+      return parseJob(h as Record<string, string>, this.#o.fallbackOptions);
     });
+    return Promise.all(
+      jobs.map(async (job) => {
+        if (!job?.damaged || (job.state !== 'queued' && job.state !== 'running')) return job;
+        if (await this.failDamaged(job.id, job.damaged, this.#o.ttlMs ?? 86_400_000))
+          this.#o.onDamaged?.(job.id, job.damaged);
+        return parseJob(await this.redis.hgetall(this.key('job', job.id)), this.#o.fallbackOptions);
+      }),
+    );
   }
 
   /** Stores the latest live preview for `ttlMs`, notes its step on the job and tells the producers. */

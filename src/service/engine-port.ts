@@ -7,7 +7,17 @@ import type { AnimateOptions, ModelInfo, ProgressEvent } from '@stillmotion/engi
 
 export type ModelSummary = Pick<
   ModelInfo,
-  'name' | 'randomWeights' | 'frames' | 'width' | 'height' | 'fps' | 'motion'
+  | 'name'
+  | 'randomWeights'
+  | 'frames'
+  | 'width'
+  | 'height'
+  | 'fps'
+  | 'motion'
+  | 'steps'
+  | 'guidance'
+  | 'maxSteps'
+  | 'steerable'
 >;
 
 export interface ImageLimits {

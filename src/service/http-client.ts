@@ -4,8 +4,11 @@
  */
 import type { AnimateOptionsInput } from '@stillmotion/engine';
 import type { ModelSummary } from './engine-port.ts';
+import { lostView } from './job-view.ts';
+import type { DailyQuotas, QuotaUsage } from './quota.ts';
 import {
   type Actor,
+  type DeliveryTarget,
   type JobService,
   type JobView,
   type QueueLimits,
@@ -96,6 +99,10 @@ export class HttpJobService implements JobService {
       height: m.height as number,
       fps: m.fps as number,
       motion: m.motion as number,
+      steps: m.steps as number,
+      guidance: m.guidance as [number, number],
+      maxSteps: m.max_steps as number,
+      steerable: m.steerable === true,
       provider: (m.provider as string | null) ?? null,
       ready: m.ready as boolean,
     };
@@ -161,6 +168,7 @@ export class HttpJobService implements JobService {
   /** Reads the SSE stream; reconnects (with a short pause) until the job ends or the caller stops. */
   async #follow(id: string, listener: (job: JobView) => void, signal: AbortSignal): Promise<void> {
     let ended = false;
+    let last: JobView | undefined;
     while (!signal.aborted && !ended) {
       try {
         const res = await this.#fetch(`v1/jobs/${encodeURIComponent(id)}/events`, { signal }, true);
@@ -179,6 +187,7 @@ export class HttpJobService implements JobService {
               .join('\n');
             if (data) {
               const view = JSON.parse(data) as JobView;
+              last = view;
               listener(view);
               if (TERMINAL.has(view.state)) ended = true;
             }
@@ -187,7 +196,11 @@ export class HttpJobService implements JobService {
         }
       } catch (err) {
         if (signal.aborted) return;
-        if (err instanceof ServiceError && err.status === 404) return;
+        // The job vanished while watched (its queue store lost it): end with a final message.
+        if (err instanceof ServiceError && err.status === 404) {
+          if (last) listener(lostView(last));
+          return;
+        }
       }
       if (!ended && !signal.aborted) await new Promise((r) => setTimeout(r, 1000));
     }
@@ -254,5 +267,19 @@ export class HttpJobService implements JobService {
       },
       true,
     );
+  }
+
+  async setQuotas(quotas: Partial<DailyQuotas>): Promise<DailyQuotas> {
+    return this.#json('v1/queue/quotas', {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(quotas),
+    });
+  }
+
+  async quotaLeft(user: UserId, delivery?: DeliveryTarget): Promise<QuotaUsage> {
+    const guild =
+      typeof delivery?.guildId === 'string' ? `&guild=${encodeURIComponent(delivery.guildId)}` : '';
+    return this.#json(`v1/quota?user=${encodeURIComponent(user)}${guild}`);
   }
 }

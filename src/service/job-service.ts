@@ -29,9 +29,20 @@ import type { JobRecord, Journal } from './journal.ts';
 import type { ServiceMetrics } from './metrics.ts';
 import { PreviewStore, type StoredPreview } from './preview-store.ts';
 import { type BackendJob, JobAbort, type QueueBackend } from './queue-backend.ts';
+import {
+  checkQuotas,
+  type DailyQuotas,
+  guildOf,
+  type QuotaUsage,
+  quotaCount,
+  quotaRefusal,
+  quotaResetAt,
+  utcDay,
+} from './quota.ts';
 import { type RecoveryReport, recoverJournal } from './recovery.ts';
 import {
   type Actor,
+  type DeliveryTarget,
   type JobService,
   type JobView,
   type QueueLimits,
@@ -53,6 +64,8 @@ export interface LocalJobServiceOptions {
   readonly maxPixels?: number;
   readonly resultTtlMs?: number;
   readonly dataDirMaxBytes?: number;
+  /** Daily quotas until an admin changes them (0: none). */
+  readonly quotas?: DailyQuotas;
 }
 
 function newId(): string {
@@ -79,6 +92,7 @@ export class LocalJobService implements JobService {
   #cleanupTimer: NodeJS.Timeout | undefined;
   #closed = false;
   readonly #onClose: (() => void)[] = [];
+  #quotas: DailyQuotas;
 
   constructor(options: LocalJobServiceOptions) {
     this.model = options.model;
@@ -93,6 +107,7 @@ export class LocalJobService implements JobService {
       maxPixels: options.maxPixels ?? 40_000_000,
     };
     this.#cleanup = { ttlMs: options.resultTtlMs ?? 86_400_000, maxBytes: options.dataDirMaxBytes ?? 10e9 };
+    this.#quotas = { user: 0, guild: 0, ...options.quotas, ...options.journal.getQuotas() };
     this.#events.setMaxListeners(0);
     this.#previews = new PreviewStore(path.join(this.#journal.dir, 'previews'));
     this.#views = new JobViews(this.#journal, this.#eta, this.#live, this.#concurrency, (id) =>
@@ -214,6 +229,7 @@ export class LocalJobService implements JobService {
     // The checks are asynchronous: the service may have started to stop meanwhile.
     if (this.#closed)
       throw new ServiceError(503, 'shutting_down', 'the service is shutting down; try again shortly');
+    this.#takeQuota(req);
     const id = newId();
     this.#journal.insert({
       id,
@@ -352,7 +368,43 @@ export class LocalJobService implements JobService {
     return next;
   }
 
+  async setQuotas(quotas: Partial<DailyQuotas>): Promise<DailyQuotas> {
+    checkQuotas(quotas);
+    this.#quotas = {
+      user: quotas.user ?? this.#quotas.user,
+      guild: quotas.guild ?? this.#quotas.guild,
+    };
+    this.#journal.saveSetting('quotas', this.#quotas);
+    this.#log.info({ quotas: this.#quotas }, 'daily quotas changed');
+    return this.#quotas;
+  }
+
+  async quotaLeft(user: UserId, delivery?: DeliveryTarget): Promise<QuotaUsage> {
+    const now = Date.now();
+    const day = utcDay(now);
+    const guild = guildOf(user, delivery);
+    return {
+      user: quotaCount(this.#quotas.user, this.#journal.quotaUsed(day, `user:${user}`)),
+      guild: guild ? quotaCount(this.#quotas.guild, this.#journal.quotaUsed(day, `guild:${guild}`)) : null,
+      resets_at: quotaResetAt(now),
+    };
+  }
+
   // ---------------------------------------------------------------------------------------------
+
+  /** Counts the job against today's quotas, or refuses it (429 daily_quota). */
+  #takeQuota(req: SubmitRequest): void {
+    if (!this.#quotas.user && !this.#quotas.guild) return;
+    const guild = guildOf(req.user, req.delivery);
+    const full = this.#journal.takeQuota(utcDay(), [
+      { key: `user:${req.user}`, limit: this.#quotas.user },
+      ...(guild ? [{ key: `guild:${guild}`, limit: this.#quotas.guild }] : []),
+    ]);
+    if (full) {
+      const which = full.startsWith('user:') ? 'user' : 'guild';
+      throw quotaRefusal(which, which === 'user' ? this.#quotas.user : this.#quotas.guild);
+    }
+  }
 
   #owned(id: string, actor: Actor): JobRecord {
     const rec = this.#journal.get(id);

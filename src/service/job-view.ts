@@ -109,3 +109,12 @@ export function queueView(
     queued: views(snap.queued),
   };
 }
+
+export const LOST_MESSAGE =
+  'the job was lost: the queue no longer has it (its store was flushed or restarted without its data); please submit it again';
+
+/** The final view of a job whose record disappeared while someone watched it: failed, `lost`. */
+export function lostView(last: JobView): JobView {
+  const { start_eta_s: _s, encoding: _e, ...rest } = last;
+  return { ...rest, state: 'failed', position: 0, eta_s: 0, error: LOST_MESSAGE, error_code: 'lost' };
+}

@@ -7,6 +7,7 @@ import { closeSync, fsyncSync, mkdirSync, openSync, rmSync, writeSync } from 'no
 import path from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import type { AnimateOptions } from '@stillmotion/engine';
+import type { DailyQuotas } from './quota.ts';
 import type { DeliveryTarget, JobState, QueueLimits } from './types.ts';
 
 export interface JobRecord {
@@ -70,6 +71,12 @@ CREATE TABLE IF NOT EXISTS jobs (
 CREATE INDEX IF NOT EXISTS jobs_user ON jobs(user, seq);
 CREATE INDEX IF NOT EXISTS jobs_state ON jobs(state, seq);
 CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS quota_counts (
+  day TEXT NOT NULL,
+  key TEXT NOT NULL,
+  count INTEGER NOT NULL,
+  PRIMARY KEY (day, key)
+);
 `;
 
 /** Shown for a job whose stored options cannot be read (the job is failed with a reason). */
@@ -86,6 +93,7 @@ const UNREADABLE_OPTIONS: AnimateOptions = Object.freeze({
   format: 'mp4',
   loop: 'off',
   smooth: 'off',
+  steer: 0,
 });
 
 export const DAMAGED_REASON =
@@ -104,7 +112,8 @@ function parseOptions(text: string): AnimateOptions {
   ) {
     throw new Error('options are not an options object');
   }
-  return v as AnimateOptions;
+  // Jobs journaled before loop and smooth existed ran without them.
+  return { ...(v as AnimateOptions), loop: o.loop ?? 'off', smooth: o.smooth ?? 'off' };
 }
 
 function parseDelivery(text: string | null): DeliveryTarget | null {
@@ -130,11 +139,13 @@ function toRecord(r: Row): { record: JobRecord; problem?: string } {
     problems.push(`delivery: ${(err as Error).message}`);
   }
   const damaged = problems.length > 0;
+  // A job that was still to run cannot: it fails with a reason. An ended one keeps its outcome.
+  const fails = damaged && (r.state === 'queued' || r.state === 'running');
   const record: JobRecord = {
     id: r.id,
     seq: r.seq,
     user: r.user,
-    state: damaged && (r.state === 'queued' || r.state === 'running') ? 'failed' : r.state,
+    state: fails ? 'failed' : r.state,
     options,
     inputPath: r.input_path,
     resultPath: r.result_path,
@@ -142,8 +153,8 @@ function toRecord(r: Row): { record: JobRecord; problem?: string } {
     delivery,
     delivered: r.delivered === 1,
     attempts: r.attempts,
-    error: damaged && !r.error ? DAMAGED_REASON : r.error,
-    errorCode: damaged && !r.error_code ? 'corrupt_record' : r.error_code,
+    error: fails ? DAMAGED_REASON : r.error,
+    errorCode: fails ? 'corrupt_record' : r.error_code,
     createdAt: r.created_at,
     startedAt: r.started_at,
     finishedAt: r.finished_at,
@@ -392,7 +403,59 @@ export class Journal {
     return out;
   }
 
-  saveSetting(key: 'paused' | 'limits', value: unknown): void {
+  /** The daily quotas an admin set (either may be missing: the configured default holds). */
+  getQuotas(): Partial<DailyQuotas> {
+    const row = this.#db.prepare("SELECT value FROM settings WHERE key = 'quotas'").get() as
+      | { value: string }
+      | undefined;
+    if (!row) return {};
+    try {
+      const q = JSON.parse(row.value) as Record<string, unknown>;
+      return {
+        ...(Number.isInteger(q.user) ? { user: q.user as number } : {}),
+        ...(Number.isInteger(q.guild) ? { guild: q.guild as number } : {}),
+      };
+    } catch {
+      this.#onDamaged('setting:quotas', 'not JSON');
+      return {};
+    }
+  }
+
+  /** Jobs counted today against each key (`user:<id>`, `guild:<id>`). */
+  quotaUsed(day: string, key: string): number {
+    const row = this.#db.prepare('SELECT count FROM quota_counts WHERE day = ? AND key = ?').get(day, key) as
+      | { count: number }
+      | undefined;
+    return row?.count ?? 0;
+  }
+
+  /**
+   * Counts one job against each quota, all or none: answers the first quota already used up (and
+   * counts nothing), or undefined once every count went up. Older days are dropped.
+   */
+  takeQuota(day: string, quotas: readonly { key: string; limit: number }[]): string | undefined {
+    this.#db.exec('BEGIN IMMEDIATE');
+    try {
+      for (const q of quotas) {
+        if (q.limit > 0 && this.quotaUsed(day, q.key) >= q.limit) {
+          this.#db.exec('ROLLBACK');
+          return q.key;
+        }
+      }
+      const bump = this.#db.prepare(
+        'INSERT INTO quota_counts (day, key, count) VALUES (?, ?, 1) ON CONFLICT(day, key) DO UPDATE SET count = count + 1',
+      );
+      for (const q of quotas) bump.run(day, q.key);
+      this.#db.prepare('DELETE FROM quota_counts WHERE day < ?').run(day);
+      this.#db.exec('COMMIT');
+      return undefined;
+    } catch (err) {
+      this.#db.exec('ROLLBACK');
+      throw err;
+    }
+  }
+
+  saveSetting(key: 'paused' | 'limits' | 'quotas', value: unknown): void {
     this.#db
       .prepare(
         'INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value',

@@ -27,7 +27,8 @@ export type SidecarConfig = Pick<
   | 'modelDir'
   | 'device'
   | 'engine'
->;
+> &
+  Partial<Pick<Config, 'dailyQuotaUser' | 'dailyQuotaGuild'>>;
 
 /**
  * The sidecar settings with every default of {@link loadConfig} (no environment read), for one
@@ -75,6 +76,7 @@ export async function createLocalSidecar(
     maxPixels: config.maxPixels,
     resultTtlMs: config.resultTtlMs,
     dataDirMaxBytes: config.dataDirMaxBytes,
+    quotas: { user: config.dailyQuotaUser ?? 0, guild: config.dailyQuotaGuild ?? 0 },
   });
   service.onClose(unlock);
   const recovered = await service.open();

@@ -6,6 +6,7 @@
 import type { AnimateOptions, AnimateOptionsInput } from '@stillmotion/engine';
 import type { ModelSummary } from './engine-port.ts';
 import type { StoredPreview } from './preview-store.ts';
+import type { DailyQuotas, QuotaUsage } from './quota.ts';
 
 export type { StoredPreview };
 
@@ -105,6 +106,10 @@ export interface JobService {
   resume(): Promise<{ paused: boolean }>;
   clear(): Promise<{ canceled: number }>;
   setLimits(limits: Partial<QueueLimits>): Promise<QueueLimits>;
+  /** Changes the daily quotas at run time (admin); kept across restarts. */
+  setQuotas?(quotas: Partial<DailyQuotas>): Promise<DailyQuotas>;
+  /** What is left today for a user and the guild of `delivery` (see quota.ts, `guildOf`). */
+  quotaLeft?(user: UserId, delivery?: DeliveryTarget): Promise<QuotaUsage>;
 }
 
 /** A refusal with an HTTP status and a user-readable message. */

@@ -69,11 +69,11 @@ async function codeOf(p: Promise<unknown>): Promise<string> {
 }
 
 describe('downloadImage', () => {
-  it('downloads from a listed host:port and follows a redirect on it, sending headers', async () => {
+  it('downloads from a listed host:port and follows a redirect on it, sending the credentials', async () => {
     seenAuth.length = 0;
     const r = await downloadImage(`http://${cdn.host}/hop`, {
       allowedHosts: [cdn.host],
-      headers: { authorization: 'Bearer t' },
+      credentials: { headers: { authorization: 'Bearer t' }, hosts: [cdn.host] },
     });
     expect(r.bytes.equals(PNG)).toBe(true);
     expect(r.contentType).toBe('image/png');
@@ -90,11 +90,26 @@ describe('downloadImage', () => {
       await codeOf(
         downloadImage(`http://${cdn.host}/away`, {
           allowedHosts: [cdn.host],
-          headers: { authorization: 'Bearer t' },
+          credentials: { headers: { authorization: 'Bearer t' }, hosts: [cdn.host] },
         }),
       ),
     ).toBe('host_not_allowed');
     expect(seenAuth).toEqual(['Bearer t']);
+  });
+
+  it('sends credentials only to their own hosts: not to another allowed host, nor across a redirect', async () => {
+    const credentials = { headers: { authorization: 'Bearer t' }, hosts: [cdn.host] };
+    const both = [cdn.host, other.host];
+    seenAuth.length = 0;
+    // A redirect from the credentials' host to another allowed host: followed, without the token.
+    const moved = await downloadImage(`http://${cdn.host}/away`, { allowedHosts: both, credentials });
+    expect(moved.bytes.equals(PNG)).toBe(true);
+    expect(moved.url).toBe(`http://${other.host}/x.png`);
+    expect(seenAuth).toEqual(['Bearer t', undefined]);
+    // A picture on an allowed host that is not the credentials' own: fetched without them.
+    seenAuth.length = 0;
+    await downloadImage(`http://${other.host}/x.png`, { allowedHosts: both, credentials });
+    expect(seenAuth).toEqual([undefined]);
   });
 
   it('refuses non-images by content type and by magic bytes', async () => {

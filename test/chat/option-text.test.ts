@@ -98,3 +98,26 @@ describe('helpText', () => {
     expect(text).toContain('Use `/animate`');
   });
 });
+
+describe('the experimental steer in chat text and help', () => {
+  it('reads --steer like any option, checks its range, and refuses it where the model has no text encoder', () => {
+    expect(parseChatText('waves at dusk --steer 0.3', model).options).toMatchObject({
+      prompt: 'waves at dusk',
+      steer: '0.3',
+    });
+    expect(() => parseChatText('waves --steer 2', model)).toThrow(/steer must be in 0–1/);
+    expect(() => parseChatText('waves --steer 0.3', { ...model, steerable: false })).toThrow(
+      /steer needs a CLIP text encoder.*--text-encoder/,
+    );
+    expect(parseChatText('waves --steer 0', { ...model, steerable: false }).options).toMatchObject({
+      steer: '0',
+    });
+  });
+
+  it('says in help that it is experimental, that SVD was not trained with text, and that results vary', () => {
+    const line = helpText(model)
+      .split('\n')
+      .find((l) => l.includes('`--steer`'));
+    expect(line).toMatch(/0–1 \(default: 0 \(off\)\): EXPERIMENTAL.*not trained with text; results vary/);
+  });
+});

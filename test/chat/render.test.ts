@@ -1,6 +1,13 @@
 import type { AnimateOptions } from '@stillmotion/engine';
 import { describe, expect, it } from 'vitest';
-import { formatEta, nextMotion, progressBar, renderCaption, renderProgress } from '../../src/chat/render.ts';
+import {
+  formatEta,
+  nextMotion,
+  progressBar,
+  renderCaption,
+  renderProgress,
+  verbatim,
+} from '../../src/chat/render.ts';
 import type { JobView } from '../../src/service/types.ts';
 
 const options: AnimateOptions = {
@@ -13,6 +20,7 @@ const options: AnimateOptions = {
   noise: 0.02,
   guidance: [1, 3],
   size: 'auto',
+  steer: 0,
   format: 'mp4',
   loop: 'off',
   smooth: 'off',
@@ -37,20 +45,21 @@ function job(patch: Partial<JobView>): JobView {
 
 describe('renderProgress', () => {
   it('shows queue position, the estimated start and the ETA while queued', () => {
-    expect(renderProgress(job({ state: 'queued', position: 3, start_eta_s: 50, eta_s: 75 }))).toBe(
+    expect(renderProgress(job({ state: 'queued', position: 3, start_eta_s: 50, eta_s: 75 }), verbatim)).toBe(
       '⏳ Queued: position 3 · starts in ~50 s · ETA ~1 min 15 s',
     );
-    expect(renderProgress(job({ state: 'queued', position: 1, start_eta_s: 0, eta_s: 9 }))).toContain(
-      'starts now',
-    );
-    expect(renderProgress(job({ state: 'queued', position: 2, start_eta_s: null, eta_s: null }))).toContain(
-      'starts soon · ETA unknown',
-    );
+    expect(
+      renderProgress(job({ state: 'queued', position: 1, start_eta_s: 0, eta_s: 9 }), verbatim),
+    ).toContain('starts now');
+    expect(
+      renderProgress(job({ state: 'queued', position: 2, start_eta_s: null, eta_s: null }), verbatim),
+    ).toContain('starts soon · ETA unknown');
   });
 
   it('shows a bar with step i/N and ETA while denoising', () => {
     const text = renderProgress(
       job({ state: 'running', progress: { step: 3, steps: 12, chunk: 0, chunks: 0 }, eta_s: 9 }),
+      verbatim,
     );
     expect(text).toContain('step 3/12');
     expect(text).toContain('▰▰▰▱▱▱▱▱▱▱▱▱');
@@ -59,14 +68,17 @@ describe('renderProgress', () => {
 
   it('shows decode chunks, then encoding, then the end states', () => {
     expect(
-      renderProgress(job({ state: 'running', progress: { step: 2, steps: 2, chunk: 1, chunks: 2 } })),
+      renderProgress(
+        job({ state: 'running', progress: { step: 2, steps: 2, chunk: 1, chunks: 2 } }),
+        verbatim,
+      ),
     ).toContain('chunk 1/2');
-    expect(renderProgress(job({ state: 'running', encoding: true }))).toMatch(/Encoding/);
-    expect(renderProgress(job({ state: 'failed', error: 'GPU out of memory' }))).toContain(
+    expect(renderProgress(job({ state: 'running', encoding: true }), verbatim)).toMatch(/Encoding/);
+    expect(renderProgress(job({ state: 'failed', error: 'GPU out of memory' }), verbatim)).toContain(
       'GPU out of memory',
     );
-    expect(renderProgress(job({ state: 'canceled' }))).toMatch(/Canceled/);
-    expect(renderProgress(job({ state: 'succeeded' }))).toMatch(/Done/);
+    expect(renderProgress(job({ state: 'canceled' }), verbatim)).toMatch(/Canceled/);
+    expect(renderProgress(job({ state: 'succeeded' }), verbatim)).toMatch(/Done/);
   });
 });
 
@@ -81,18 +93,25 @@ describe('helpers', () => {
   });
 
   it('captions with prompt, seed and every option', () => {
-    const caption = renderCaption(job({ seed: 7 }));
+    const caption = renderCaption(job({ seed: 7 }), verbatim);
     expect(caption).toContain('“waves”');
     expect(caption).toContain('seed 7');
     expect(caption).toContain('--motion 127 --fps 7 --frames 4 --steps 2 --seed 7');
     expect(caption).toContain('--loop off --smooth off');
     expect(caption).toContain('seed 7 · 4 frames at 7 fps · ');
-    expect(renderCaption(job({ options: { ...options, prompt: '' } }))).toContain('(no prompt)');
+    expect(renderCaption(job({ options: { ...options, prompt: '' } }), verbatim)).toContain('(no prompt)');
+  });
+
+  it('passes the prompt and a failure reason through the escape, and nothing else', () => {
+    const mark = (t: string) => `<${t}>`;
+    expect(renderCaption(job({ seed: 7 }), mark).split('\n')[0]).toBe('“<waves>”');
+    expect(renderCaption(job({ seed: 7 }), mark)).toContain('`--motion 127');
+    expect(renderProgress(job({ state: 'failed', error: 'bad' }), mark)).toBe('❌ Failed: <bad>');
   });
 
   it('says what loop and smooth made of the frames', () => {
     const made = (patch: Partial<AnimateOptions>) =>
-      renderCaption(job({ options: { ...options, frames: 14, ...patch } }));
+      renderCaption(job({ options: { ...options, frames: 14, ...patch } }), verbatim);
     expect(made({ loop: 'boomerang' })).toContain('26 frames at 7 fps (14 generated, boomerang loop)');
     expect(made({ loop: 'fade' })).toContain('11 frames at 7 fps (14 generated, fade loop)');
     expect(made({ smooth: '2x' })).toContain('27 frames at 14 fps (14 generated, smoothed 2×)');

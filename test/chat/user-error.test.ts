@@ -1,6 +1,7 @@
 import { EngineError, ImageError, OptionError } from '@stillmotion/engine';
 import { describe, expect, it } from 'vitest';
 import { DownloadError } from '../../src/chat/download.ts';
+import { verbatim } from '../../src/chat/render.ts';
 import { userError } from '../../src/chat/user-error.ts';
 import { ServiceError } from '../../src/service/types.ts';
 
@@ -31,14 +32,14 @@ describe('userError', () => {
       [new DownloadError('too_large', 'the picture is larger than 1 MB'), /too large.*smaller/],
       [new ServiceError(403, 'forbidden', 'not your job'), /owner or an admin/],
     ];
-    for (const [err, re] of cases) expect(userError(err).text).toMatch(re);
+    for (const [err, re] of cases) expect(userError(err, verbatim).text).toMatch(re);
   });
 
   it('marks faults as unexpected and hides their internals', () => {
-    const r = userError(new TypeError('x is undefined'));
+    const r = userError(new TypeError('x is undefined'), verbatim);
     expect(r.expected).toBe(false);
     expect(r.text).not.toContain('undefined');
-    expect(userError(new EngineError('engine_error', 'boom')).expected).toBe(false);
-    expect(userError(new ImageError('corrupt_image', 'truncated', 422)).expected).toBe(true);
+    expect(userError(new EngineError('engine_error', 'boom'), verbatim).expected).toBe(false);
+    expect(userError(new ImageError('corrupt_image', 'truncated', 422), verbatim).expected).toBe(true);
   });
 });

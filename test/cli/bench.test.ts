@@ -45,6 +45,12 @@ describe('npm run bench', () => {
     expect(stderr).toMatch(/step 2\/2/);
   });
 
+  it('takes steps and guidance from the model when not given (AnimateLCM: 4 steps, 1-1.2)', async () => {
+    const lcm = await bench(['--model', 'test/fixtures/tiny-animatelcm', '--frames', '2', '--device', 'cpu']);
+    expect(lcm.report).toMatchObject({ steps: 4, guidance: [1, 1.2] });
+    expect(lcm.stderr).toMatch(/step 4\/4/);
+  });
+
   it('leaves the video encode out with --skip-video, for machines without ffmpeg', async () => {
     const { report } = await bench(['--frames', '2', '--steps', '1', '--device', 'cpu', '--skip-video']);
     expect(report.video_ms).toBeLessThan(1);

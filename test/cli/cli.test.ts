@@ -114,6 +114,7 @@ describe('npx stillmotion animate', () => {
       ['format', 'mp4|gif', 'mp4'],
       ['loop', 'off|boomerang|fade', 'off'],
       ['smooth', 'off|2x|3x|4x', 'off'],
+      ['steer', '0–1', '0 (off)'],
       ['prompt', '500', 'empty'],
     ]) {
       const line = r.stdout.split('\n').find((l) => l.includes(`--${name} `));
@@ -121,6 +122,9 @@ describe('npx stillmotion animate', () => {
       expect(line).toContain(range);
       expect(line).toContain(def);
     }
+    expect(r.stdout).toMatch(
+      /--steer[^\n]*\n\s+EXPERIMENTAL CLIP prompt steer; SVD was not trained with text; results vary/,
+    );
   });
 
   it.each([

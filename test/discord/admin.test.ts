@@ -1,6 +1,12 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { FakeUser } from '../fakes/discord/fake-discord.ts';
-import { type Harness, SMALL, startHarness } from './harness.ts';
+import {
+  type Harness,
+  queueCommand as queueCommandIn,
+  queueJobs as queueJobsIn,
+  SMALL,
+  startHarness,
+} from './harness.ts';
 
 let h: Harness;
 const logLines: string[] = [];
@@ -8,7 +14,8 @@ let dave: FakeUser;
 
 beforeAll(async () => {
   h = await startHarness({
-    config: (fake) => ({ adminRoleIds: [fake.modRoleId] }),
+    // The fake's guild is the home guild: its admins also pause, resume and set limits.
+    config: (fake) => ({ adminRoleIds: [fake.modRoleId], homeGuildIds: [fake.guildId] }),
     logLevel: 'info',
     logDestination: { write: (line: string) => void logLines.push(line) },
   });
@@ -24,43 +31,10 @@ afterAll(async () => {
   await h?.stop();
 });
 
-/** Submits `n` jobs for `user` while the queue is paused; returns their ids. */
-async function queueJobs(user: FakeUser, n: number): Promise<string[]> {
-  const { fake } = h;
-  const ids: string[] = [];
-  for (let i = 0; i < n; i++) {
-    const image = fake.attachment(fake.upload('cat.png', h.png, 'image/png'));
-    const start = fake.calls.length;
-    const ix = fake.slash('animate', [{ name: 'image', type: 11, value: image.id }, ...SMALL], {
-      user,
-      attachments: [image],
-    });
-    const edit = await fake.waitForCall(
-      (c) => c.method === 'PATCH' && c.path.includes(ix.token),
-      30_000,
-      start,
-    );
-    ids.push(edit.body.components[0].components[0].custom_id.split(':')[2]);
-  }
-  return ids;
-}
+const queueJobs = (user: FakeUser, n: number) => queueJobsIn(h, user, n);
 
-async function queueCommand(
-  sub: string,
-  opts: { admin?: boolean; roles?: string[]; options?: unknown[] } = {},
-) {
-  const { fake } = h;
-  const ix = fake.slash('queue', [{ name: sub, type: 1, options: opts.options ?? [] }], {
-    user: opts.admin || opts.roles ? fake.user('mod') : dave,
-    admin: opts.admin,
-    roles: opts.roles,
-  });
-  const cb = await fake.waitForCall((c) => c.path.startsWith(`/interactions/${ix.id}/`));
-  if (cb.body.type === 4)
-    return { ephemeral: (cb.body.data.flags & 64) === 64, text: cb.body.data.content as string };
-  expect(cb.body.data.flags & 64).toBe(64);
-  const edit = await fake.waitForCall((c) => c.method === 'PATCH' && c.path.includes(ix.token));
-  return { ephemeral: true, text: edit.body.content as string };
+function queueCommand(sub: string, opts: { admin?: boolean; roles?: string[]; options?: unknown[] } = {}) {
+  return queueCommandIn(h, sub, { ...opts, user: opts.admin || opts.roles ? h.fake.user('mod') : dave });
 }
 
 describe('/queue (admins)', () => {
@@ -112,6 +86,16 @@ describe('/queue (admins)', () => {
       (await queueCommand('limit', { roles, options: [{ name: 'per_user', type: 4, value: 5 }] })).text,
     ).toMatch(/5 jobs per user/);
     expect((await h.sidecar.service.queue()).limits.per_user).toBe(5);
+    const quota = await queueCommand('quota', {
+      roles,
+      options: [
+        { name: 'per_user', type: 4, value: 7 },
+        { name: 'per_server', type: 4, value: 40 },
+      ],
+    });
+    expect(quota.text).toMatch(/Daily quotas: 7 a day per user, 40 a day per server/);
+    expect(await h.sidecar.service.quotaLeft(`discord:${dave.id}`)).toMatchObject({ user: { limit: 7 } });
+    await h.sidecar.service.setQuotas({ user: 0, guild: 0 });
     const canceled = await queueCommand('cancel', { roles, options: [{ name: 'job', type: 3, value: id }] });
     expect(canceled.text).toContain(`Canceled \`${id}\``);
     expect((await queueCommand('resume', { roles })).text).toMatch(/Resumed/);
@@ -137,6 +121,27 @@ describe('/jobs', () => {
       const none = await fake.waitForCall((c) => c.path.startsWith(`/interactions/${other.id}/`));
       expect(none.body.data.content).toMatch(/no jobs/);
     } finally {
+      await h.sidecar.service.clear();
+      await h.sidecar.service.resume();
+      await h.bot.idle();
+    }
+  });
+
+  it("shows what is left of today's quotas, for you and this server", async () => {
+    const { fake } = h;
+    await h.sidecar.service.setQuotas({ user: 3, guild: 50 });
+    await h.sidecar.service.pause();
+    try {
+      const gina = fake.user('gina');
+      await queueJobs(gina, 1);
+      const ix = fake.slash('jobs', [], { user: gina });
+      const cb = await fake.waitForCall((c) => c.path.startsWith(`/interactions/${ix.id}/`));
+      // The job counted against gina and against the guild it was asked in.
+      expect(cb.body.data.content).toMatch(
+        /^Today: 2 of 3 jobs left for you, 49 of 50 for this server · resets 00:00 UTC/,
+      );
+    } finally {
+      await h.sidecar.service.setQuotas({ user: 0, guild: 0 });
       await h.sidecar.service.clear();
       await h.sidecar.service.resume();
       await h.bot.idle();

@@ -293,7 +293,7 @@ describe('/animate', () => {
     it('an oversized file', async () => {
       const { fake } = h;
       const text = await refusal(
-        fake.attachment({ ...fake.upload('huge.png', h.png, 'image/png'), size: 30 * 1024 * 1024 }),
+        fake.attachment({ ...fake.upload('huge.png', h.png, 'image/png'), size: 30_000_000 }),
       );
       expect(text).toMatch(/too large.*30 MB.*20 MB/);
     });

@@ -6,11 +6,12 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
+import { expect } from 'vitest';
 import type { DiscordConfig } from '../../bots/discord/config.ts';
 import { type DiscordBot, startDiscord } from '../../bots/discord/start.ts';
 import type { ResultLinks } from '../../src/service/result-links.ts';
 import { createLocalSidecar, type LocalSidecar, sidecarConfig } from '../../src/service/sidecar.ts';
-import { FakeDiscord, type RestCall } from '../fakes/discord/fake-discord.ts';
+import { FakeDiscord, type FakeUser, type RestCall } from '../fakes/discord/fake-discord.ts';
 import { ffprobe, type ProbeResult } from '../helpers/ffprobe.ts';
 
 export const INPUT_PNG = path.resolve(import.meta.dirname, '../fixtures/case_public/input.png');
@@ -32,6 +33,11 @@ export interface Harness {
 
 export interface HarnessOptions {
   readonly config?: Partial<DiscordConfig> | ((fake: FakeDiscord) => Partial<DiscordConfig>);
+  /**
+   * Configure the bot as `npm start` does instead: the service's config with these variables (plus
+   * DISCORD_TOKEN, DISCORD_API_URL and ATTACHMENT_HOSTS for the fake) in its `env`.
+   */
+  readonly env?: (fake: FakeDiscord) => Record<string, string>;
   readonly dataDir?: string;
   /** Start the queue (load the engine) now. @default true */
   readonly warm?: boolean;
@@ -48,30 +54,41 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     { level: options.logLevel ?? process.env.TEST_LOG_LEVEL ?? 'silent' },
     options.logDestination ?? pino.destination(2),
   );
-  const sidecar = await createLocalSidecar(
-    sidecarConfig(dataDir, {
-      device: 'cpu',
-      perUser: options.perUser ?? 3,
-      resultTtlMs: 3_600_000,
-      dataDirMaxBytes: 1e9,
-    }),
-    logger,
-  );
+  const serviceConfig = sidecarConfig(dataDir, {
+    device: 'cpu',
+    perUser: options.perUser ?? 3,
+    resultTtlMs: 3_600_000,
+    dataDirMaxBytes: 1e9,
+  });
+  const sidecar = await createLocalSidecar(serviceConfig, logger);
   if (options.warm !== false) await sidecar.warm();
   const fake = await FakeDiscord.start();
   // Discord's deadline is 3 s; the suite shares two cores with other work, so the fake is lenient
   // here and the /animate test asserts the 3 s itself.
   fake.state.ackDeadlineMs = 10_000;
+  const fromEnv = options.env && {
+    ...serviceConfig,
+    env: {
+      DISCORD_TOKEN: fake.token,
+      DISCORD_API_URL: fake.apiUrl,
+      ATTACHMENT_HOSTS: fake.cdn.host,
+      ...options.env(fake),
+    },
+  };
   const bot = await startDiscord({
     service: sidecar.service,
     logger,
     resultLinks: options.resultLinks,
-    config: {
+    config: fromEnv || {
       token: fake.token,
       apiUrl: fake.apiUrl,
       adminRoleIds: [],
+      ownerIds: [],
+      homeGuildIds: [],
+      guildIds: [],
       attachmentHosts: [fake.cdn.host],
-      maxImageBytes: 20 * 1024 * 1024,
+      // What `npm start` passes: the service's own upload limit.
+      maxImageBytes: serviceConfig.maxUploadBytes,
       downloadTimeoutMs: 5000,
       editIntervalMs: 1500,
       defaultUploadLimit: 10 * 1024 * 1024,
@@ -118,4 +135,60 @@ export function isFilePost(c: RestCall): boolean {
 export function editGaps(calls: readonly RestCall[]): number[] {
   const edits = calls.filter((c) => c.method === 'PATCH' && c.path.endsWith('/messages/@original'));
   return edits.slice(1).map((c, i) => c.at - edits[i]!.at);
+}
+
+/** Submits `n` jobs for `user` with /animate in `channelId` (best while paused); returns their ids. */
+export async function queueJobs(
+  h: Harness,
+  user: FakeUser,
+  n: number,
+  channelId: string = h.fake.channelId,
+): Promise<string[]> {
+  const { fake } = h;
+  const ids: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const image = fake.attachment(fake.upload('cat.png', h.png, 'image/png'));
+    const start = fake.calls.length;
+    const ix = fake.slash('animate', [{ name: 'image', type: 11, value: image.id }, ...SMALL], {
+      user,
+      attachments: [image],
+      channelId,
+    });
+    const edit = await fake.waitForCall(
+      (c) => c.method === 'PATCH' && c.path.includes(ix.token),
+      30_000,
+      start,
+    );
+    ids.push(edit.body.components[0].components[0].custom_id.split(':')[2]);
+  }
+  return ids;
+}
+
+export interface QueueCommandOptions {
+  readonly user: FakeUser;
+  readonly admin?: boolean;
+  readonly roles?: string[];
+  readonly channelId?: string;
+  readonly options?: unknown[];
+}
+
+/** Runs `/queue <sub>` and returns the (ephemeral) answer. */
+export async function queueCommand(
+  h: Harness,
+  sub: string,
+  opts: QueueCommandOptions,
+): Promise<{ ephemeral: boolean; text: string }> {
+  const { fake } = h;
+  const ix = fake.slash('queue', [{ name: sub, type: 1, options: opts.options ?? [] }], {
+    user: opts.user,
+    admin: opts.admin,
+    roles: opts.roles,
+    channelId: opts.channelId,
+  });
+  const cb = await fake.waitForCall((c) => c.path.startsWith(`/interactions/${ix.id}/`));
+  if (cb.body.type === 4)
+    return { ephemeral: (cb.body.data.flags & 64) === 64, text: cb.body.data.content as string };
+  expect(cb.body.data.flags & 64).toBe(64);
+  const edit = await fake.waitForCall((c) => c.method === 'PATCH' && c.path.includes(ix.token));
+  return { ephemeral: true, text: edit.body.content as string };
 }

@@ -62,12 +62,17 @@ describe('npm run discord:register', () => {
       'format',
       'loop',
       'smooth',
+      'steer',
       'help',
     ]);
     const byName = Object.fromEntries(animate.map((o) => [o.name, o]));
     expect(byName.motion).toMatchObject({ type: 3, autocomplete: true });
     expect(byName.guidance).toMatchObject({ type: 3, autocomplete: true });
     expect(byName.frames).toMatchObject({ type: 4, min_value: 2, max_value: 14 });
+    expect(byName.steer).toMatchObject({ type: 10, min_value: 0, max_value: 1 });
+    expect((byName.steer as { description?: string }).description).toMatch(
+      /^EXPERIMENTAL.*not trained with text; results vary/,
+    );
     expect(byName.noise).toMatchObject({ type: 10, min_value: 0, max_value: 1 });
     expect(byName.format!.choices).toEqual([
       { name: 'mp4', value: 'mp4' },

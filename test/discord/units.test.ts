@@ -3,6 +3,7 @@ import { parseButtonId } from '../../bots/discord/components.ts';
 import { DiscordConfigError, discordConfigFromEnv } from '../../bots/discord/config.ts';
 import { stripBotMention } from '../../bots/discord/mentions.ts';
 import { suggest } from '../../bots/discord/option-builder.ts';
+import { loadConfig } from '../../src/config.ts';
 
 describe('discord config', () => {
   it('reads the environment and refuses a versioned API URL or a bad role id', () => {
@@ -22,6 +23,31 @@ describe('discord config', () => {
     );
     expect(() => discordConfigFromEnv({ DISCORD_TOKEN: 't', DISCORD_ADMIN_ROLE_IDS: 'mods' })).toThrow(
       /not a role id/,
+    );
+  });
+});
+
+describe('discord config: operators, guilds and the download cap', () => {
+  it('reads the operator and guild lists, refuses a bad id by name, and caps downloads at the service limit', () => {
+    const c = discordConfigFromEnv(
+      {
+        DISCORD_TOKEN: 't',
+        DISCORD_OWNER_IDS: '111111111111',
+        DISCORD_HOME_GUILD_IDS: ' 222222222222 ',
+        DISCORD_GUILD_IDS: '222222222222,333333333333',
+      },
+      { maxImageBytes: 5_000_000 },
+    );
+    expect(c).toMatchObject({
+      ownerIds: ['111111111111'],
+      homeGuildIds: ['222222222222'],
+      guildIds: ['222222222222', '333333333333'],
+      maxImageBytes: 5_000_000,
+    });
+    // Without one given, the cap is the service's default upload limit, in the service's unit (MB).
+    expect(discordConfigFromEnv({ DISCORD_TOKEN: 't' }).maxImageBytes).toBe(loadConfig({}).maxUploadBytes);
+    expect(() => discordConfigFromEnv({ DISCORD_TOKEN: 't', DISCORD_GUILD_IDS: 'my-server' })).toThrow(
+      /DISCORD_GUILD_IDS: "my-server" is not a guild id/,
     );
   });
 });

@@ -2,7 +2,13 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 
-const ALLOWED = new Set(['onnxruntime-node', 'sharp', 'fluent-ffmpeg', '@ffmpeg-installer/ffmpeg']);
+const ALLOWED = new Set([
+  'onnxruntime-node',
+  'sharp',
+  'fluent-ffmpeg',
+  '@ffmpeg-installer/ffmpeg',
+  '@huggingface/tokenizers',
+]);
 
 function importsOf(file: string): string[] {
   const source = readFileSync(file, 'utf8');
@@ -14,7 +20,7 @@ function importsOf(file: string): string[] {
 }
 
 describe('engine boundaries', () => {
-  it('imports only onnxruntime-node, sharp, ffmpeg, node builtins and its own files — never the app or the bots', () => {
+  it('imports only onnxruntime-node, sharp, ffmpeg, the tokenizer, node builtins and its own files — never the app or the bots', () => {
     const dir = 'engine/src';
     const offenders: string[] = [];
     for (const name of readdirSync(dir).filter((f) => f.endsWith('.ts'))) {

@@ -112,6 +112,22 @@ describe('resolveOptions', () => {
     expect(err.message).toContain(range);
   });
 
+  it('takes steps and guidance defaults, and the steps range, from the model (its scheduler)', () => {
+    const lcm = { ...tiny, steps: 4, guidance: [1, 1.2] as const, maxSteps: 40 };
+    expect(resolveOptions({ seed: 1 }, lcm)).toMatchObject({ steps: 4, guidance: [1, 1.2] });
+    expect(resolveOptions({ seed: 1, steps: 40, guidance: '1-3' }, lcm)).toMatchObject({
+      steps: 40,
+      guidance: [1, 3],
+    });
+    expect(optionError(() => resolveOptions({ steps: 41 }, lcm)).message).toContain('1–40');
+    const steps = optionSpecs(lcm).find((s) => s.name === 'steps')!;
+    expect(steps).toMatchObject({ range: '1–40', max: 40, defaultText: 'model (4)' });
+    expect(optionSpecs(lcm).find((s) => s.name === 'guidance')!.defaultText).toBe('model (1-1.2)');
+    // Without those fields: SVD's 25 steps and 1-3, up to 50.
+    expect(resolveOptions({ seed: 1 }, tiny)).toMatchObject({ steps: 25, guidance: [1, 3] });
+    expect(optionSpecs(tiny).find((s) => s.name === 'steps')!.range).toBe('1–50');
+  });
+
   it('names the maximum frames of the model', () => {
     expect(optionError(() => resolveOptions({ frames: 26 }, { ...tiny, frames: 25 })).message).toContain(
       '2–25',
@@ -135,6 +151,7 @@ describe('option table', () => {
       'format',
       'loop',
       'smooth',
+      'steer',
     ]);
     for (const s of optionSpecs(tiny)) expect(s.range.length * s.defaultText.length).toBeGreaterThan(0);
   });

@@ -7,9 +7,20 @@ import { describe, expect, it } from 'vitest';
 
 const run = promisify(execFile);
 
-async function parity(caseDir: string) {
+const LCM_MODEL = 'test/fixtures/tiny-animatelcm';
+const LCM_CASE = 'test/fixtures/case_animatelcm';
+
+async function parity(caseDir: string, modelDir = 'models/tiny', ...flags: string[]) {
   try {
-    const { stdout, stderr } = await run('npm', ['run', '--silent', 'parity', '--', 'models/tiny', caseDir]);
+    const { stdout, stderr } = await run('npm', [
+      'run',
+      '--silent',
+      'parity',
+      '--',
+      modelDir,
+      caseDir,
+      ...flags,
+    ]);
     return { code: 0, stdout, stderr };
   } catch (err) {
     const e = err as { code: number; stdout: string; stderr: string };
@@ -33,6 +44,18 @@ describe('npm run parity', () => {
     expect(stderr).toContain('denoise');
   });
 
+  it('matches diffusers as well with the guidance halves run one after the other (low-memory mode)', async () => {
+    const { code, stdout } = await parity(
+      'test/fixtures/case_public',
+      'models/tiny',
+      '--sequential-guidance',
+    );
+    expect(code).toBe(0);
+    const report = JSON.parse(stdout.trim().split('\n').at(-1)!);
+    expect(report.max_abs_err).toBeLessThan(1e-4);
+    expect(report.pass).toBe(true);
+  });
+
   it('reports null for stages the case lacks, and fails (exit 1) when frames differ beyond the bar', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'sm-case-'));
     try {
@@ -54,6 +77,40 @@ describe('npm run parity', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it("reproduces AnimateLCM's own pipeline and scheduler (4 steps, its step noise injected) within 2e-3", async () => {
+    const { code, stdout } = await parity(LCM_CASE, LCM_MODEL);
+    expect(code).toBe(0);
+    const report = JSON.parse(stdout.trim().split('\n').at(-1)!);
+    expect(report).toMatchObject({ case: 'case_animatelcm', steps: 4, frames: 8, pass: true });
+    expect(report.scheduler).toBe('AnimateLCMSVDStochasticIterativeScheduler');
+    expect(report.max_abs_err).toBeLessThan(1e-4);
+    expect(report.image_latents_max_abs_err).toBeLessThan(1e-4);
+  });
+
+  it('fails the AnimateLCM case when its third draw (the step noise) is not the recorded one', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'sm-case-'));
+    try {
+      cpSync(LCM_CASE, dir, { recursive: true });
+      const noise = readFileSync(path.join(dir, 'step_noise.f32'));
+      // Shifted by one value: the same statistics, not the same draw.
+      const shifted = Buffer.concat([noise.subarray(4), noise.subarray(0, 4)]);
+      writeFileSync(path.join(dir, 'step_noise.f32'), shifted);
+      const { code, stdout } = await parity(dir, LCM_MODEL);
+      expect(code).toBe(1);
+      expect(JSON.parse(stdout.trim().split('\n').at(-1)!).max_abs_err).toBeGreaterThan(2e-3);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("refuses a case whose scheduler is not the model's, naming both", async () => {
+    const { code, stderr } = await parity(LCM_CASE, 'models/tiny');
+    expect(code).toBe(2);
+    expect(stderr).toMatch(
+      /made with AnimateLCMSVDStochasticIterativeScheduler, but models\/tiny names EulerDiscreteScheduler/,
+    );
   });
 
   it('exits 2 with a usage line when arguments are missing', async () => {

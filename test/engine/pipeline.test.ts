@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CanceledError } from '../../engine/src/errors.ts';
-import { type ProgressEvent, runPipeline, SvdEngine } from '../../engine/src/index.ts';
+import { NormalRng, type ProgressEvent, runPipeline, SvdEngine } from '../../engine/src/index.ts';
 import { loadImage } from '../../engine/src/preprocess.ts';
 
 let engine: SvdEngine;
@@ -17,7 +17,12 @@ afterAll(() => engine.release());
 
 async function frames(
   options: Parameters<SvdEngine['resolveOptions']>[0],
-  extra: { signal?: AbortSignal; onProgress?: (e: ProgressEvent) => void; decodeChunkSize?: number } = {},
+  extra: {
+    signal?: AbortSignal;
+    onProgress?: (e: ProgressEvent) => void;
+    decodeChunkSize?: number;
+    sequentialGuidance?: boolean;
+  } = {},
 ) {
   const out: Float32Array[] = [];
   await runPipeline(engine.model, engine.sessions, {
@@ -92,7 +97,105 @@ describe('runPipeline', () => {
   });
 });
 
+describe('runPipeline with the AnimateLCM scheduler', () => {
+  it('defaults to 4 steps and draws its step noise (draw 3) from the seed', async () => {
+    const lcm = await SvdEngine.load({ modelDir: 'test/fixtures/tiny-animatelcm', device: 'cpu' });
+    try {
+      const latentSize = 2 * 4 * (height / 8) * (width / 8);
+      const noise = {
+        noiseAug: new NormalRng(7).randn(3 * width * height),
+        initialLatents: new NormalRng(8).randn(latentSize),
+      };
+      const run = async (model: SvdEngine, seed: number) => {
+        const out: Float32Array[] = [];
+        const steps: number[] = [];
+        await runPipeline(model.model, model.sessions, {
+          rgb,
+          width,
+          height,
+          options: model.resolveOptions({ seed, frames: 2 }),
+          noise,
+          onProgress: (e) => {
+            if (e.stage === 'denoise') steps.push(e.step);
+          },
+          onFrames: (chunk) => {
+            out.push(chunk.slice());
+          },
+        });
+        return { frames: Float32Array.from(out.flatMap((c) => [...c])), steps: steps.length };
+      };
+      const a = await run(lcm, 1);
+      expect(a.steps).toBe(4);
+      expect((await run(lcm, 1)).frames).toEqual(a.frames);
+      // The first two draws are injected: only the step noise still comes from the seed.
+      expect((await run(lcm, 2)).frames).not.toEqual(a.frames);
+      // Euler takes no third draw: with both draws injected, the seed changes nothing.
+      expect((await run(engine, 1)).frames).toEqual((await run(engine, 2)).frames);
+    } finally {
+      await lcm.release();
+    }
+  });
+});
+
+describe('guidance halves one after the other', () => {
+  it('two batch-1 UNet calls give the frames of one batch-2 call', async () => {
+    const batched = await frames({ seed: 9, frames: 3, steps: 2, guidance: '1-3' });
+    const sequential = await frames(
+      { seed: 9, frames: 3, steps: 2, guidance: '1-3' },
+      { sequentialGuidance: true },
+    );
+    let maxDiff = 0;
+    for (let k = 0; k < batched.length; k++)
+      maxDiff = Math.max(maxDiff, Math.abs(batched[k]! - sequential[k]!));
+    expect(maxDiff).toBeLessThanOrEqual(1e-5);
+    // And guidance really ran: without it the frames differ.
+    const unguided = await frames({ seed: 9, frames: 3, steps: 2, guidance: '1-1' });
+    expect(unguided).not.toEqual(sequential);
+  });
+
+  it('calls the UNet twice per step with batch 1, instead of once with batch 2', async () => {
+    const unet = engine.sessions.unet;
+    const batches: number[] = [];
+    const original = unet.run.bind(unet);
+    unet.run = (feeds) => {
+      batches.push(feeds.sample!.dims[0]!);
+      return original(feeds);
+    };
+    try {
+      await frames({ seed: 1, frames: 2, steps: 2 }, { sequentialGuidance: true });
+      expect(batches).toEqual([1, 1, 1, 1]);
+      batches.length = 0;
+      await frames({ seed: 1, frames: 2, steps: 2 });
+      expect(batches).toEqual([2, 2]);
+    } finally {
+      unet.run = original;
+    }
+  });
+});
+
 describe('SvdEngine', () => {
+  it('warms up at the smallest shape the model takes (64×64, 2 frames, 1 step), not at full size', async () => {
+    const unet = engine.sessions.unet;
+    const dims: number[][] = [];
+    const original = unet.run.bind(unet);
+    unet.run = (feeds) => {
+      dims.push([...feeds.sample!.dims]);
+      return original(feeds);
+    };
+    try {
+      await engine.warmup();
+    } finally {
+      unet.run = original;
+    }
+    expect(dims).toEqual([[2, 2, 8, 8, 8]]);
+  });
+
+  it('plans each job: the decode chunk and guidance batching come back with the result', async () => {
+    const plan = engine.plan(engine.resolveOptions({ frames: 5 }), 128, 64);
+    expect(plan.decodeChunk).toBe(5); // the tiny model fits many times over in this machine's memory
+    expect(plan.sequentialGuidance).toBe(false);
+  });
+
   it('creates its sessions once and reuses them across jobs', async () => {
     const before = engine.sessions;
     await frames({ seed: 1, frames: 2, steps: 1 });

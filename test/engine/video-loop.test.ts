@@ -256,6 +256,11 @@ describe('smooth', () => {
     const base = { width: 64, height: 64, fps: 7, format: 'mp4' as const, outPath: path.join(dir, 'x.mp4') };
     expect(() => openVideoEncoder({ ...base, loop: 'fade' })).toThrow(VideoError);
     expect(() => openVideoEncoder({ ...base, smooth: 1.5 })).toThrow(VideoError);
+    // Smoothing alone needs no frame count: 3 frames at 2× are 5, from the first to the last.
+    const plain = openVideoEncoder({ ...base, smooth: 2 });
+    await plain.write(greyFrames(3, 64, 64), 3);
+    await plain.finish();
+    expect((await ffprobe(base.outPath)).nb_frames).toBe(5);
     const encoder = openVideoEncoder({ ...base, loop: 'boomerang', sourceFrames: 4 });
     await encoder.write(greyFrames(3, 64, 64), 3);
     expect(String(await rejection(encoder.finish()))).toMatch(/expects 4 frames, got 3/);

@@ -27,7 +27,10 @@ const pyScripts = [
   'models/export/export_svd.py',
   'models/export/optimize_cuda.py',
   'models/export/fuse_attention.py',
+  'models/export/fuse_folder.py',
   'bench/gpu/diffusers_bench.py',
+  'models/export/export_text_encoder.py',
+  'test/fixtures/steer/make_steer_fixtures.py',
   'bench/gpu/sample_vram.py',
   'bench/gpu/write_results.py',
 ];
@@ -59,8 +62,25 @@ describe('scripts parse', () => {
 
   it('export_svd.py --help works without torch and lists the flags', async () => {
     const r = await exec(python, ['models/export/export_svd.py', '--help'], { cwd: root });
-    for (const flag of ['--precision', '--optimize-cuda', '--random-weights', '--out'])
+    for (const flag of [
+      '--precision',
+      '--optimize-cuda',
+      '--random-weights',
+      '--out',
+      '--no-fuse',
+      '--text-encoder',
+      '--unet-weights',
+      '--scheduler',
+    ])
       expect(r.stdout).toContain(flag);
+  });
+
+  it('export_svd.py refuses --only text_encoder without --text-encoder DIR, before importing torch', async () => {
+    const err = await exec(python, ['models/export/export_svd.py', '--only', 'text_encoder', '--out', dir], {
+      cwd: root,
+    }).catch((e: { code: number; stderr: string }) => e);
+    expect((err as { code: number }).code).toBe(2);
+    expect((err as { stderr: string }).stderr).toContain('--only text_encoder needs --text-encoder DIR');
   });
 
   it('export_svd.py refuses --optimize-cuda with fp32 before importing torch', async () => {
@@ -73,6 +93,34 @@ describe('scripts parse', () => {
     ).catch((e: { code: number; stderr: string }) => e);
     expect((err as { code: number }).code).toBe(2);
     expect((err as { stderr: string }).stderr).toContain('--optimize-cuda makes an fp16 CUDA model');
+  });
+
+  it('export_svd.py refuses --unet-weights that is not a .safetensors file, before importing torch', async () => {
+    for (const file of [path.join(dir, 'missing.safetensors'), path.join(root, 'package.json')]) {
+      const err = await exec(
+        python,
+        ['models/export/export_svd.py', 'x', '--out', dir, '--unet-weights', file],
+        {
+          cwd: root,
+        },
+      ).catch((e: { code: number; stderr: string }) => e);
+      expect((err as { code: number }).code).toBe(2);
+      expect((err as { stderr: string }).stderr).toContain(
+        '--unet-weights needs an existing .safetensors file',
+      );
+    }
+  });
+});
+
+describe('export_svd.py option checks (before torch is imported)', () => {
+  it('refuses --no-fuse with --optimize-cuda, which fuses the UNet', async () => {
+    const err = await exec(
+      python,
+      ['models/export/export_svd.py', 'x', '--out', dir, '--optimize-cuda', '--no-fuse'],
+      { cwd: root },
+    ).catch((e: { code: number; stderr: string }) => e);
+    expect((err as { code: number }).code).toBe(2);
+    expect((err as { stderr: string }).stderr).toContain('cannot be combined with --no-fuse');
   });
 });
 
@@ -196,7 +244,13 @@ describe('attention rewrite on the tiny UNet', () => {
     const onnxFiles = readdirSync(tiny)
       .filter((f) => f.includes('.onnx'))
       .sort();
-    expect(onnxFiles).toEqual(['image_encoder.onnx', 'unet.onnx', 'vae_decoder.onnx', 'vae_encoder.onnx']);
+    expect(onnxFiles).toEqual([
+      'image_encoder.onnx',
+      'text_encoder.onnx',
+      'unet.onnx',
+      'vae_decoder.onnx',
+      'vae_encoder.onnx',
+    ]);
     expect(statSync(path.join(tiny, 'unet.onnx')).size).toBe(6058969);
     expect(readFileSync(path.join(tiny, 'model.json'), 'utf8')).toContain('"random_weights": true');
   });

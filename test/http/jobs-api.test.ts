@@ -4,9 +4,21 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { JobView } from '../../src/service/types.ts';
 import { ffprobe } from '../helpers/ffprobe.ts';
-import { call, ended, type Harness, png, pngHeaderOnly, postJob, startHarness, waitFor } from './harness.ts';
+import {
+  ADMIN_TOKEN,
+  call,
+  ended,
+  type Harness,
+  png,
+  pngHeaderOnly,
+  postJob,
+  startHarness,
+  waitFor,
+} from './harness.ts';
 
 const SMALL = { frames: '2', steps: '1', seed: '7' };
+/** The bots' token: it may name a user and a delivery target. */
+const admin = { token: ADMIN_TOKEN };
 
 /** Reads SSE `job` events until the job ends. */
 async function readEvents(url: string): Promise<JobView[]> {
@@ -88,67 +100,74 @@ describe('job routes', () => {
     const posted = await postJob(h.url, {
       image,
       fields: { ...SMALL, user: 'discord:42', delivery: JSON.stringify(delivery) },
+      ...admin,
     });
     expect(posted.status).toBe(202);
     const id = posted.body.id;
     await waitFor(h.sidecar, id, ended);
-    const listed = await call(h.url, 'GET', '/v1/jobs?user=discord:42');
+    const listed = await call(h.url, 'GET', '/v1/jobs?user=discord:42', admin);
     expect(listed.body.jobs.map((j: JobView) => j.id)).toEqual([id]);
     expect(listed.body.jobs[0]).toMatchObject({ state: 'succeeded', delivery, delivered: false });
-    const pending = await call(h.url, 'GET', '/v1/jobs?undelivered=1');
+    const pending = await call(h.url, 'GET', '/v1/jobs?undelivered=1', admin);
     expect(pending.body.jobs.map((j: JobView) => j.id)).toContain(id);
-    expect(await call(h.url, 'POST', `/v1/jobs/${id}/delivered`)).toMatchObject({
+    expect(await call(h.url, 'POST', `/v1/jobs/${id}/delivered`, admin)).toMatchObject({
       status: 200,
       body: { id, delivered: true },
     });
-    const after = await call(h.url, 'GET', '/v1/jobs?undelivered=1');
+    const after = await call(h.url, 'GET', '/v1/jobs?undelivered=1', admin);
     expect(after.body.jobs.map((j: JobView) => j.id)).not.toContain(id);
-    expect((await call(h.url, 'GET', `/v1/jobs/${id}`)).body.delivered).toBe(true);
-    expect((await call(h.url, 'GET', '/v1/jobs')).status).toBe(400);
-    expect((await call(h.url, 'POST', '/v1/jobs/nope/delivered')).status).toBe(404);
+    expect((await call(h.url, 'GET', `/v1/jobs/${id}`, admin)).body.delivered).toBe(true);
+    expect((await call(h.url, 'GET', '/v1/jobs', admin)).status).toBe(400);
+    expect((await call(h.url, 'POST', '/v1/jobs/nope/delivered', admin)).status).toBe(404);
 
     // DELETE on an ended job removes its stored result; only the owner (or an admin) may.
-    expect((await call(h.url, 'DELETE', `/v1/jobs/${id}?user=discord:1`)).status).toBe(403);
-    expect((await call(h.url, 'DELETE', `/v1/jobs/${id}?user=discord:42`)).status).toBe(200);
-    expect((await call(h.url, 'GET', `/v1/jobs/${id}/result`)).status).toBe(410);
+    expect((await call(h.url, 'DELETE', `/v1/jobs/${id}?user=discord:1`, admin)).status).toBe(403);
+    expect((await call(h.url, 'DELETE', `/v1/jobs/${id}?user=discord:42`, admin)).status).toBe(200);
+    expect((await call(h.url, 'GET', `/v1/jobs/${id}/result`, admin)).status).toBe(410);
   });
 
   it('cancels a waiting job (owner only) and a running one', async () => {
-    await call(h.url, 'POST', '/v1/queue/pause', { token: 'test-admin-token-0123456789abcdef' });
+    await call(h.url, 'POST', '/v1/queue/pause', admin);
     const image = await png();
-    const a = await postJob(h.url, { image, fields: { ...SMALL, frames: '4', steps: '8', user: 'web:a' } });
-    const b = await postJob(h.url, { image, fields: { ...SMALL, user: 'web:b' } });
+    const a = await postJob(h.url, {
+      image,
+      fields: { ...SMALL, frames: '4', steps: '8', user: 'web:a' },
+      ...admin,
+    });
+    const b = await postJob(h.url, { image, fields: { ...SMALL, user: 'web:b' }, ...admin });
     expect(b.body.position).toBe(2);
-    expect((await call(h.url, 'DELETE', `/v1/jobs/${b.body.id}?user=web:a`)).status).toBe(403);
-    const canceled = await call(h.url, 'DELETE', `/v1/jobs/${b.body.id}?user=web:b`);
+    expect((await call(h.url, 'DELETE', `/v1/jobs/${b.body.id}?user=web:a`, admin)).status).toBe(403);
+    const canceled = await call(h.url, 'DELETE', `/v1/jobs/${b.body.id}?user=web:b`, admin);
     expect(canceled.body).toMatchObject({ state: 'canceled', error: 'canceled while waiting' });
-    expect((await call(h.url, 'GET', `/v1/jobs/${a.body.id}`)).body.position).toBe(1);
+    expect((await call(h.url, 'GET', `/v1/jobs/${a.body.id}`, admin)).body.position).toBe(1);
 
-    await call(h.url, 'POST', '/v1/queue/resume', { token: 'test-admin-token-0123456789abcdef' });
+    await call(h.url, 'POST', '/v1/queue/resume', admin);
     await waitFor(h.sidecar, a.body.id, (j) => j.state === 'running' && j.progress.step >= 1);
     const t0 = performance.now();
-    const stopped = await call(h.url, 'DELETE', `/v1/jobs/${a.body.id}?user=web:a`);
+    const stopped = await call(h.url, 'DELETE', `/v1/jobs/${a.body.id}?user=web:a`, admin);
     expect(stopped.body).toMatchObject({ state: 'canceled', error: 'canceled while running' });
     expect(performance.now() - t0).toBeLessThan(5000);
     expect(stopped.body.progress.step).toBeLessThan(8);
-    expect((await call(h.url, 'GET', `/v1/jobs/${a.body.id}/result`)).body).toMatchObject({
+    expect((await call(h.url, 'GET', `/v1/jobs/${a.body.id}/result`, admin)).body).toMatchObject({
       state: 'canceled',
     });
   });
 
   it('fails one job with a readable reason and goes on with the next; GIF output works', async () => {
-    await call(h.url, 'POST', '/v1/queue/pause', { token: 'test-admin-token-0123456789abcdef' });
+    await call(h.url, 'POST', '/v1/queue/pause', admin);
     const image = await png();
-    const doomed = await postJob(h.url, { image, fields: { ...SMALL, user: 'web:f' } });
-    const gif = await postJob(h.url, { image, fields: { ...SMALL, format: 'gif', user: 'web:g' } });
+    const doomed = await postJob(h.url, { image, fields: { ...SMALL, user: 'web:f' }, ...admin });
+    const gif = await postJob(h.url, { image, fields: { ...SMALL, format: 'gif', user: 'web:g' }, ...admin });
     // The picture vanishes from disk before the job runs (a disk problem, an operator's rm…).
     rmSync(h.sidecar.journal.get(doomed.body.id)!.inputPath!);
-    await call(h.url, 'POST', '/v1/queue/resume', { token: 'test-admin-token-0123456789abcdef' });
+    await call(h.url, 'POST', '/v1/queue/resume', admin);
     const failed = await waitFor(h.sidecar, doomed.body.id, ended);
     expect(failed).toMatchObject({ state: 'failed', error_code: 'input_missing' });
     expect(failed.error).toMatch(/picture was lost .* send it again/);
     expect((await waitFor(h.sidecar, gif.body.id, ended)).state).toBe('succeeded');
-    const res = await fetch(new URL(`v1/jobs/${gif.body.id}/result`, h.url));
+    const res = await fetch(new URL(`v1/jobs/${gif.body.id}/result`, h.url), {
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+    });
     expect(res.headers.get('content-type')).toBe('image/gif');
     expect(
       Buffer.from(await res.arrayBuffer())
@@ -162,12 +181,14 @@ describe('job routes', () => {
   it('takes loop and smooth as form fields; the result has the frames they make', async () => {
     const posted = await postJob(h.url, {
       image: await png(),
-      fields: { ...SMALL, frames: '3', loop: 'boomerang', smooth: '2x', user: 'web:loop' },
+      fields: { ...SMALL, frames: '3', loop: 'boomerang', smooth: '2x' },
     });
     expect(posted.status).toBe(202);
     const done = await waitFor(h.sidecar, posted.body.id, ended);
     expect(done).toMatchObject({ state: 'succeeded', options: { loop: 'boomerang', smooth: '2x' } });
-    const res = await fetch(new URL(`v1/jobs/${posted.body.id}/result`, h.url));
+    const res = await fetch(new URL(`v1/jobs/${posted.body.id}/result`, h.url), {
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+    });
     const file = path.join(h.dataDir, 'loop.mp4');
     writeFileSync(file, Buffer.from(await res.arrayBuffer()));
     // 3 frames → 4 as a boomerang → 8 at 14 fps (the wrap interpolated).
@@ -193,9 +214,11 @@ describe('job routes', () => {
       { o: { image: good, fields: { loop: 'spin' } }, status: 400, code: 'bad_option', option: 'loop' },
       { o: { image: good, fields: { smooth: '8x' } }, status: 400, code: 'bad_option', option: 'smooth' },
       { o: { image: good, fields: { fps: '30', smooth: '4x' } }, status: 400, option: 'smooth' },
+      { o: { image: good, fields: { steer: '1.5', prompt: 'a cat' } }, status: 400, option: 'steer' },
+      { o: { image: good, fields: { steer: '0.5' } }, status: 400, code: 'bad_option', option: 'steer' },
       { o: { image: good, fields: { bogus: '1' } }, status: 400, code: 'unknown_option', option: 'bogus' },
       { o: { fields: SMALL }, status: 400, code: 'missing_image', option: 'image' },
-      { o: { image: good, fields: { delivery: '[1' } }, status: 400, option: 'delivery' },
+      { o: { image: good, fields: { delivery: '[1' }, ...admin }, status: 400, option: 'delivery' },
     ];
     for (const c of cases) {
       const t0 = performance.now();
@@ -226,14 +249,10 @@ describe('job routes', () => {
       method: 'GET',
       url: '/v1/jobs?user=web:a',
       remoteAddress: '10.1.2.3',
-      headers: { authorization: 'Bearer test-admin-token' },
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
     });
     expect(withToken.statusCode).toBe(200);
-    const local = await h.app.inject({
-      method: 'GET',
-      url: '/v1/jobs?user=web:a',
-      remoteAddress: '127.0.0.1',
-    });
+    const local = await h.app.inject({ method: 'GET', url: '/v1/jobs', remoteAddress: '127.0.0.1' });
     expect(local.statusCode).toBe(200);
   });
 

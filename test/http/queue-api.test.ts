@@ -75,7 +75,7 @@ describe('admin routes', () => {
     await call(h.url, 'PUT', '/v1/queue/limits', { ...admin, json: { per_user: 2, max_queued: 3 } });
     await call(h.url, 'POST', '/v1/queue/pause', admin);
     const image = await png();
-    const post = (user: string) => postJob(h.url, { image, fields: { ...SMALL, user } });
+    const post = (user: string) => postJob(h.url, { image, fields: { ...SMALL, user }, ...admin });
     expect((await post('web:a')).status).toBe(202);
     expect((await post('web:a')).status).toBe(202);
     const third = await post('web:a');
@@ -98,13 +98,13 @@ describe('admin routes', () => {
     const cleared = await call(h.url, 'POST', '/v1/queue/clear', admin);
     expect(cleared.body).toEqual({ canceled: 3 });
     for (const j of queue.body.queued) {
-      expect((await call(h.url, 'GET', `/v1/jobs/${j.id}`)).body.state).toBe('canceled');
+      expect((await call(h.url, 'GET', `/v1/jobs/${j.id}`, admin)).body.state).toBe('canceled');
     }
     // Paused: still accepted, still waiting.
     const waiting = await post('web:c');
     expect(waiting.status).toBe(202);
     await new Promise((r) => setTimeout(r, 300));
-    expect((await call(h.url, 'GET', `/v1/jobs/${waiting.body.id}`)).body.state).toBe('queued');
+    expect((await call(h.url, 'GET', `/v1/jobs/${waiting.body.id}`, admin)).body.state).toBe('queued');
     await call(h.url, 'POST', '/v1/queue/resume', admin);
     expect((await waitFor(h.sidecar, waiting.body.id, ended)).state).toBe('succeeded');
   });
@@ -112,20 +112,20 @@ describe('admin routes', () => {
   it('starts jobs round-robin across users; pause lets the running job finish', async () => {
     const image = await png();
     // One long job runs; pause; then the rest queue up behind it.
-    const first = await postJob(h.url, { image, fields: { ...SMALL, steps: '4', user: 'web:z' } });
+    const first = await postJob(h.url, { image, fields: { ...SMALL, steps: '4', user: 'web:z' }, ...admin });
     await waitFor(h.sidecar, first.body.id, (j) => j.state === 'running');
     await call(h.url, 'POST', '/v1/queue/pause', admin);
     const ids: Record<string, string> = {};
     for (const name of ['a1', 'a2', 'a3', 'b1', 'c1']) {
-      const res = await postJob(h.url, { image, fields: { ...SMALL, user: `web:${name[0]}` } });
+      const res = await postJob(h.url, { image, fields: { ...SMALL, user: `web:${name[0]}` }, ...admin });
       expect(res.status).toBe(202);
       ids[name] = res.body.id;
     }
     expect((await waitFor(h.sidecar, first.body.id, ended)).state).toBe('succeeded');
     await new Promise((r) => setTimeout(r, 200));
-    const a1 = (await call(h.url, 'GET', `/v1/jobs/${ids.a1}`)).body;
+    const a1 = (await call(h.url, 'GET', `/v1/jobs/${ids.a1}`, admin)).body;
     expect(a1).toMatchObject({ state: 'queued', position: 1 });
-    const c1 = (await call(h.url, 'GET', `/v1/jobs/${ids.c1}`)).body;
+    const c1 = (await call(h.url, 'GET', `/v1/jobs/${ids.c1}`, admin)).body;
     expect(c1.position).toBe(3);
     // ETAs come from the step times measured so far, and grow with the place in the queue.
     expect(a1.eta_s).toBeGreaterThan(0);
@@ -152,7 +152,7 @@ describe('concurrency', () => {
     await call(h.url, 'POST', '/v1/queue/pause', admin);
     const ids: string[] = [];
     for (let i = 0; i < 6; i++) {
-      const res = await postJob(h.url, { image, fields: { ...SMALL, user: `web:u${i % 3}` } });
+      const res = await postJob(h.url, { image, fields: { ...SMALL, user: `web:u${i % 3}` }, ...admin });
       ids.push(res.body.id);
     }
     const watch = watchStarts(h, ids);

@@ -12,10 +12,11 @@ import { call, png, postJob } from './harness.ts';
 import { killAll, spawnMain, until } from './spawn-main.ts';
 
 const dataDir = mkdtempSync(path.join(tmpdir(), 'stillmotion-restart-'));
-const startServer = () =>
-  spawnMain({ DATA_DIR: dataDir, STILLMOTION_ADMIN_TOKEN: 'restart-token-0123456789abcdef' });
+const TOKEN = 'restart-token-0123456789abcdef';
+const bot = { token: TOKEN };
+const startServer = () => spawnMain({ DATA_DIR: dataDir, STILLMOTION_ADMIN_TOKEN: TOKEN });
 
-const jobState = async (url: string, id: string) => (await call(url, 'GET', `/v1/jobs/${id}`)).body;
+const jobState = async (url: string, id: string) => (await call(url, 'GET', `/v1/jobs/${id}`, bot)).body;
 
 function attemptsOf(id: string): number {
   const db = new DatabaseSync(path.join(dataDir, 'journal.sqlite'), { readOnly: true });
@@ -46,6 +47,7 @@ describe('restart durability', () => {
           user,
           delivery: JSON.stringify({ n: i }),
         },
+        ...bot,
       });
       expect(res.status).toBe(202);
       ids.push(res.body.id);
@@ -65,14 +67,20 @@ describe('restart durability', () => {
     });
     expect(done.map((v) => v.delivery)).toEqual([{ n: 0 }, { n: 1 }, { n: 2 }, { n: 3 }]);
     expect(attemptsOf(ids[0]!)).toBe(2);
-    const pending = await call(second.url, 'GET', '/v1/jobs?undelivered=1');
+    const pending = await call(second.url, 'GET', '/v1/jobs?undelivered=1', bot);
     expect(pending.body.jobs.map((j: { id: string }) => j.id).sort()).toEqual([...ids].sort());
-    for (const id of ids.slice(0, 2)) await call(second.url, 'POST', `/v1/jobs/${id}/delivered`);
-    const video = await fetch(new URL(`v1/jobs/${ids[3]}/result`, second.url));
+    for (const id of ids.slice(0, 2)) await call(second.url, 'POST', `/v1/jobs/${id}/delivered`, bot);
+    const video = await fetch(new URL(`v1/jobs/${ids[3]}/result`, second.url), {
+      headers: { authorization: `Bearer ${TOKEN}` },
+    });
     expect(video.status).toBe(200);
 
     // SIGTERM with a job running: it goes back to the queue with its retry intact, and the process exits.
-    const long = await postJob(second.url, { image, fields: { frames: '3', steps: '30', user: 'web:d' } });
+    const long = await postJob(second.url, {
+      image,
+      fields: { frames: '3', steps: '30', user: 'web:d' },
+      ...bot,
+    });
     await until(async () =>
       (await jobState(second.url, long.body.id)).progress.step >= 1 ? true : undefined,
     );
@@ -81,14 +89,12 @@ describe('restart durability', () => {
     expect(attemptsOf(long.body.id)).toBe(0);
 
     const third = await startServer();
-    const remaining = await call(third.url, 'GET', '/v1/jobs?undelivered=1', {
-      token: 'restart-token-0123456789abcdef',
-    });
+    const remaining = await call(third.url, 'GET', '/v1/jobs?undelivered=1', bot);
     expect(remaining.body.jobs.map((j: { id: string }) => j.id).sort()).toEqual(ids.slice(2).sort());
     await until(async () =>
       (await jobState(third.url, long.body.id)).progress.step >= 1 ? true : undefined,
     );
-    await call(third.url, 'DELETE', `/v1/jobs/${long.body.id}`, { token: 'restart-token-0123456789abcdef' });
+    await call(third.url, 'DELETE', `/v1/jobs/${long.body.id}`, bot);
     expect((await jobState(third.url, long.body.id)).state).toBe('canceled');
     expect(attemptsOf(long.body.id)).toBe(1);
     process.kill(third.child.pid!, 'SIGTERM');

@@ -105,6 +105,11 @@ describe('playground', () => {
     await page.fill('#steps', '12');
     await page.fill('#seed', '11');
     await page.fill('#motion', '210');
+    await page.selectOption('#loop', 'boomerang');
+    expect(await page.locator('#steer-note').textContent()).toMatch(
+      /Experimental\..*not trained with text, so results vary/s,
+    );
+    await page.fill('#steer', '0.5');
     // A prompt that would be markup if it were rendered as HTML.
     await page.focus('#prompt');
     await page.keyboard.type('<img src=x onerror=alert(1)> waves');
@@ -112,7 +117,27 @@ describe('playground', () => {
     while (!(await page.evaluate(() => document.activeElement?.id === 'submit')) && tabs++ < 40)
       await page.keyboard.press('Tab');
     expect(tabs).toBeLessThan(40);
+    // What the form sends (Chromium does not expose multipart bodies with a file to playwright).
+    await page.evaluate(() => {
+      const w = window as unknown as { sent: Record<string, string>[]; fetch: typeof fetch };
+      const original = w.fetch;
+      w.sent = [];
+      w.fetch = (url, init) => {
+        if (init?.body instanceof FormData) {
+          const fields: Record<string, string> = {};
+          init.body.forEach((v, k) => {
+            if (typeof v === 'string') fields[k] = v;
+          });
+          w.sent.push(fields);
+        }
+        return original(url, init);
+      };
+    });
     await page.keyboard.press('Enter');
+    const sent = await page.evaluate(() => (window as unknown as { sent: Record<string, string>[] }).sent[0]);
+    expect(sent).toMatchObject({ prompt: '<img src=x onerror=alert(1)> waves', steer: '0.5' });
+    // Who the caller is comes from the session cookie, never from the form.
+    expect(sent).not.toHaveProperty('user');
 
     await page.waitForSelector('#progress[data-seen-progress="true"]', { timeout: 60_000 });
     await page.waitForFunction(
@@ -138,7 +163,11 @@ describe('playground', () => {
       48,
     );
     expect(await page.locator('#status').textContent()).toMatch(/Done\. Seed 11/);
-    expect(await page.getAttribute('#download', 'href')).toMatch(/\/v1\/jobs\/.+\/result$/);
+    const href = (await page.getAttribute('#download', 'href')) ?? '';
+    expect(href).toMatch(/\/v1\/jobs\/.+\/result$/);
+    // The job is this browser session's (web:<session>): another caller reads it with the token.
+    const made = await call(h.url, 'GET', href.replace(/\/result$/, ''), { token: ADMIN_TOKEN });
+    expect(made.body.options).toMatchObject({ frames: 4, loop: 'boomerang', smooth: 'off' });
     const shown = await page.locator('#job-options').textContent();
     expect(shown).toContain('“<img src=x onerror=alert(1)> waves”');
     expect(shown).toContain('seed 11');

@@ -35,7 +35,12 @@ export const FAST_WORKER_ENV = {
   WORKER_MAX_TRIES: '3',
 };
 
-export function spawnWorker(redisUrl: string, id: string, env: Record<string, string> = {}): WorkerProc {
+export function spawnWorker(
+  redisUrl: string,
+  id: string,
+  env: Record<string, string> = {},
+  onLog?: (line: string) => void,
+): WorkerProc {
   const proc = spawn(process.execPath, [path.join(root, 'src/scale/worker.ts')], {
     cwd: root,
     env: {
@@ -47,8 +52,16 @@ export function spawnWorker(redisUrl: string, id: string, env: Record<string, st
       ...FAST_WORKER_ENV,
       ...env,
     },
-    stdio: ['ignore', 'ignore', 'inherit'],
+    stdio: ['ignore', 'ignore', onLog ? 'pipe' : 'inherit'],
   });
+  if (onLog) {
+    let rest = '';
+    proc.stderr?.on('data', (chunk: Buffer) => {
+      const lines = (rest + chunk.toString()).split('\n');
+      rest = lines.pop() ?? '';
+      for (const line of lines) onLog(line);
+    });
+  }
   const exit = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
   return { proc, id, exited: () => exit };
 }
@@ -64,7 +77,12 @@ export interface Producer extends RedisProducer {
   closeAll(): Promise<void>;
 }
 
-export async function startProducer(redisUrl: string, perUser = 3, maxQueued = 100): Promise<Producer> {
+export async function startProducer(
+  redisUrl: string,
+  perUser = 3,
+  maxQueued = 100,
+  memory: { redisMemoryBudgetBytes?: number; redisResultReserveBytes?: number } = {},
+): Promise<Producer> {
   const logger = createLogger(process.env.TEST_LOG_LEVEL ?? 'silent');
   const producer = await createRedisProducer(
     {
@@ -75,6 +93,7 @@ export async function startProducer(redisUrl: string, perUser = 3, maxQueued = 1
       maxPixels: 40_000_000,
       resultTtlMs: 3_600_000,
       modelDir: undefined,
+      ...memory,
     },
     logger,
   );

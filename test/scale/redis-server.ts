@@ -4,7 +4,7 @@
  * stop/start to simulate an outage on the same port and data.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { createServer, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -80,6 +80,13 @@ export class RedisServer {
     proc.kill(signal);
     await exited;
     this.#proc = undefined;
+  }
+
+  /** Stops Redis and deletes its data (the AOF): the next start is an empty Redis on the same port. */
+  async wipe(): Promise<void> {
+    await this.stop();
+    for (const name of readdirSync(this.dir))
+      rmSync(path.join(this.dir, name), { recursive: true, force: true });
   }
 
   async destroy(): Promise<void> {

@@ -119,19 +119,23 @@ describe('scale-out on BullMQ + Redis', () => {
     expect(capped).toMatchObject({ status: 429, code: 'user_limit' });
     expect(capped.message).toMatch(/limit 2 per user/);
     const viaHttp = await http(b.url, 'POST', '/v1/jobs', {
+      token: ADMIN_TOKEN,
       form: jobForm(image, { user: 'web:y', frames: '2', steps: '1' }),
     });
     expect(viaHttp.status).toBe(202);
     await a.service.submit({ image, options: TINY, user: 'web:z' });
     const full = await http(b.url, 'POST', '/v1/jobs', {
+      token: ADMIN_TOKEN,
       form: jobForm(image, { user: 'web:w', frames: '2', steps: '1' }),
     });
     expect(full).toMatchObject({ status: 429, body: { code: 'queue_full' } });
     const queue = await http(b.url, 'GET', '/v1/queue', { token: ADMIN_TOKEN });
     expect(queue.body.queued).toHaveLength(4);
     // Someone else cannot cancel x's job; x can, through the other producer.
-    expect((await http(b.url, 'DELETE', `/v1/jobs/${x1.id}?user=web:y`)).status).toBe(403);
-    const canceled = await http(b.url, 'DELETE', `/v1/jobs/${x1.id}?user=web:x`);
+    expect((await http(b.url, 'DELETE', `/v1/jobs/${x1.id}?user=web:y`, { token: ADMIN_TOKEN })).status).toBe(
+      403,
+    );
+    const canceled = await http(b.url, 'DELETE', `/v1/jobs/${x1.id}?user=web:x`, { token: ADMIN_TOKEN });
     expect(canceled.body).toMatchObject({ state: 'canceled', error: 'canceled while waiting' });
     expect(await a.service.get(x1.id)).toMatchObject({ state: 'canceled' });
     const cleared = await http(b.url, 'POST', '/v1/queue/clear', { token: ADMIN_TOKEN });
@@ -166,18 +170,19 @@ describe('scale-out on BullMQ + Redis', () => {
     await until('the canceled event', async () => seen.some((v) => v.state === 'canceled'), 5000);
     // A finished job with a delivery target waits for its bot, once.
     expect((await b.service.undelivered()).map((v) => v.id)).toContain(id);
-    expect((await http(b.url, 'POST', `/v1/jobs/${id}/delivered`)).status).toBe(200);
+    expect((await http(b.url, 'POST', `/v1/jobs/${id}/delivered`, { token: ADMIN_TOKEN })).status).toBe(200);
     expect((await a.service.undelivered()).map((v) => v.id)).not.toContain(id);
   });
 
   it('serves a result over HTTP once done: 409 before, the MP4 after', async () => {
     const posted = await http(b.url, 'POST', '/v1/jobs', {
+      token: ADMIN_TOKEN,
       form: jobForm(image, { user: 'web:h', frames: '2', steps: '3' }),
     });
-    const early = await http(b.url, 'GET', `/v1/jobs/${posted.body.id}/result`);
+    const early = await http(b.url, 'GET', `/v1/jobs/${posted.body.id}/result`, { token: ADMIN_TOKEN });
     expect([409, 200]).toContain(early.status);
     await allEnded(a, [posted.body.id]);
-    const res = await http(b.url, 'GET', `/v1/jobs/${posted.body.id}/result`);
+    const res = await http(b.url, 'GET', `/v1/jobs/${posted.body.id}/result`, { token: ADMIN_TOKEN });
     expect(res.status).toBe(200);
     expect(res.type).toBe('video/mp4');
     expect(res.bytes.subarray(4, 8).toString()).toBe('ftyp');
@@ -289,6 +294,7 @@ describe('scale-out on BullMQ + Redis', () => {
       expect(err.message).toMatch(/queue unavailable/);
       expect(Date.now() - t).toBeLessThan(1000);
       const res = await http(b.url, 'POST', '/v1/jobs', {
+        token: ADMIN_TOKEN,
         form: jobForm(image, { user: 'web:r4', frames: '2', steps: '1' }),
       });
       expect(res).toMatchObject({ status: 503, body: { code: 'queue_unavailable' } });

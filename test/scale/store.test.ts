@@ -74,9 +74,15 @@ describe('shared job state (Redis scripts)', () => {
     expect(first.kind === 'ok' && first.image).toEqual(image);
     // w1 died; BullMQ's stalled check hands the job to w2: a second try.
     expect(await store.claim('j1', 'w2', 2, 60_000)).toMatchObject({ kind: 'ok', attempt: 2 });
-    // w1 comes back to life late: its writes are fenced off.
-    expect(await store.progress('j1', 1, { step: 1, steps: 1, chunk: 0, chunks: 0 }, false)).toBe('lost');
-    expect(await store.complete('j1', 1, Buffer.from('late'), 60_000, 1)).toBe(false);
+    // w1 comes back to life late: its writes are fenced off, and it is told why.
+    expect(await store.progress('j1', 1, { step: 1, steps: 1, chunk: 0, chunks: 0 }, false)).toEqual({
+      kind: 'taken',
+      attempt: 2,
+    });
+    expect(await store.complete('j1', 1, Buffer.from('late'), 60_000, 1)).toEqual({
+      kind: 'taken',
+      attempt: 2,
+    });
     // w2 died too: the third pickup fails it.
     expect(await store.claim('j1', 'w3', 2, 60_000)).toEqual({ kind: 'exhausted', tries: 2 });
     const job = await store.job('j1');
@@ -89,8 +95,11 @@ describe('shared job state (Redis scripts)', () => {
   it('completes a job exactly once and keeps its result for the TTL', async () => {
     const claim = await store.claim('j2', 'w1', 2, 60_000);
     expect(claim.kind).toBe('ok');
-    expect(await store.complete('j2', 1, Buffer.from('video'), 60_000, 5)).toBe(true);
-    expect(await store.complete('j2', 1, Buffer.from('again'), 60_000, 5)).toBe(false);
+    expect(await store.complete('j2', 1, Buffer.from('video'), 60_000, 5)).toBeUndefined();
+    expect(await store.complete('j2', 1, Buffer.from('again'), 60_000, 5)).toEqual({
+      kind: 'ended',
+      state: 'succeeded',
+    });
     expect(await store.result('j2')).toEqual(Buffer.from('video'));
     expect(await redis.pttl(store.key('result', 'j2'))).toBeGreaterThan(50_000);
     expect(await store.job('j2')).toMatchObject({ state: 'succeeded', ends: 1, resultBytes: 5 });
@@ -124,5 +133,77 @@ describe('shared job state (Redis scripts)', () => {
     expect(await store.progress(ids[1], 1, { step: 1, steps: 1, chunk: 0, chunks: 0 }, false)).toBe('cancel');
     sub.disconnect();
     expect(await store.cancel('nope', 'x', 60_000)).toBe('unknown');
+  });
+
+  it('tells a worker its job record is gone when Redis lost it, and frees the place it held', async () => {
+    const { id } = await admit('web:gone');
+    expect(await store.claim(id, 'w1', 2, 60_000)).toMatchObject({ kind: 'ok', attempt: 1 });
+    // The record vanishes (a flush of that key, a partial restore) but the user's set keeps the id.
+    await redis.del(store.key('job', id));
+    expect(await store.progress(id, 1, { step: 1, steps: 1, chunk: 0, chunks: 0 }, false)).toEqual({
+      kind: 'gone',
+    });
+    expect(await store.complete(id, 1, Buffer.from('v'), 60_000, 1)).toEqual({ kind: 'gone' });
+    expect(await store.end(id, 1, 'failed', 'x', 'x', 60_000)).toEqual({ kind: 'gone' });
+    await redis.hset(store.key('settings'), 'per_user', '1');
+    try {
+      // Without pruning, the lost id would count against the cap of 1 for ever.
+      expect((await admit('web:gone')).out.kind).toBe('ok');
+      expect(await redis.sismember(store.key('active', 'web:gone'), id)).toBe(0);
+    } finally {
+      await redis.hdel(store.key('settings'), 'per_user');
+    }
+  });
+
+  it('fails a damaged record with a reason and still lists the others', async () => {
+    const fallback = { ...options, seed: 0 };
+    const damagedSeen: string[] = [];
+    const careful = new ScaleStore(redis, 't', {
+      fallbackOptions: fallback,
+      onDamaged: (id) => damagedSeen.push(id),
+    });
+    const bad = await admit('web:dmg');
+    const good = await admit('web:dmg2');
+    await redis.hset(store.key('job', bad.id), 'options', '{not json', 'delivery', '[1,');
+    const [a, b] = await careful.jobs([bad.id, good.id]);
+    expect(a).toMatchObject({ id: bad.id, state: 'failed', errorCode: 'bad_record', options: fallback });
+    expect(a!.error).toMatch(/record was damaged/);
+    expect(b).toMatchObject({ id: good.id, state: 'queued' });
+    expect(damagedSeen).toEqual([bad.id]);
+    // Failed once: reading it again reports nothing new, and its place is free.
+    await careful.jobs([bad.id]);
+    expect(damagedSeen).toEqual([bad.id]);
+    expect(await redis.zscore(store.key('queued'), bad.id)).toBeNull();
+    expect(await redis.sismember(store.key('active', 'web:dmg'), bad.id)).toBe(0);
+    // Without stand-in options the record is skipped rather than thrown on.
+    await redis.hset(store.key('job', good.id), 'options', 'garbage');
+    expect(await store.jobs([good.id])).toEqual([undefined]);
+  });
+
+  it('refuses admission before pictures and results pass the memory budget', async () => {
+    await redis.flushall();
+    const big = Buffer.alloc(400_000, 1);
+    const budget = { memoryBudget: 1_000_000, resultReserve: 100_000 };
+    const first = await admit('web:m1', { image: big, ...budget });
+    expect(first.out.kind).toBe('ok');
+    expect(await store.memory()).toEqual({ inputs: 400_000, results: 0 });
+    // 400 kB held + 400 kB new + 2 open jobs × 100 kB reserve = 1 MB: still fits; a third does not.
+    const second = await admit('web:m2', { image: big, ...budget });
+    expect(second.out.kind).toBe('ok');
+    const refused = await admit('web:m3', { image: big, ...budget });
+    expect(refused.out).toEqual({ kind: 'memory_budget', count: 800_000, limit: 1_000_000 });
+    // A result is counted while kept; the picture it came from is not any more.
+    expect(await store.claim(first.id, 'w1', 2, 60_000)).toMatchObject({ kind: 'ok' });
+    expect(await store.complete(first.id, 1, Buffer.alloc(50_000), 200, 1)).toBeUndefined();
+    expect(await store.memory()).toEqual({ inputs: 400_000, results: 50_000 });
+    // Expired results are released at the next admission.
+    await new Promise((r) => setTimeout(r, 300));
+    expect((await admit('web:m3', { image: Buffer.alloc(10), ...budget })).out.kind).toBe('ok');
+    expect(await store.memory()).toEqual({ inputs: 400_010, results: 0 });
+    await store.deleteResult(first.id);
+    // Ending a job releases its picture; no budget means no refusal.
+    expect(await store.cancel(second.id, 'x', 60_000)).toBe('queued');
+    expect(await store.memory()).toEqual({ inputs: 10, results: 0 });
+    expect((await admit('web:m4', { image: big })).out.kind).toBe('ok');
   });
 });

@@ -1,35 +1,68 @@
-import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+/**
+ * The DATA_DIR lock with real processes: a live owner keeps it; a `kill -9`ed owner loses it at
+ * once, even while it is still a zombie that nobody has reaped (a pid check would see it alive).
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DataDirLockedError, lockDataDir } from '../../src/service/data-lock.ts';
 
+const holder = path.join(import.meta.dirname, 'lock-holder.ts');
 const dirs: string[] = [];
+const children: ChildProcess[] = [];
 afterEach(() => {
+  for (const c of children.splice(0)) c.kill('SIGKILL');
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 
+function tempDir(): string {
+  const dir = mkdtempSync(path.join(tmpdir(), 'stillmotion-lock-'));
+  dirs.push(dir);
+  return dir;
+}
+
+/** Runs `command` in sh and resolves with the pid the holder prints once it has the lock. */
+function startHolder(script: string): Promise<number> {
+  const child = spawn('sh', ['-c', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  children.push(child);
+  return new Promise((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = /locked (\d+)/.exec(out);
+      if (m) resolve(Number(m[1]));
+    });
+    child.once('exit', (code) => reject(new Error(`holder exited ${code}: ${out}`)));
+  });
+}
+
+const state = (pid: number) => readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]![0];
+
 describe('DATA_DIR lock', () => {
-  it('refuses a second sidecar while the owner lives, and takes over a lock left by a dead one', async () => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'stillmotion-lock-'));
-    dirs.push(dir);
-    const lockFile = path.join(dir, 'sidecar.lock');
-    const other = spawn('sleep', ['30']);
-    try {
-      writeFileSync(lockFile, String(other.pid));
-      expect(() => lockDataDir(dir)).toThrow(DataDirLockedError);
-      expect(() => lockDataDir(dir)).toThrow(
-        new RegExp(`in use by another stillmotion process \\(pid ${other.pid}\\)`),
-      );
-    } finally {
-      other.kill('SIGKILL');
-      await new Promise((r) => other.once('exit', r));
-    }
-    // The owner died without cleaning up (kill -9): its lock is stale.
+  it('refuses a second sidecar while the owner lives, naming it', async () => {
+    const dir = tempDir();
+    const pid = await startHolder(`exec "${process.execPath}" "${holder}" "${dir}"`);
+    expect(() => lockDataDir(dir)).toThrow(DataDirLockedError);
+    expect(() => lockDataDir(dir)).toThrow(
+      new RegExp(`in use by another stillmotion process \\(pid ${pid}\\)`),
+    );
+  });
+
+  it('is free at once after kill -9, while the dead owner is still an unreaped zombie', async () => {
+    const dir = tempDir();
+    // The holder's parent becomes `sleep`, which never reaps it: after kill -9 it stays a zombie.
+    const pid = await startHolder(`"${process.execPath}" "${holder}" "${dir}" & exec sleep 30`);
+    process.kill(pid, 'SIGKILL');
+    for (let i = 0; i < 100 && state(pid) !== 'Z'; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(state(pid)).toBe('Z');
     const release = lockDataDir(dir);
-    expect(existsSync(lockFile)).toBe(true);
+    expect(readFileSync(path.join(dir, 'sidecar.pid'), 'utf8').trim()).toBe(String(process.pid));
+    // In this process too, a second sidecar is refused until the first lets go.
+    expect(() => lockDataDir(dir)).toThrow(DataDirLockedError);
     release();
-    expect(existsSync(lockFile)).toBe(false);
+    expect(existsSync(path.join(dir, 'sidecar.pid'))).toBe(false);
+    lockDataDir(dir)();
   });
 });

@@ -17,6 +17,10 @@ describe('HttpJobService', () => {
     expect(await client.model()).toMatchObject({
       randomWeights: true,
       frames: 14,
+      // The option defaults of the model's scheduler travel with it, for bots that run apart.
+      steps: 25,
+      guidance: [1, 3],
+      maxSteps: 50,
       provider: 'cpu',
       ready: true,
     });
@@ -69,5 +73,42 @@ describe('HttpJobService', () => {
     await expect(noAdmin.queue()).rejects.toMatchObject({ status: 401 });
     const down = new HttpJobService({ baseUrl: 'http://127.0.0.1:9/' });
     await expect(down.get('x')).rejects.toMatchObject({ status: 503, code: 'engine_unreachable' });
+  });
+});
+
+describe('HttpJobService, when the job disappears while watched', () => {
+  it('ends the watcher with a final lost view when the stream comes back 404', async () => {
+    const { createServer } = await import('node:http');
+    const view = { id: 'j1', user: 'web:x', state: 'queued', position: 1, options: { steps: 1 } };
+    let calls = 0;
+    // The stream breaks after one event (a sidecar restart); by the reconnect, the job is gone.
+    const server = createServer((_req, res) => {
+      calls++;
+      if (calls === 1) {
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        res.end(`event: job\ndata: ${JSON.stringify(view)}\n\n`);
+        return;
+      }
+      res
+        .writeHead(404, { 'content-type': 'application/json' })
+        .end('{"error":"no job j1","code":"not_found"}');
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const { port } = server.address() as { port: number };
+    try {
+      const client = new HttpJobService({ baseUrl: `http://127.0.0.1:${port}`, token: ADMIN_TOKEN });
+      const seen: JobView[] = [];
+      await new Promise<void>((resolve) => {
+        client.subscribe('j1', (job) => {
+          seen.push(job);
+          if (job.state === 'failed') resolve();
+        });
+      });
+      expect(seen.map((v) => v.state)).toEqual(['queued', 'failed']);
+      expect(seen[1]).toMatchObject({ id: 'j1', error_code: 'lost', position: 0 });
+      expect(seen[1]!.error).toMatch(/the job was lost/);
+    } finally {
+      server.close();
+    }
   });
 });

@@ -2,6 +2,7 @@
 import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import { inspectImage, loadModelInfo, resolveOptions } from '@stillmotion/engine';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/log.ts';
@@ -65,6 +66,17 @@ describe('journal recovery', () => {
     await svc.shutdown();
   });
 
+  it('reads a job journaled before loop and smooth existed as loop off, smooth off', async () => {
+    const dir = tempDir();
+    const j1 = new Journal(dir);
+    const { loop: _loop, smooth: _smooth, ...older } = options;
+    j1.insert({ id: 'old', user: 'web:a', options: older as typeof options, image, imageExt: 'png' });
+    j1.close();
+    const j2 = new Journal(dir);
+    expect(j2.get('old')!.options).toMatchObject({ frames: 2, loop: 'off', smooth: 'off' });
+    j2.close();
+  });
+
   it('keeps the paused setting across restarts', async () => {
     const dir = tempDir();
     const a = service(new Journal(dir));
@@ -108,5 +120,53 @@ describe('cleanup', () => {
     await expect(svc.result('fresh')).rejects.toMatchObject({ status: 410 });
     expect((await svc.result('mid')).length).toBe(600);
     await svc.shutdown();
+  });
+});
+
+describe('a damaged journal', () => {
+  it('logs and skips a damaged row, fails its job with a reason, and goes on with the rest', async () => {
+    const dir = tempDir();
+    const j1 = new Journal(dir);
+    const delivery = { channel: 'c' };
+    j1.insert({ id: 'ok1', user: 'web:a', options, image, imageExt: 'png' });
+    const bad = j1.insert({ id: 'bad-options', user: 'web:b', options, image, imageExt: 'png', delivery });
+    j1.insert({ id: 'bad-delivery', user: 'web:c', options, image, imageExt: 'png', delivery });
+    j1.insert({ id: 'done', user: 'web:d', options, image, imageExt: 'png', delivery });
+    j1.markSucceeded('done', path.join(dir, 'results', 'done.mp4'), 10);
+    j1.clearInput('done');
+    j1.close();
+    const db = new DatabaseSync(path.join(dir, 'journal.sqlite'));
+    db.prepare("UPDATE jobs SET options = '{\"frames\": 2, trunc' WHERE id = 'bad-options'").run();
+    db.prepare("UPDATE jobs SET delivery = '[1, 2' WHERE id = 'bad-delivery'").run();
+    db.prepare("INSERT INTO settings (key, value) VALUES ('paused', 'not json')").run();
+    db.close();
+
+    const damaged: string[] = [];
+    const j2 = new Journal(dir, { onDamaged: (id) => damaged.push(id) });
+    const { svc, backend } = service(j2);
+    expect(await svc.open()).toEqual({ requeued: 1, retried: 0, failed: 0 });
+    expect((await backend.snapshot()).queued).toEqual(['ok1']);
+    const failed = await svc.get('bad-options');
+    expect(failed).toMatchObject({ state: 'failed', error_code: 'corrupt_record', delivery });
+    expect(failed?.error).toMatch(/record was damaged .* send it again/);
+    expect(existsSync(bad.inputPath!)).toBe(false);
+    expect(await svc.get('bad-delivery')).toMatchObject({ state: 'failed', error_code: 'corrupt_record' });
+    // The failed job with a readable target is still delivered (as failed); the other has none.
+    expect((await svc.undelivered()).map((j) => j.id)).toEqual(['bad-options', 'done']);
+    expect((await svc.list('web:b')).map((j) => j.state)).toEqual(['failed']);
+    expect(damaged.sort()).toEqual(['bad-delivery', 'bad-options', 'setting:paused']);
+    await svc.shutdown();
+  });
+
+  it('keeps limits set at run time across a restart', async () => {
+    const dir = tempDir();
+    const first = service(new Journal(dir));
+    await first.svc.open();
+    expect(await first.svc.setLimits({ per_user: 7 })).toEqual({ per_user: 7, max_queued: 100 });
+    await first.svc.shutdown();
+    const second = service(new Journal(dir));
+    await second.svc.open();
+    expect((await second.svc.queue()).limits).toEqual({ per_user: 7, max_queued: 100 });
+    await second.svc.shutdown();
   });
 });

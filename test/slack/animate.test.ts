@@ -121,6 +121,25 @@ describe('/animate', () => {
     expect(job.seed).toBe(42);
   });
 
+  it('shows the experimental steer as a 0–1 decimal field prefilled with what was typed', async () => {
+    const { fake, slack } = rig;
+    const opened = fake.callsOf('views.open').length;
+    await slack.slashCommand('/animate', 'a cat --steer 0.4', ALICE, CHANNEL);
+    const call = await fake.waitFor('views.open', () => fake.callsOf('views.open')[opened]);
+    type Field = { element: Record<string, unknown>; label: { text: string }; hint: { text: string } };
+    const blocks = (call.args.view as { blocks: Array<{ block_id?: string } & Field> }).blocks;
+    const steer = blocks.find((b) => b.block_id === 'steer')!;
+    expect(steer.element).toMatchObject({
+      type: 'number_input',
+      is_decimal_allowed: true,
+      min_value: '0',
+      max_value: '1',
+      initial_value: '0.4',
+    });
+    expect(steer.label.text).toContain('experimental');
+    expect(steer.hint.text).toMatch(/EXPERIMENTAL.*not trained with text; results vary/);
+  });
+
   it('shows loop and smooth as selects set to what was typed, and runs what was chosen', async () => {
     const { fake, slack } = rig;
     const file = fake.addFile({ name: 'loop.png', mimetype: 'image/png', data: PICTURE });

@@ -16,6 +16,8 @@ describe('loadSlackConfig', () => {
       appToken: 'xapp-1',
       apiUrl: 'http://127.0.0.1:9/api/',
       attachmentHosts: ['files.example.com', '127.0.0.1:9'],
+      // The bot token goes to the API host and Slack's file host, not to files.example.com.
+      tokenHosts: ['127.0.0.1:9', 'files.slack.com'],
     });
     expect(isAdmin(c, 'T9', 'U1')).toBe(true);
     expect(isAdmin(c, 'T2', 'U2')).toBe(true);
@@ -28,6 +30,8 @@ describe('loadSlackConfig', () => {
     const c = loadSlackConfig({ SLACK_BOT_TOKEN: 'xoxb-1', SLACK_SIGNING_SECRET: 's' });
     expect(c.appToken).toBeUndefined();
     expect(c.apiUrl).toBe('https://slack.com/api/');
+    expect(c.tokenHosts).toEqual(['slack.com', 'files.slack.com']);
+    expect(c.maxImageBytes).toBe(20_000_000);
     expect(c.attachmentHosts).toContain('files.slack.com');
   });
 

@@ -70,6 +70,40 @@ describe('downloadSlackImage', () => {
     expect(rig.fake.downloads.slice(before).some((d) => d.host === otherHost)).toBe(false);
   });
 
+  it('sends the token only to Slack: not to another allowed host, nor across a redirect to one', async () => {
+    // The fake's second server plays another ATTACHMENT_HOSTS entry (a CDN), which is no Slack host.
+    const otherHost = new URL(rig.fake.otherOrigin).host;
+    const both: SlackConfig = { ...config, attachmentHosts: [rig.fake.host, otherHost] };
+    expect(both.tokenHosts).toContain(rig.fake.host);
+    expect(both.tokenHosts).not.toContain(otherHost);
+    const elsewhere = rig.fake.addFile({
+      name: 'f.png',
+      mimetype: 'image/png',
+      data: PICTURE,
+      host: 'other',
+    });
+    const before = rig.fake.downloads.length;
+    // A file on that host: fetched without the token (and the fake, like Slack, then serves its sign-in page).
+    expect(await code(downloadSlackImage(both, elsewhere))).toBe('not_image');
+    // A redirect from the Slack host to it: the Slack hop gets the token, the next one does not.
+    const hop = rig.fake.addFile({
+      name: 'f.png',
+      mimetype: 'image/png',
+      data: PICTURE,
+      redirect: elsewhere.url_private_download,
+    });
+    expect(await code(downloadSlackImage(both, hop))).toBe('not_image');
+    expect(rig.fake.downloads.slice(before).map((d) => [d.host, d.status, d.authorized])).toEqual([
+      [otherHost, 200, false],
+      [rig.fake.host, 302, true],
+      [otherHost, 200, false],
+    ]);
+    // The Slack host itself still gets it: the picture comes back.
+    const own = rig.fake.addFile({ name: 'g.png', mimetype: 'image/png', data: PICTURE });
+    expect((await downloadSlackImage(both, own)).equals(PICTURE)).toBe(true);
+    expect(rig.fake.downloads.at(-1)).toMatchObject({ host: rig.fake.host, authorized: true, status: 200 });
+  });
+
   it('refuses the HTML sign-in page Slack answers without a valid token', async () => {
     const file = rig.fake.addFile({ name: 'd.png', mimetype: 'image/png', data: PICTURE });
     const wrong = { ...config, botToken: 'xoxb-revoked' };

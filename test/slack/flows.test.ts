@@ -271,4 +271,28 @@ describe('/animate-queue', () => {
     expect(actions.slice(-5)).toEqual(['list', 'pause', 'limit', 'resume', 'clear']);
     expect((await rig.sidecar.service.queue()).limits).toEqual({ per_user: 5, max_queued: 50 });
   });
+
+  it('lets an admin set daily quotas, and /animate help shows each user what is left today', async () => {
+    const { slack } = rig;
+    const refused = await slack.slashCommand('/animate-queue', 'quota 1 5', BOB, CHANNEL);
+    expect(refused.payload.text).toContain('Only admins');
+    const set = await slack.slashCommand('/animate-queue', 'quota 4 9', ADMIN, CHANNEL);
+    expect(set.payload.text).toContain('Daily quotas: 4 a day per user, 9 a day per workspace');
+    try {
+      const help = await slack.slashCommand('/animate', 'help', ALICE, CHANNEL);
+      expect(help.payload.text).toMatch(
+        /Today: 4 of 4 jobs left for you, 9 of 9 for this workspace · resets 00:00 UTC/,
+      );
+      expect(await rig.sidecar.service.quotaLeft('slack:T0FAKE:U0ALICE')).toMatchObject({
+        user: { limit: 4, left: 4 },
+        guild: { limit: 9, left: 9 },
+      });
+    } finally {
+      await slack.slashCommand('/animate-queue', 'quota 0 0', ADMIN, CHANNEL);
+    }
+    // No quota: help says nothing about it.
+    expect((await slack.slashCommand('/animate', 'help', ALICE, CHANNEL)).payload.text).not.toContain(
+      'Today:',
+    );
+  });
 });

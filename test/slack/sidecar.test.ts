@@ -23,6 +23,7 @@ let sidecar: LocalSidecar;
 let server: Listening;
 let bot: SlackBot | undefined;
 let dataDir: string;
+const TOKEN = 'slack-sidecar-token-0123456789abcdef';
 
 beforeAll(async () => {
   fake = await FakeSlack.start();
@@ -38,11 +39,13 @@ beforeAll(async () => {
       provider: () => sidecar.service.provider,
     },
     logger,
+    adminToken: TOKEN,
     playground: false,
   });
   mountSlackEvents(app, () => bot);
   server = await listen(app, '127.0.0.1', 0);
-  const remote = new HttpJobService({ baseUrl: server.url });
+  // As main.ts builds it for ENGINE_URL: the bot speaks for its users with the token.
+  const remote = new HttpJobService({ baseUrl: server.url, token: TOKEN });
   bot = await startSlack({
     service: remote,
     logger,

@@ -1,7 +1,9 @@
 /**
- * `/queue list|cancel|pause|resume|clear|limit`: admin only. Registered with
+ * `/queue list|cancel|pause|resume|clear|limit|quota`: admins only. Registered with
  * default_member_permissions = Manage Server, and checked again on every use (an admin role from
- * DISCORD_ADMIN_ROLE_IDS also passes). Every action is logged with who did it.
+ * DISCORD_ADMIN_ROLE_IDS also passes). A guild's admins list, cancel and clear that guild's jobs
+ * only; `list` never shows other guilds' or Slack's users or prompts. Pause, resume, limits and the
+ * whole queue belong to the operators (permissions.ts). Every action is logged with who did it.
  */
 import {
   type ChatInputCommandInteraction,
@@ -11,40 +13,72 @@ import {
   SlashCommandBuilder,
 } from 'discord.js';
 import { formatEta } from '../../../src/chat/render.ts';
-import type { JobView } from '../../../src/service/types.ts';
+import { type Actor, type JobView, ServiceError } from '../../../src/service/types.ts';
 import { type BotContext, type SlashCommand, userIdOf } from '../context.ts';
 import { fitLines } from '../message-text.ts';
-import { isAdmin } from '../permissions.ts';
+import { guildOfJob, isGuildAdmin, isOperator } from '../permissions.ts';
 import { Refusal } from '../refusal.ts';
+
+/** Who is asking, from where, with which rights. */
+interface Asker {
+  readonly actor: Actor;
+  readonly guildId: string;
+  readonly operator: boolean;
+}
+
+/** Subcommands that act on the whole queue, for operators only. */
+const QUEUE_WIDE = new Set(['pause', 'resume', 'limit', 'quota']);
 
 function age(job: JobView): string {
   const s = Math.max(0, Math.round((Date.now() - job.created_at) / 1000));
   return s < 60 ? `${s}s` : s < 3600 ? `${Math.floor(s / 60)}m` : `${Math.floor(s / 3600)}h`;
 }
 
-function line(job: JobView): string {
+/** One job; `who` is its user here, or a word for jobs of other guilds and Slack (never their user). */
+function line(job: JobView, who: string): string {
   const where =
     job.state === 'queued' ? `#${job.position}` : `step ${job.progress.step}/${job.progress.steps}`;
-  return `\`${job.id}\` ${job.state} ${where} · ${job.user} · ${age(job)} old · ETA ${formatEta(job.eta_s)}`;
+  return `\`${job.id}\` ${job.state} ${where} · ${who} · ${age(job)} old · ETA ${formatEta(job.eta_s)}`;
 }
 
-async function run(interaction: ChatInputCommandInteraction, ctx: BotContext): Promise<string> {
+function listText(q: Awaited<ReturnType<BotContext['service']['queue']>>, asker: Asker): string {
+  const jobs = [...q.running, ...q.queued];
+  const here = jobs.filter((j) => guildOfJob(j) === asker.guildId);
+  const elsewhere = jobs.filter((j) => guildOfJob(j) !== asker.guildId);
+  const head = `Queue ${q.paused ? 'paused' : 'running'} · ${q.running.length} running, ${q.queued.length} queued · per user ${q.limits.per_user}, max ${q.limits.max_queued}`;
+  const lines = here.map((j) => line(j, j.user));
+  if (asker.operator) lines.push(...elsewhere.map((j) => line(j, 'elsewhere')));
+  else if (elsewhere.length > 0)
+    lines.push(`(+ ${elsewhere.length} job${elsewhere.length === 1 ? '' : 's'} of other servers or Slack)`);
+  return fitLines([head], lines);
+}
+
+/** Cancels this guild's waiting jobs, one by one (the service's clear is queue-wide). */
+async function clearGuild(ctx: BotContext, asker: Asker): Promise<number> {
+  const q = await ctx.service.queue();
+  let canceled = 0;
+  for (const waiting of q.queued.filter((j) => guildOfJob(j) === asker.guildId)) {
+    // Clear cancels waiting jobs only: one that started meanwhile is left to run.
+    const job = await ctx.service.get(waiting.id);
+    if (job?.state !== 'queued') continue;
+    if ((await ctx.service.cancel(job.id, asker.actor)).state === 'canceled') canceled++;
+  }
+  return canceled;
+}
+
+async function run(interaction: ChatInputCommandInteraction, ctx: BotContext, asker: Asker): Promise<string> {
   const sub = interaction.options.getSubcommand();
-  const actor = { user: userIdOf(interaction.user.id), admin: true };
-  ctx.logger.info(
-    { admin: actor.user, action: sub, options: interaction.options.data[0]?.options },
-    'admin action',
-  );
   switch (sub) {
-    case 'list': {
-      const q = await ctx.service.queue();
-      const jobs = [...q.running, ...q.queued];
-      const head = `Queue ${q.paused ? 'paused' : 'running'} · ${q.running.length} running, ${q.queued.length} queued · per user ${q.limits.per_user}, max ${q.limits.max_queued}`;
-      return fitLines([head], jobs.map(line));
-    }
+    case 'list':
+      return listText(await ctx.service.queue(), asker);
     case 'cancel': {
-      const job = await ctx.service.cancel(interaction.options.getString('job', true).trim(), actor);
-      return `✖️ Canceled \`${job.id}\` (${job.user}).`;
+      const id = interaction.options.getString('job', true).trim();
+      const job = await ctx.service.get(id);
+      // Another guild's job is answered like a missing one: its id says nothing here.
+      if (!job || (!asker.operator && guildOfJob(job) !== asker.guildId))
+        throw new ServiceError(404, 'not_found', `job ${id} not found`);
+      const canceled = await ctx.service.cancel(id, asker.actor);
+      return `✖️ Canceled \`${canceled.id}\` (${guildOfJob(job) === asker.guildId ? canceled.user : 'elsewhere'}).`;
     }
     case 'pause':
       await ctx.service.pause();
@@ -53,8 +87,12 @@ async function run(interaction: ChatInputCommandInteraction, ctx: BotContext): P
       await ctx.service.resume();
       return '▶️ Resumed.';
     case 'clear': {
-      const { canceled } = await ctx.service.clear();
-      return `🧹 Cleared the queue: ${canceled} waiting job${canceled === 1 ? '' : 's'} canceled.`;
+      if (asker.operator) {
+        const { canceled } = await ctx.service.clear();
+        return `🧹 Cleared the whole queue: ${canceled} waiting job${canceled === 1 ? '' : 's'} canceled.`;
+      }
+      const canceled = await clearGuild(ctx, asker);
+      return `🧹 Cleared this server's jobs: ${canceled} waiting job${canceled === 1 ? '' : 's'} canceled.`;
     }
     case 'limit': {
       const limits = await ctx.service.setLimits({
@@ -62,9 +100,37 @@ async function run(interaction: ChatInputCommandInteraction, ctx: BotContext): P
       });
       return `Limits: ${limits.per_user} jobs per user, ${limits.max_queued} in the queue.`;
     }
+    case 'quota': {
+      if (!ctx.service.setQuotas) return 'This service keeps no quotas.';
+      const perServer = interaction.options.getInteger('per_server');
+      const quotas = await ctx.service.setQuotas({
+        user: interaction.options.getInteger('per_user', true),
+        ...(perServer !== null ? { guild: perServer } : {}),
+      });
+      const show = (n: number) => (n > 0 ? `${n} a day` : 'none');
+      return `Daily quotas: ${show(quotas.user)} per user, ${show(quotas.guild)} per server (UTC days).`;
+    }
     default:
       throw new Error(`unknown /queue subcommand ${sub}`);
   }
+}
+
+function refuse(
+  interaction: ChatInputCommandInteraction,
+  ctx: BotContext,
+  why: string,
+  message: string,
+): never {
+  ctx.logger.warn(
+    {
+      user: userIdOf(interaction.user.id),
+      guild: interaction.guildId,
+      action: interaction.options.getSubcommand(),
+      why,
+    },
+    'admin action refused',
+  );
+  throw new Refusal('not_admin', message);
 }
 
 export const queue = {
@@ -95,19 +161,65 @@ export const queue = {
             .setMinValue(1)
             .setMaxValue(100),
         ),
+    )
+    .addSubcommand((s) =>
+      s
+        .setName('quota')
+        .setDescription('jobs per UTC day, per user and per server (0: none)')
+        .addIntegerOption((o) =>
+          o
+            .setName('per_user')
+            .setDescription('jobs a day per user (0: none)')
+            .setRequired(true)
+            .setMinValue(0)
+            .setMaxValue(1_000_000),
+        )
+        .addIntegerOption((o) =>
+          o
+            .setName('per_server')
+            .setDescription('jobs a day per server or Slack workspace (0: none)')
+            .setMinValue(0)
+            .setMaxValue(1_000_000),
+        ),
     ),
   async execute(interaction, ctx) {
-    if (!isAdmin(interaction, ctx.config)) {
-      ctx.logger.warn(
-        { user: userIdOf(interaction.user.id), action: interaction.options.getSubcommand() },
-        'admin action refused',
-      );
-      throw new Refusal(
-        'not_admin',
+    const sub = interaction.options.getSubcommand();
+    const operator = isOperator(interaction, ctx.config);
+    if (!interaction.guildId || !(operator || isGuildAdmin(interaction, ctx.config))) {
+      refuse(
+        interaction,
+        ctx,
+        'not an admin',
         'Only server admins (Manage Server) or the configured admin roles can manage the queue.',
       );
     }
+    if (QUEUE_WIDE.has(sub) && !operator) {
+      refuse(
+        interaction,
+        ctx,
+        'not an operator',
+        "Pause, resume and limits are for the bot's operators (DISCORD_OWNER_IDS, or admins of a DISCORD_HOME_GUILD_IDS server). Server admins list, cancel and clear this server's jobs.",
+      );
+    }
+    const asker: Asker = {
+      actor: { user: userIdOf(interaction.user.id), admin: true },
+      guildId: interaction.guildId!,
+      operator,
+    };
+    ctx.logger.info(
+      {
+        admin: asker.actor.user,
+        guild: asker.guildId,
+        operator,
+        action: sub,
+        options: interaction.options.data[0]?.options,
+      },
+      'admin action',
+    );
     await interaction.deferReply({ flags: MessageFlags.Ephemeral });
-    await interaction.editReply({ content: await run(interaction, ctx), allowedMentions: { parse: [] } });
+    await interaction.editReply({
+      content: await run(interaction, ctx, asker),
+      allowedMentions: { parse: [] },
+    });
   },
 } satisfies SlashCommand;

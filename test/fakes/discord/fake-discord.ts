@@ -12,6 +12,7 @@ import {
   createMessage,
   type FakeInteraction,
   type FakeMessage,
+  guildOf,
   handleRest,
   type RestCall,
   type RestState,
@@ -47,7 +48,10 @@ export interface InteractionOptions {
   readonly user?: FakeUser;
   readonly admin?: boolean;
   readonly roles?: readonly string[];
-  /** A channel id of this fake: `channelId` (default), `threadId` or `dmChannelId`. */
+  /**
+   * A channel id of this fake: `channelId` (default), `threadId`, `dmChannelId`, or `otherChannelId`
+   * (in the second guild). The interaction comes from that channel's guild.
+   */
   readonly channelId?: string;
   readonly attachmentSizeLimit?: number;
   /** Creation time encoded in the interaction id (to make its token look expired). */
@@ -63,6 +67,13 @@ export class FakeDiscord {
   readonly dmChannelId = snowflake();
   /** A guild role with no permissions of its own (tests list it in DISCORD_ADMIN_ROLE_IDS). */
   readonly modRoleId = snowflake();
+  /**
+   * A second guild the bot is in but never got GUILD_CREATE for, as when anyone invites a public
+   * bot to a server of their own: its interactions still arrive (docs/platform-notes.md).
+   */
+  readonly otherGuildId = snowflake();
+  /** A text channel of the second guild. */
+  readonly otherChannelId = snowflake();
   readonly botUser: FakeUser = {
     id: this.appId,
     username: 'stillmotion',
@@ -98,6 +109,7 @@ export class FakeDiscord {
         [this.threadId, 11],
         [this.dmChannelId, 1],
       ]),
+      channelGuilds: new Map([[this.otherChannelId, this.otherGuildId]]),
       onCall: (call) => {
         this.#waiters = this.#waiters.filter((w) => {
           if (!w.check(call)) return true;
@@ -147,6 +159,28 @@ export class FakeDiscord {
 
   user(name: string): FakeUser {
     return { id: snowflake(), username: name, discriminator: '0', global_name: name, avatar: null };
+  }
+
+  /**
+   * The bot joins another guild with one text channel: GUILD_CREATE is dispatched, so discord.js
+   * caches it (as for any guild the bot is in with the `bot` scope). Returns its ids.
+   */
+  joinGuild(): { guildId: string; channelId: string } {
+    const guildId = snowflake();
+    const channelId = snowflake();
+    this.state.channelGuilds.set(channelId, guildId);
+    const main = this.guild();
+    this.#gateway.dispatch('GUILD_CREATE', {
+      ...main,
+      id: guildId,
+      name: 'Another Guild',
+      roles: (main.roles as Record<string, unknown>[]).map((r) =>
+        r.id === this.guildId ? { ...r, id: guildId } : r,
+      ),
+      channels: [{ ...(main.channels as Record<string, unknown>[])[0], id: channelId, guild_id: guildId }],
+      threads: [],
+    });
+    return { guildId, channelId };
   }
 
   guild(): Record<string, unknown> {
@@ -237,7 +271,7 @@ export class FakeDiscord {
       id: channelId,
       type,
       name: 'general',
-      guild_id: this.guildId,
+      guild_id: guildOf(this.state, channelId),
       position: 0,
       permission_overwrites: [],
       nsfw: false,
@@ -270,6 +304,7 @@ export class FakeDiscord {
     const user = options.user ?? this.user('someone');
     const channelId = options.channelId ?? this.channelId;
     const dm = this.state.channelTypes.get(channelId) === 1;
+    const guildId = guildOf(this.state, channelId);
     const id = snowflake(options.createdAt);
     const token = `itok-${id}-${Math.random().toString(36).slice(2)}`;
     const record: FakeInteraction = {
@@ -277,7 +312,7 @@ export class FakeDiscord {
       token,
       type,
       channelId,
-      guildId: dm ? undefined : this.guildId,
+      guildId: dm ? undefined : guildId,
       dispatchedAt: Date.now(),
       acked: false,
     };
@@ -292,7 +327,7 @@ export class FakeDiscord {
       version: 1,
       locale: 'en-US',
       entitlements: [],
-      authorizing_integration_owners: { 0: this.guildId },
+      authorizing_integration_owners: { 0: guildId },
       context: dm ? 1 : 0,
       app_permissions: PERMS.app,
       channel_id: channelId,
@@ -301,7 +336,7 @@ export class FakeDiscord {
       ...(dm
         ? { user }
         : {
-            guild_id: this.guildId,
+            guild_id: guildId,
             guild_locale: 'en-US',
             member: {
               user,
@@ -401,7 +436,7 @@ export class FakeDiscord {
                 type: 0,
                 message_id: opts.replyTo.id,
                 channel_id: opts.replyTo.channel_id,
-                guild_id: this.guildId,
+                guild_id: guildOf(this.state, opts.replyTo.channel_id),
               },
               referenced_message: this.#wire(opts.replyTo),
             }

@@ -86,6 +86,8 @@ export interface RestState {
   threadsForbidden: boolean;
   /** Channel ids that are threads (type 11) or DMs (type 1). */
   readonly channelTypes: Map<string, number>;
+  /** The guild of channels outside the main guild (the second guild's channel, threads in it). */
+  readonly channelGuilds: Map<string, string>;
   /** Called after each call is recorded (tests wait on it). */
   onCall?: (call: RestCall) => void;
 }
@@ -133,6 +135,11 @@ async function parseBody(req: IncomingMessage, raw: Buffer): Promise<{ body: Jso
   return { body: JSON.parse(raw.toString('utf8')), files: [] };
 }
 
+/** The guild a (non-DM) channel belongs to. */
+export function guildOf(state: RestState, channelId: string): string {
+  return state.channelGuilds.get(channelId) ?? state.guildId;
+}
+
 export function createMessage(
   state: RestState,
   channelId: string,
@@ -144,7 +151,7 @@ export function createMessage(
   const message: FakeMessage = {
     id,
     channel_id: channelId,
-    ...(state.channelTypes.get(channelId) === 1 ? {} : { guild_id: state.guildId }),
+    ...(state.channelTypes.get(channelId) === 1 ? {} : { guild_id: guildOf(state, channelId) }),
     author: state.botUser,
     content: body?.content ?? '',
     attachments: files.map((f, i) => ({
@@ -314,7 +321,7 @@ export async function handleRest(
     const thread = {
       id: messageId,
       type: 11,
-      guild_id: state.guildId,
+      guild_id: guildOf(state, channelId!),
       parent_id: channelId,
       name: body?.name,
       owner_id: state.botUser.id,
@@ -329,6 +336,7 @@ export async function handleRest(
     };
     state.threads.set(messageId!, thread);
     state.channelTypes.set(messageId!, 11);
+    state.channelGuilds.set(messageId!, guildOf(state, channelId!));
     return reply(201, thread);
   }
   if (hit(/^\/channels\/(\d+)\/messages$/, 'POST')) {

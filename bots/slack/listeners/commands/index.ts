@@ -4,9 +4,10 @@
  * `/animate-queue …` is the admin command.
  */
 import type { App } from '@slack/bolt';
-import { parseChatText, userError } from '../../../../src/chat/index.ts';
+import { parseChatText, renderQuota } from '../../../../src/chat/index.ts';
 import { runAdminCommand } from '../../admin.ts';
-import type { SlackDeps } from '../../context.ts';
+import { type SlackDeps, slackUserId } from '../../context.ts';
+import { errorText } from '../../errors.ts';
 import { slackHelp } from '../../help.ts';
 import { animateModal, splitTyped } from '../../modal.ts';
 
@@ -19,11 +20,16 @@ export function register(app: App, deps: SlackDeps): void {
     try {
       parsed = parseChatText(command.text, deps.model);
     } catch (err) {
-      await ack({ response_type: 'ephemeral', text: userError(err, '`/animate help`').text });
+      await ack({ response_type: 'ephemeral', text: errorText(err).text });
       return;
     }
     if (parsed.help) {
-      await ack({ response_type: 'ephemeral', text: slackHelp(deps) });
+      // What is left of today's quotas, as Discord's /jobs shows it.
+      const usage = await deps.service
+        .quotaLeft?.(slackUserId(command.team_id, command.user_id))
+        .catch(() => undefined);
+      const quota = usage && renderQuota(usage, 'this workspace');
+      await ack({ response_type: 'ephemeral', text: [slackHelp(deps), quota].filter(Boolean).join('\n\n') });
       return;
     }
     await ack();
@@ -41,7 +47,7 @@ export function register(app: App, deps: SlackDeps): void {
     try {
       text = await runAdminCommand(deps, command.team_id, command.user_id, command.text);
     } catch (err) {
-      const e = userError(err, '`/animate-queue`');
+      const e = errorText(err, '`/animate-queue`');
       deps.logger[e.expected ? 'info' : 'error'](
         { err, user: command.user_id },
         'slack admin: command failed',

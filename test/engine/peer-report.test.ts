@@ -1,0 +1,64 @@
+/** bench:peer's arithmetic: per-stage times, ratios stillmotion / diffusers and the goals. */
+import { describe, expect, it } from 'vitest';
+import { peerReport } from '../../bench/peer-bench.ts';
+
+const still = {
+  model: 'svd-xt (random weights)',
+  provider: 'cpu',
+  frames: 2,
+  steps: 2,
+  width: 1024,
+  height: 576,
+  runs: 1,
+  load_ms: 30_000,
+  warmup_ms: 5_000,
+  run_total_ms: [100_000],
+  decode_chunk: 1,
+  sequential_guidance: false,
+  preprocess_ms: 30,
+  clip_ms: 1_000,
+  vae_encode_ms: 5_000,
+  unet_step_ms: 40_000,
+  vae_decode_ms: 14_000,
+  video_ms: 0,
+  total_ms: 100_030,
+  peak_rss_mb: 11_000,
+  cpu_s: 180,
+};
+const diff = {
+  unet_step_ms: 80_000,
+  unet_calls_per_run: 2,
+  clip_ms: 2_000,
+  vae_encode_ms: 10_000,
+  vae_decode_ms: 28_000,
+  load_ms: 25_000,
+  pipeline_ms: 200_000,
+  total_s: 200,
+  peak_rss_mb: 12_000,
+  cpu_s: 390,
+  threads: 2,
+  decode_chunk_size: 1,
+  torch: '2.13.0+cpu',
+};
+
+describe('peerReport', () => {
+  it('compares the job stage by stage and says whether the goals are met', () => {
+    const r = peerReport(still, diff, 2, '2026-12-02', 2);
+    expect(r.stillmotion.pipeline_ms).toBe(1_000 + 5_000 + 2 * 40_000 + 14_000);
+    expect(r.ratios.pipeline).toBe(0.5);
+    expect(r.ratios.unet_step).toBe(0.5);
+    expect(r.ratios.vae_decode).toBe(0.5);
+    expect(r.ratios.peak_rss).toBe(0.917);
+    expect(r.ratios.cpu).toBe(0.462);
+    expect(r.goals).toEqual({ time_le_0_6: true, memory_le_1_0: true });
+    expect(r.shape).toMatchObject({ frames: 2, steps: 2, width: 1024, height: 576 });
+  });
+
+  it('counts diffusers per step when its UNet ran more than once per step', () => {
+    const r = peerReport(still, { ...diff, unet_calls_per_run: 4 }, 2, '2026-12-02', 2);
+    expect(r.diffusers.unet_step_ms).toBe(160_000);
+    expect(r.goals.memory_le_1_0).toBe(true);
+    const worse = peerReport({ ...still, peak_rss_mb: 13_000 }, diff, 2, '2026-12-02', 2);
+    expect(worse.goals.memory_le_1_0).toBe(false);
+  });
+});
