@@ -289,7 +289,6 @@ export class SvdEngine {
             { every: ctx.previewEvery, budget: ctx.previewBudget },
           )
         : undefined;
-    const plan = this.plan(options, size.width, size.height);
     try {
       const result = await runPipeline(this.model, this.#sessions, {
         rgb: size.rgb,

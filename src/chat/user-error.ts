@@ -8,8 +8,8 @@
 import { EngineError, ImageError, OptionError } from '@stillmotion/engine';
 import { ServiceError } from '../service/types.ts';
 import { DownloadError } from './download.ts';
-import { UploadTooLargeError } from './upload-fit.ts';
 import type { Escape } from './render.ts';
+import { UploadTooLargeError } from './upload-fit.ts';
 
 export interface UserError {
   readonly text: string;
