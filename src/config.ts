@@ -2,6 +2,7 @@
  * Service configuration from the environment, validated once at start (docs/product.md,
  * "Environment contracts"). Every problem is reported at once, naming the variable.
  */
+import { createHmac } from 'node:crypto';
 import { isIP } from 'node:net';
 import path from 'node:path';
 import { z } from 'zod';
@@ -63,6 +64,8 @@ const schema = z.object({
   STILLMOTION_ADMIN_TOKEN: token,
   STILLMOTION_BOT_TOKEN: token,
   PUBLIC_URL: z.url({ protocol: /^https?$/ }).optional(),
+  /** HMAC key of the signed result links (result-links.ts); default: derived from the admin token. */
+  RESULT_LINK_SECRET: z.string().trim().min(32, 'at least 32 characters').optional(),
   ALLOWED_HOSTS: optionalText,
   TRUST_PROXY: optionalText,
   SUBMIT_RATE_PER_MINUTE: int(1, 100_000).default(30),
@@ -79,6 +82,8 @@ const schema = z.object({
   SVD_DEVICE: z.enum(['auto', 'cuda', 'cpu']).default('auto'),
   ...engineSchema.shape,
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Unset: readable lines when stderr is a terminal, else JSON. */
+  LOG_FORMAT: z.enum(['json', 'pretty']).optional(),
   QUEUE_BACKEND: z.enum(['local', 'redis']).default('local'),
   REDIS_URL: optionalText.refine((v) => v === undefined || /^rediss?:\/\//.test(v), {
     message: 'must be a redis:// or rediss:// URL',
@@ -138,6 +143,8 @@ export interface Config {
   readonly botToken: string | undefined;
   /** Where people reach this sidecar from outside (a proxy or tunnel); its host is served. */
   readonly publicUrl: string | undefined;
+  /** Key of the signed, expiring result links (RESULT_LINK_SECRET, else derived from the admin token). Never logged. */
+  readonly linkSecret: string | undefined;
   /** Host names served besides loopback, the bound HOST and PUBLIC_URL's host. */
   readonly allowedHosts: readonly string[];
   /** fastify's trustProxy: true (any peer), or a comma list of proxy addresses or CIDRs. */
@@ -157,6 +164,7 @@ export interface Config {
   /** SVD_DECODE_CHUNK, SVD_MEMORY_BUDGET_GB, SVD_CPU_ARENA, SVD_THREADS, for SvdEngine.load. */
   readonly engine: EngineSettings;
   readonly logLevel: string;
+  readonly logFormat: 'json' | 'pretty' | undefined;
   readonly queueBackend: 'local' | 'redis';
   readonly redisUrl: string | undefined;
   /** Key prefix of the shared queue state in Redis (BullMQ's keys: `<prefix>:bull`). */
@@ -205,6 +213,13 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     adminToken: c.STILLMOTION_ADMIN_TOKEN,
     botToken: c.STILLMOTION_BOT_TOKEN,
     publicUrl: c.PUBLIC_URL,
+    linkSecret:
+      c.RESULT_LINK_SECRET ??
+      (c.STILLMOTION_ADMIN_TOKEN
+        ? createHmac('sha256', c.STILLMOTION_ADMIN_TOKEN)
+            .update('stillmotion result links')
+            .digest('base64url')
+        : undefined),
     allowedHosts: (c.ALLOWED_HOSTS ?? '')
       .split(',')
       .map((h) => hostName(h))
@@ -223,6 +238,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     device: c.SVD_DEVICE,
     engine: toEngineSettings(c),
     logLevel: c.LOG_LEVEL,
+    logFormat: c.LOG_FORMAT,
     queueBackend: c.QUEUE_BACKEND,
     redisUrl: c.REDIS_URL,
     redisPrefix: c.REDIS_PREFIX,

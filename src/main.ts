@@ -13,6 +13,7 @@ import { createLogger, type Logger } from './log.ts';
 import { createRedisProducer } from './scale/producer.ts';
 import type { ModelSummary } from './service/engine-port.ts';
 import { HttpJobService } from './service/http-client.ts';
+import { type ResultLinks, resultLinksFor } from './service/result-links.ts';
 import { createLocalSidecar } from './service/sidecar.ts';
 import type { JobService } from './service/types.ts';
 
@@ -28,6 +29,8 @@ interface BotDeps {
   readonly logger: Logger;
   readonly config: Config;
   readonly model: ModelSummary;
+  /** Signed links for results too big to upload (PUBLIC_URL set). */
+  readonly resultLinks?: ResultLinks;
 }
 
 interface BotSpec {
@@ -97,7 +100,7 @@ function readConfig(): Config {
 
 async function main(): Promise<void> {
   const config = readConfig();
-  const logger = createLogger(config.logLevel);
+  const logger = createLogger(config.logLevel, { format: config.logFormat });
 
   let appOptions: AppOptions;
   let stopService = async () => {};
@@ -155,6 +158,7 @@ async function main(): Promise<void> {
   const wantSlack = Boolean(env.SLACK_BOT_TOKEN && (env.SLACK_APP_TOKEN || env.SLACK_SIGNING_SECRET));
   let slack: BotHandle | undefined;
 
+  const resultLinks = resultLinksFor(config);
   const app = await buildApp({
     ...appOptions,
     botToken: config.botToken,
@@ -163,6 +167,7 @@ async function main(): Promise<void> {
     bindHost: config.host,
     trustProxy: config.trustProxy,
     limits: { submitsPerMinute: config.submitRatePerMinute },
+    resultLinks,
   });
   if (wantSlack && !env.SLACK_APP_TOKEN) await mountSlack(app, () => slack);
   const server = await listen(app, config.host, config.port).catch((err: NodeJS.ErrnoException) => {
@@ -201,7 +206,13 @@ async function main(): Promise<void> {
     process.exit(1);
   });
 
-  const deps: BotDeps = { service: appOptions.service, logger, config, model: appOptions.info.model };
+  const deps: BotDeps = {
+    service: appOptions.service,
+    logger,
+    config,
+    model: appOptions.info.model,
+    resultLinks,
+  };
   if (wantDiscord) {
     const discord = await startBot(DISCORD, deps);
     if (discord) bots.push(discord);

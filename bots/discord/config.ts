@@ -31,6 +31,8 @@ export interface DiscordConfig {
   readonly tokenLifetimeMs: number;
   /** Folder for re-encoded videos (temporary files). @default os.tmpdir() */
   readonly tmpDir?: string;
+  /** PREVIEW_IN_CHAT=1: the status message carries the live preview, replaced at most every 5 s. @default false */
+  readonly previewInChat?: boolean;
 }
 
 export class DiscordConfigError extends Error {
@@ -84,5 +86,6 @@ export function discordConfigFromEnv(
     editIntervalMs: 1500,
     defaultUploadLimit: 10 * 1024 * 1024,
     tokenLifetimeMs: 14 * 60 * 1000,
+    previewInChat: env.PREVIEW_IN_CHAT === '1',
   };
 }

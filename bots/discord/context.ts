@@ -10,6 +10,7 @@ import type {
 } from 'discord.js';
 import type { Logger } from 'pino';
 import type { ModelDefaults } from '../../src/chat/option-text.ts';
+import type { ResultLinks } from '../../src/service/result-links.ts';
 import type { JobService } from '../../src/service/types.ts';
 import type { DiscordConfig } from './config.ts';
 import type { ImageCache } from './image-cache.ts';
@@ -30,6 +31,8 @@ export interface BotContext {
   readonly active: Set<string>;
   /** Promises of running job flows (tests and shutdown wait on them). */
   readonly flows: Set<Promise<unknown>>;
+  /** Signed links for results too big to upload (PUBLIC_URL set). */
+  readonly resultLinks?: ResultLinks;
 }
 
 export interface SlashCommand {

@@ -6,13 +6,13 @@
  */
 import { AttachmentBuilder, DiscordAPIError, type RESTPostAPIChannelThreadsResult, Routes } from 'discord.js';
 import { renderCaption } from '../../src/chat/render.ts';
+import { fitUpload } from '../../src/chat/upload-fit.ts';
 import { userError } from '../../src/chat/user-error.ts';
 import type { DeliveryTarget, JobView } from '../../src/service/types.ts';
 import { resultRow } from './components.ts';
 import type { BotContext } from './context.ts';
 import { escapeDiscord } from './message-text.ts';
 import type { StatusSurface } from './surface.ts';
-import { fitUpload } from './upload-fit.ts';
 
 /** What the job journal keeps for a Discord job (no secrets: interaction tokens stay in memory). */
 export interface DiscordDelivery extends DeliveryTarget {
@@ -100,12 +100,11 @@ export async function deliver(
   const video = await ctx.service.result(job.id);
   let fitted: Awaited<ReturnType<typeof fitUpload>>;
   try {
-    fitted = await fitUpload(
-      video,
-      surface?.uploadLimit ?? target.uploadLimit,
-      job.format,
-      ctx.config.tmpDir,
-    );
+    fitted = await fitUpload(video, surface?.uploadLimit ?? target.uploadLimit, job.format, {
+      tmpDir: ctx.config.tmpDir,
+      links: ctx.resultLinks,
+      jobId: job.id,
+    });
   } catch (err) {
     const text = userError(err, escapeDiscord).text;
     if (live) await surface!.followUp({ content: text });
@@ -116,6 +115,9 @@ export async function deliver(
   }
   const name = `stillmotion-${job.seed}.${job.format}`;
   const caption = [renderCaption(job, escapeDiscord), fitted.note].filter(Boolean).join('\n');
+  // Too big even re-encoded: the signed link goes where the file would have.
+  const files = fitted.kind === 'upload' ? [{ name, data: fitted.data }] : [];
+  if (fitted.kind === 'link') log.info('too big to upload: posting a signed link');
   const components = [resultRow(job).toJSON()];
   const statusId = surface?.messageId() ?? target.statusMessageId;
   let channelId: string | undefined;
@@ -126,7 +128,7 @@ export async function deliver(
     try {
       await surface!.followUp({
         content: caption,
-        files: [new AttachmentBuilder(fitted.data, { name })],
+        files: files.map((f) => new AttachmentBuilder(f.data, { name: f.name })),
         components: [resultRow(job)],
         allowedMentions: { parse: [] },
       });
@@ -138,7 +140,7 @@ export async function deliver(
     }
   }
   await postInChannel(ctx, channelId ?? target.channelId, target.userId, caption, {
-    files: [{ name, data: fitted.data }],
+    files,
     components,
   });
   await ctx.service.markDelivered(job.id);

@@ -4,8 +4,10 @@
  * caller (which answers the user); everything after runs in the background and always ends in a
  * message the user sees.
  */
+
 import type { AnimateOptionsInput } from '@stillmotion/engine';
 import { Routes } from 'discord.js';
+import { PreviewPacer } from '../../src/chat/chat-preview.ts';
 import { renderProgress } from '../../src/chat/render.ts';
 import { userError } from '../../src/chat/user-error.ts';
 import { watchJob } from '../../src/chat/watch-job.ts';
@@ -90,15 +92,16 @@ async function follow(
 ): Promise<void> {
   const log = ctx.logger.child({ jobId: id });
   const head = start.note ? `${start.note}\n` : '';
+  const previews = ctx.config.previewInChat ? new PreviewPacer(ctx.service) : undefined;
   try {
     const { job, edits } = await watchJob(ctx.service, id, {
       escape: escapeDiscord,
       intervalMs: ctx.config.editIntervalMs,
-      show: (text, current) =>
-        start.surface.edit(
-          current.state === 'queued' || current.state === 'running' ? `${head}${text}` : text,
-          current.state === 'queued' || current.state === 'running' ? [cancelRow(id)] : [],
-        ),
+      show: async (text, current) => {
+        const live = current.state === 'queued' || current.state === 'running';
+        const image = live ? await previews?.next(current) : previews?.shown ? null : undefined;
+        await start.surface.edit(live ? `${head}${text}` : text, live ? [cancelRow(id)] : [], image);
+      },
       showFinal: (job) => finalText(job, start.note, start.place),
       onError: (err) => log.warn({ err: String(err) }, 'progress edit failed'),
     }).catch(async (err) => {

@@ -7,6 +7,7 @@
 import { Client, Events, GatewayIntentBits, Partials } from 'discord.js';
 import type { Logger } from 'pino';
 import { serviceModel } from '../../src/chat/service-model.ts';
+import type { ResultLinks } from '../../src/service/result-links.ts';
 import type { JobService } from '../../src/service/types.ts';
 import { type DiscordConfig, discordConfigFromEnv } from './config.ts';
 import type { BotContext, BotModel } from './context.ts';
@@ -32,6 +33,8 @@ export interface StartDiscordOptions {
       };
   /** Model defaults for help and early option checks; taken from `service.model` when it has one. */
   readonly model?: BotModel;
+  /** Signed links for results too big to upload (PUBLIC_URL set). */
+  readonly resultLinks?: ResultLinks;
 }
 
 export interface DiscordBot {
@@ -77,6 +80,7 @@ export async function startDiscord(options: StartDiscordOptions): Promise<Discor
     images: new ImageCache(),
     active: new Set(),
     flows: new Set(),
+    ...(options.resultLinks ? { resultLinks: options.resultLinks } : {}),
   };
   if (!rejectionGuard) {
     // A failed interaction must never take the process down.

@@ -6,7 +6,7 @@
  */
 import {
   type ActionRowBuilder,
-  type AttachmentBuilder,
+  AttachmentBuilder,
   type ButtonBuilder,
   DiscordAPIError,
   type Message,
@@ -24,8 +24,15 @@ export interface FollowUpPayload {
 }
 
 export interface StatusSurface {
-  /** Edits the status message (no-op once the token is dead). */
-  edit(content: string, components: readonly ActionRowBuilder<ButtonBuilder>[]): Promise<void>;
+  /**
+   * Edits the status message (no-op once the token is dead). `image`: replace its attachment with
+   * this live preview; `null`: remove the attachment; absent: leave it.
+   */
+  edit(
+    content: string,
+    components: readonly ActionRowBuilder<ButtonBuilder>[],
+    image?: Buffer | null,
+  ): Promise<void>;
   /** Posts a message in place (same channel) through the same channel of communication. */
   followUp(payload: FollowUpPayload): Promise<void>;
   /** False once the interaction token has expired or was refused. */
@@ -34,6 +41,12 @@ export interface StatusSurface {
   messageId(): string | undefined;
   /** Largest upload this place takes, in bytes. */
   readonly uploadLimit: number;
+}
+
+/** The message edit fields that replace (or remove) the status message's preview image. */
+function attachmentEdit(image: Buffer | null | undefined) {
+  if (image === undefined) return {};
+  return { attachments: [], files: image ? [new AttachmentBuilder(image, { name: 'preview.webp' })] : [] };
 }
 
 /** 401 or Discord's 50027 Invalid Webhook Token / 10015 Unknown Webhook: the interaction token is gone. */
@@ -57,10 +70,15 @@ export function interactionSurface(interaction: RepliableInteraction, config: Di
     uploadLimit: interaction.attachmentSizeLimit ?? config.defaultUploadLimit,
     alive,
     messageId: () => id,
-    async edit(content, components) {
+    async edit(content, components, image) {
       if (!alive()) return;
       const message = await guard(() =>
-        interaction.editReply({ content, components: [...components], allowedMentions: { parse: [] } }),
+        interaction.editReply({
+          content,
+          components: [...components],
+          allowedMentions: { parse: [] },
+          ...attachmentEdit(image),
+        }),
       );
       id = message.id;
     },
@@ -75,8 +93,13 @@ export function messageSurface(status: Message, uploadLimit: number): StatusSurf
     uploadLimit,
     alive: () => true,
     messageId: () => status.id,
-    async edit(content, components) {
-      await status.edit({ content, components: [...components], allowedMentions: { parse: [] } });
+    async edit(content, components, image) {
+      await status.edit({
+        content,
+        components: [...components],
+        allowedMentions: { parse: [] },
+        ...attachmentEdit(image),
+      });
     },
     async followUp(payload) {
       if (!status.channel.isSendable()) throw new Error(`cannot send in channel ${status.channelId}`);

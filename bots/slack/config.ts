@@ -26,6 +26,10 @@ export interface SlackConfig {
   readonly tokenHosts: readonly string[];
   /** Largest picture the bot downloads, in bytes: the job service's upload limit. @default 20 000 000 */
   readonly maxImageBytes: number;
+  /** Largest video uploaded (SLACK_MAX_UPLOAD_MB); bigger ones are re-encoded, or linked. @default 1000 MB */
+  readonly uploadLimit: number;
+  /** PREVIEW_IN_CHAT=1: one still of the live preview in the thread at about half-way. @default false */
+  readonly previewInChat: boolean;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -67,6 +71,11 @@ export function loadSlackConfig(env: Env, defaults: { maxImageBytes?: number } =
   } catch {
     problems.push(`SLACK_API_URL: not a URL (${apiUrl})`);
   }
+  const uploadMb = Number(val(env, 'SLACK_MAX_UPLOAD_MB') ?? 1000);
+  if (!(Number.isFinite(uploadMb) && uploadMb > 0 && uploadMb <= 1000))
+    problems.push(
+      'SLACK_MAX_UPLOAD_MB: a number of megabytes, more than 0 and at most 1000 (Slack’s own limit)',
+    );
   if (problems.length > 0)
     throw new SlackConfigError(`invalid Slack configuration:\n  ${problems.join('\n  ')}`);
   return Object.freeze({
@@ -81,5 +90,7 @@ export function loadSlackConfig(env: Env, defaults: { maxImageBytes?: number } =
     attachmentHosts: parseHostList(env.ATTACHMENT_HOSTS),
     tokenHosts: [...new Set([apiHost, ...SLACK_FILE_HOSTS])],
     maxImageBytes: defaults.maxImageBytes ?? DEFAULT_MAX_IMAGE_BYTES,
+    uploadLimit: Math.round(uploadMb * 1_000_000),
+    previewInChat: env.PREVIEW_IN_CHAT === '1',
   });
 }

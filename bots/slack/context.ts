@@ -4,6 +4,7 @@
  */
 import type { Logger } from 'pino';
 import type { ModelDefaults } from '../../src/chat/index.ts';
+import type { ResultLinks } from '../../src/service/result-links.ts';
 import type { Actor, JobService } from '../../src/service/types.ts';
 import type { SlackConfig } from './config.ts';
 
@@ -19,6 +20,8 @@ export interface SlackDeps {
   readonly active: Set<string>;
   /** Failed delivery attempts per job, so a result that can never be posted stops being retried. */
   readonly failures: Map<string, number>;
+  /** Signed links for results too big to upload (PUBLIC_URL set). */
+  readonly resultLinks?: ResultLinks;
 }
 
 /** The namespaced id the job service knows a Slack user by. */

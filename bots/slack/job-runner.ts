@@ -6,7 +6,9 @@
 import { setTimeout } from 'node:timers/promises';
 import type { webApi } from '@slack/bolt';
 import type { AnimateOptionsInput } from '@stillmotion/engine';
-import { isFinished, renderCaption, watchJob } from '../../src/chat/index.ts';
+import { halfwayStill } from '../../src/chat/chat-preview.ts';
+import { isFinished, renderCaption, userError, watchJob } from '../../src/chat/index.ts';
+import { fitUpload, UploadTooLargeError } from '../../src/chat/upload-fit.ts';
 import { type JobView, ServiceError } from '../../src/service/types.ts';
 import {
   endedBlocks,
@@ -138,11 +140,39 @@ export function follow(
   deps.active.add(id);
   const shown: StatusExtras = extras ?? { user: target.user };
   const log = deps.logger.child({ job: id });
+  // PREVIEW_IN_CHAT=1: one still of the live preview in the thread at about half-way (each image is an upload).
+  let preview: 'wanted' | 'sending' | 'sent' = deps.config.previewInChat ? 'wanted' : 'sent';
+  const sendPreview = async (job: JobView) => {
+    if (preview !== 'wanted') return;
+    preview = 'sending';
+    const still = await halfwayStill(deps.service, job);
+    if (!still) {
+      preview = 'wanted';
+      return;
+    }
+    await client.filesUploadV2({
+      channel_id: target.channel,
+      thread_ts: target.thread_ts,
+      file: still,
+      filename: 'preview.png',
+      title: `Live preview after step ${job.progress.step} of ${job.progress.steps}`,
+    });
+    preview = 'sent';
+  };
   watchJob(deps.service, id, {
     escape: mrkdwn,
     intervalMs: STATUS_EDIT_INTERVAL_MS,
-    show: (_text, job) =>
-      client.chat.update({ channel: target.channel, ts: target.status_ts, ...progressBlocks(job, shown) }),
+    show: async (_text, job) => {
+      await client.chat.update({
+        channel: target.channel,
+        ts: target.status_ts,
+        ...progressBlocks(job, shown),
+      });
+      await sendPreview(job).catch((err: unknown) => {
+        preview = 'sent';
+        log.warn({ err }, 'slack: preview upload failed');
+      });
+    },
     onError: (err) => log.warn({ err }, 'slack: progress edit failed'),
   })
     .then(async ({ job, edits, editTimes }) => {
@@ -184,14 +214,30 @@ export async function deliver(
     const notice = noticeBlocks('⌛ Done, but the video was deleted or expired before it could be posted.');
     await client.chat.update({ channel: target.channel, ts: target.status_ts, ...notice });
   } else if (bytes) {
-    const fileId = await uploadResult(client, {
-      channel: target.channel,
-      thread_ts: target.thread_ts,
-      bytes,
-      filename: `stillmotion-${job.seed}.${job.format}`,
-      title: job.options.prompt || `stillmotion seed ${job.seed}`,
-      comment: `<@${target.user}> ${renderCaption(job, mrkdwn)}`,
-    });
+    const comment = `<@${target.user}> ${renderCaption(job, mrkdwn)}`;
+    const post = (text: string) =>
+      client.chat.postMessage({ channel: target.channel, thread_ts: target.thread_ts, text });
+    let fileId: string | undefined;
+    try {
+      const fitted = await fitUpload(bytes, deps.config.uploadLimit, job.format, {
+        links: deps.resultLinks,
+        jobId: job.id,
+      });
+      const text = [comment, fitted.note].filter(Boolean).join('\n');
+      if (fitted.kind === 'upload') {
+        fileId = await uploadResult(client, {
+          channel: target.channel,
+          thread_ts: target.thread_ts,
+          bytes: fitted.data,
+          filename: `stillmotion-${job.seed}.${job.format}`,
+          title: job.options.prompt || `stillmotion seed ${job.seed}`,
+          comment: text,
+        });
+      } else await post(text);
+    } catch (err) {
+      if (!(err instanceof UploadTooLargeError)) throw err;
+      await post(`<@${target.user}> ${userError(err, mrkdwn).text}`);
+    }
     await client.chat.update({
       channel: target.channel,
       ts: target.status_ts,

@@ -14,6 +14,7 @@ import type { App } from '@slack/bolt';
 import type { Logger } from 'pino';
 import type { ModelDefaults } from '../../src/chat/index.ts';
 import { serviceModel } from '../../src/chat/service-model.ts';
+import type { ResultLinks } from '../../src/service/result-links.ts';
 import type { JobService } from '../../src/service/types.ts';
 import { createApp, EVENTS_PATH } from './app.ts';
 import { loadSlackConfig, type SlackConfig } from './config.ts';
@@ -28,6 +29,8 @@ export interface StartSlackOptions {
     readonly env: Readonly<Record<string, string | undefined>>;
     readonly maxUploadBytes?: number;
   };
+  /** Signed links for results too big to upload (PUBLIC_URL set). */
+  readonly resultLinks?: ResultLinks;
   /** How often finished but undelivered jobs are looked for again. @default 30000 */
   readonly sweepMs?: number;
   /** Model defaults for the modal and help; taken from `service.model` when the service has one. */
@@ -65,6 +68,7 @@ export async function startSlack(opts: StartSlackOptions): Promise<SlackBot> {
     randomWeights: model?.randomWeights === true,
     active: new Set(),
     failures: new Map(),
+    ...(opts.resultLinks ? { resultLinks: opts.resultLinks } : {}),
   };
   const { app, receiver } = createApp(deps);
   await app.init();

@@ -4,10 +4,12 @@
  * messages can quote the user (a typed value, a file name), so each goes through the platform's
  * `inert` escape; the words around them are the bot's own.
  */
+
 import { EngineError, ImageError, OptionError } from '@stillmotion/engine';
 import { ServiceError } from '../service/types.ts';
 import { DownloadError } from './download.ts';
 import type { Escape } from './render.ts';
+import { UploadTooLargeError } from './upload-fit.ts';
 
 export interface UserError {
   readonly text: string;
@@ -28,6 +30,8 @@ export function userError(err: unknown, inert: Escape, help = '`/animate help`')
   if (err instanceof DownloadError)
     return { text: downloadText(err.code, inert(err.message)), expected: true };
   if (err instanceof ServiceError) return serviceText(err, inert, help);
+  if (err instanceof UploadTooLargeError)
+    return { text: `❌ ${inert(capitalize(err.message))}.`, expected: true };
   if (err instanceof EngineError && err.code === 'canceled')
     return { text: '✖️ The job was canceled.', expected: true };
   if (err instanceof EngineError) {

@@ -18,6 +18,7 @@ import type { AppOptions } from './context.ts';
 import { errorHandler } from './errors.ts';
 import { registerJobRoutes } from './job-routes.ts';
 import { registerModelRoute, registerOpsRoutes } from './ops-routes.ts';
+import { registerSignedResultRoute } from './result-route.ts';
 import { siteGuard } from './site-guard.ts';
 
 export type { AppOptions, SidecarInfo } from './context.ts';
@@ -76,6 +77,8 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
     );
   });
   registerOpsRoutes(app, o, policy);
+  // Outside /v1: the signature is the right to this one result (PUBLIC_URL set).
+  if (o.resultLinks) registerSignedResultRoute(app, o.service, o.resultFile, o.resultLinks);
   await app.register(async (v1) => {
     v1.addHook('onRequest', apiAccess(policy));
     registerModelRoute(v1, o);

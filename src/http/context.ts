@@ -2,6 +2,7 @@
 import type { Logger } from '../log.ts';
 import type { ModelSummary } from '../service/engine-port.ts';
 import type { ServiceMetrics } from '../service/metrics.ts';
+import type { ResultLinks } from '../service/result-links.ts';
 import type { JobService } from '../service/types.ts';
 import type { ResultFile } from './result-route.ts';
 import type { StreamLimits } from './sse.ts';
@@ -40,6 +41,8 @@ export interface AppOptions {
   };
   /** Upload limit in bytes (default 20 MB). */
   readonly maxUploadBytes?: number;
+  /** Signed result links (PUBLIC_URL): serves `GET /links/:id/result` when set. */
+  readonly resultLinks?: ResultLinks;
   readonly metrics?: ServiceMetrics;
   /** Streams results from disk with ranges (the in-process service); else results are read whole. */
   readonly resultFile?: ResultFile;

@@ -116,6 +116,25 @@ export function registerJobRoutes(app: FastifyInstance, o: AppOptions): void {
     }
   });
 
+  // The latest live preview, from the first denoising step on, during and after the job.
+  app.get('/v1/jobs/:id/preview', async (req, reply) => {
+    const job = await visibleJob(req);
+    const id = job.id;
+    const preview = await o.service.preview(id);
+    if (!preview)
+      throw new ServiceError(
+        404,
+        'no_preview',
+        `job ${id} has no preview yet (it comes after the first step)`,
+      );
+    return reply
+      .type(preview.type)
+      .header('cache-control', 'no-store')
+      .header('x-preview-step', String(preview.step))
+      .header('x-content-type-options', 'nosniff')
+      .send(preview.data);
+  });
+
   app.get('/v1/jobs/:id/result', async (req, reply) => {
     const job = await visibleJob(req);
     return sendResult(o.service, o.resultFile, job.id, req, reply);

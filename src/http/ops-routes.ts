@@ -1,6 +1,8 @@
 /** Health, readiness, metrics and the model description the playground reads. */
-import { optionSpecs } from '@stillmotion/engine';
+import { chooseSize, optionSpecs, type SizeMode } from '@stillmotion/engine';
 import type { FastifyInstance } from 'fastify';
+import { MOTION_STEP } from '../chat/render.ts';
+import { ServiceError } from '../service/types.ts';
 import { type AccessPolicy, adminAccess, peerIsLocal } from './auth.ts';
 import type { AppOptions } from './context.ts';
 
@@ -42,6 +44,31 @@ export function registerModelRoute(app: FastifyInstance, o: AppOptions): void {
       provider: o.info.provider() ?? null,
       ready: o.info.ready(),
       options: optionSpecs(m),
+      // More / Less motion in the playground, as the chat buttons do it.
+      motion_step: MOTION_STEP,
     };
+  });
+
+  // The output size each `size` choice gives a picture of width × height (the playground's crop preview).
+  app.get('/v1/sizes', async (req) => {
+    const q = req.query as Record<string, unknown>;
+    const width = Number(q.width);
+    const height = Number(q.height);
+    if (
+      !(
+        Number.isInteger(width) &&
+        Number.isInteger(height) &&
+        width > 0 &&
+        height > 0 &&
+        width * height <= 1e9
+      )
+    )
+      throw new ServiceError(400, 'bad_size', 'give ?width=&height= as whole numbers of pixels', {
+        option: 'size',
+      });
+    const modes = optionSpecs(o.info.model).find((s) => s.name === 'size')?.choices ?? [];
+    return Object.fromEntries(
+      modes.map((mode) => [mode, chooseSize(mode as SizeMode, width, height, o.info.model)]),
+    );
   });
 }

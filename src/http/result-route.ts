@@ -3,7 +3,8 @@
  * Before success it answers 409 `{state}`.
  */
 import { createReadStream } from 'node:fs';
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { ResultLinks } from '../service/result-links.ts';
 import type { JobService } from '../service/types.ts';
 import { ServiceError } from '../service/types.ts';
 
@@ -52,6 +53,34 @@ export async function sendResult(
       .send(createReadStream(file.path, range));
   }
   return reply.header('content-length', file.bytes).send(createReadStream(file.path));
+}
+
+/**
+ * `GET /links/:id/result?exp=…&sig=…`: the result behind a signed link, to anyone holding it, until
+ * it expires (403 `bad_signature` / `link_expired` otherwise).
+ */
+export function registerSignedResultRoute(
+  app: FastifyInstance,
+  service: JobService,
+  resultFile: ResultFile | undefined,
+  links: ResultLinks,
+): void {
+  app.get('/links/:id/result', async (req, reply) => {
+    const id = (req.params as { id?: unknown }).id;
+    const q = req.query as Record<string, unknown>;
+    if (typeof id !== 'string' || !/^[A-Za-z0-9_-]{1,64}$/.test(id))
+      throw new ServiceError(404, 'not_found', 'no such job');
+    const check = links.check(id, q.exp, q.sig);
+    if (check === 'bad')
+      throw new ServiceError(
+        403,
+        'bad_signature',
+        'this link is not valid (it was changed or is incomplete)',
+      );
+    if (check === 'expired')
+      throw new ServiceError(403, 'link_expired', 'this link has expired; ask for the video again');
+    return sendResult(service, resultFile, id, req, reply);
+  });
 }
 
 function parseRange(

@@ -1,7 +1,9 @@
 /**
- * `GET /v1/jobs/:id/events`: Server-Sent Events with the job view on every change, ending
- * after the job ends or at the stream's maximum lifetime (clients reconnect). A comment line
- * every 15 s keeps proxies from closing an idle stream. Streams are capped per caller and in total.
+ * `GET /v1/jobs/:id/events`: Server-Sent Events with the job view on every change (`event: job`),
+ * ending after the job ends or at the stream's maximum lifetime (clients reconnect), and
+ * `event: preview` with `{"step": N}` whenever a newer live preview is at `GET /v1/jobs/:id/preview`.
+ * A comment line every 15 s keeps proxies from closing an idle stream. Streams are capped per caller
+ * and in total.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { type JobService, type JobView, ServiceError } from '../service/types.ts';
@@ -74,6 +76,7 @@ export async function streamJob(
     'x-accel-buffering': 'no',
   });
   let last = '';
+  let previewStep = 0;
   let done = false;
   const send = (view: JobView) => {
     if (done) return;
@@ -81,6 +84,10 @@ export async function streamJob(
     if (text === last) return;
     last = text;
     res.write(`event: job\ndata: ${text}\n\n`);
+    if ((view.preview_step ?? 0) > previewStep) {
+      previewStep = view.preview_step!;
+      res.write(`event: preview\ndata: ${JSON.stringify({ step: previewStep })}\n\n`);
+    }
     if (TERMINAL.has(view.state)) finish();
   };
   const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), 15_000);

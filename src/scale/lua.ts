@@ -254,10 +254,11 @@ finish(id, 'failed', ARGV[5], 'bad_record', ARGV[3], ARGV[4])
 return 1
 `;
 
-/** Deletes a result (the Delete button), keeping the memory count true. ARGV: P, id. */
+/** Deletes a result and its live preview (the Delete button), keeping the memory count true. ARGV: P, id. */
 export const DELETE_RESULT = `${PRELUDE}
 local id = ARGV[2]
 dropResult(id)
+redis.call('DEL', P .. ':preview:' .. id)
 if redis.call('EXISTS', jk(id)) == 1 then redis.call('HSET', jk(id), 'result_gone', '1') end
 return 1
 `;

@@ -31,6 +31,7 @@ import {
   type QueueLimits,
   type QueueView,
   ServiceError,
+  type StoredPreview,
   type SubmitRequest,
   type UserId,
 } from '../service/types.ts';
@@ -288,6 +289,12 @@ export class RedisJobService implements JobService {
 
   subscribe(id: string, listener: (job: JobView) => void): () => void {
     return this.#events.subscribe(id, listener);
+  }
+
+  async preview(id: string): Promise<StoredPreview | undefined> {
+    const [job, data] = await this.#guard(() => Promise.all([this.store.job(id), this.store.preview(id)]));
+    if (!job || !data || !job.previewStep) return undefined;
+    return { step: job.previewStep, type: 'image/webp', data };
   }
 
   async result(id: string): Promise<Buffer> {

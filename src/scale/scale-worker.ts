@@ -211,6 +211,11 @@ export class ScaleWorker {
         outPath,
         signal: abort.signal,
         onProgress,
+        onPreview: (p) => {
+          writes = writes.then(() =>
+            this.#store.savePreview(id, p.step, p.data, this.#o.resultTtlMs).catch(() => {}),
+          );
+        },
         limits: this.#o.limits,
       });
       await writes;

@@ -30,6 +30,8 @@ export interface StoredJob {
   readonly encoding: boolean;
   readonly resultBytes?: number;
   readonly resultGone: boolean;
+  /** The step of the latest live preview (key `preview:<id>`); 0 before the first. */
+  readonly previewStep: number;
   /** How many times the job ended (1 once it did: the exactly-once check). */
   readonly ends: number;
   /** Fields that could not be read (a damaged or tampered record); their stand-ins are defaults. */
@@ -135,6 +137,7 @@ export function parseJob(h: Record<string, string>, fallbackOptions?: AnimateOpt
     encoding: h.encoding === '1',
     resultBytes: num(h.result_bytes),
     resultGone: h.result_gone === '1',
+    previewStep: Number(h.preview_step ?? 0),
     ends: Number(h.ends ?? 0),
     ...(damaged.length ? { damaged } : {}),
   };
@@ -392,6 +395,20 @@ export class ScaleStore {
         return parseJob(await this.redis.hgetall(this.key('job', job.id)), this.#o.fallbackOptions);
       }),
     );
+  }
+
+  /** Stores the latest live preview for `ttlMs`, notes its step on the job and tells the producers. */
+  async savePreview(id: string, step: number, data: Buffer, ttlMs: number): Promise<void> {
+    await this.redis
+      .multi()
+      .set(this.key('preview', id), data, 'PX', Math.max(1, Math.round(ttlMs)))
+      .hset(this.key('job', id), 'preview_step', step)
+      .publish(this.eventsChannel, `${id} progress`)
+      .exec();
+  }
+
+  async preview(id: string): Promise<Buffer | null> {
+    return this.redis.getBuffer(this.key('preview', id));
   }
 
   async result(id: string): Promise<Buffer | null> {

@@ -153,5 +153,6 @@ export function toView(job: StoredJob, snap: ScaleSnapshot): JobView {
     created_at: job.createdAt,
     ...(job.state === 'running' && job.encoding ? { encoding: true } : {}),
     format: job.format,
+    ...(job.previewStep ? { preview_step: job.previewStep } : {}),
   };
 }

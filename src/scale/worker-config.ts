@@ -41,6 +41,7 @@ const schema = z.object({
   MAX_UPLOAD_MB: z.coerce.number().positive().max(1024).default(20),
   MAX_PIXELS: int(1, 1_000_000_000).default(40_000_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  LOG_FORMAT: z.enum(['json', 'pretty']).optional(),
 });
 
 export interface WorkerConfig {
@@ -62,6 +63,7 @@ export interface WorkerConfig {
   readonly maxUploadBytes: number;
   readonly maxPixels: number;
   readonly logLevel: string;
+  readonly logFormat: 'json' | 'pretty' | undefined;
   readonly engine: EngineSettings;
 }
 
@@ -99,6 +101,7 @@ export function loadWorkerConfig(
     maxUploadBytes: Math.round(c.MAX_UPLOAD_MB * 1_000_000),
     maxPixels: c.MAX_PIXELS,
     logLevel: c.LOG_LEVEL,
+    logFormat: c.LOG_FORMAT,
     engine: engineSettings(env),
   });
 }

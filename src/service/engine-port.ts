@@ -51,6 +51,7 @@ export interface EnginePort {
       readonly outPath: string;
       readonly signal?: AbortSignal;
       readonly onProgress?: (e: ProgressEvent) => void;
+      readonly onPreview?: (p: { readonly step: number; readonly data: Buffer }) => void;
       readonly limits?: ImageLimits;
     },
   ): Promise<AnimateRun>;

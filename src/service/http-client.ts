@@ -14,6 +14,7 @@ import {
   type QueueLimits,
   type QueueView,
   ServiceError,
+  type StoredPreview,
   type SubmitRequest,
   type UserId,
 } from './types.ts';
@@ -202,6 +203,20 @@ export class HttpJobService implements JobService {
         }
       }
       if (!ended && !signal.aborted) await new Promise((r) => setTimeout(r, 1000));
+    }
+  }
+
+  async preview(id: string): Promise<StoredPreview | undefined> {
+    try {
+      const res = await this.#fetch(`v1/jobs/${encodeURIComponent(id)}/preview`);
+      return {
+        step: Number(res.headers.get('x-preview-step') ?? 0),
+        type: 'image/webp',
+        data: Buffer.from(await res.arrayBuffer()),
+      };
+    } catch (err) {
+      if (err instanceof ServiceError && err.status === 404) return undefined;
+      throw err;
     }
   }
 

@@ -13,6 +13,7 @@ import path from 'node:path';
 import {
   type AnimateOptions,
   EngineError,
+  formatOptions,
   ImageError,
   OptionError,
   type ProgressEvent,
@@ -26,6 +27,7 @@ import { describeFailure } from './failure.ts';
 import { EMPTY_PROGRESS, JobViews, type LiveProgress, queueView, TERMINAL } from './job-view.ts';
 import type { JobRecord, Journal } from './journal.ts';
 import type { ServiceMetrics } from './metrics.ts';
+import { PreviewStore, type StoredPreview } from './preview-store.ts';
 import { type BackendJob, JobAbort, type QueueBackend } from './queue-backend.ts';
 import {
   checkQuotas,
@@ -81,6 +83,7 @@ export class LocalJobService implements JobService {
   readonly #events = new EventEmitter();
   readonly #live = new Map<string, LiveProgress>();
   readonly #views: JobViews;
+  readonly #previews: PreviewStore;
   readonly #ended = new Map<string, { promise: Promise<void>; resolve: () => void }>();
   readonly #concurrency: number;
   readonly #limits: { maxBytes: number; maxPixels: number };
@@ -106,7 +109,10 @@ export class LocalJobService implements JobService {
     this.#cleanup = { ttlMs: options.resultTtlMs ?? 86_400_000, maxBytes: options.dataDirMaxBytes ?? 10e9 };
     this.#quotas = { user: 0, guild: 0, ...options.quotas, ...options.journal.getQuotas() };
     this.#events.setMaxListeners(0);
-    this.#views = new JobViews(this.#journal, this.#eta, this.#live, this.#concurrency);
+    this.#previews = new PreviewStore(path.join(this.#journal.dir, 'previews'));
+    this.#views = new JobViews(this.#journal, this.#eta, this.#live, this.#concurrency, (id) =>
+      this.#previews.step(id),
+    );
     if (this.#metrics) {
       this.#metrics.depthSource = async () => {
         const snap = await this.#backend.snapshot();
@@ -165,7 +171,9 @@ export class LocalJobService implements JobService {
   runCleanup(now = Date.now()): void {
     const active = new Set(this.#journal.listByState('queued', 'running').map((j) => j.id));
     const report = sweep(this.#journal, this.#cleanup, active, now);
-    if (report.expired || report.evicted || report.orphans) this.#log.info(report, 'cleanup');
+    const previews = this.#previews.prune((id) => this.#journal.get(id) !== undefined);
+    if (report.expired || report.evicted || report.orphans || previews)
+      this.#log.info({ ...report, previews }, 'cleanup');
   }
 
   /**
@@ -275,6 +283,10 @@ export class LocalJobService implements JobService {
     return () => this.#events.off(key, listener);
   }
 
+  async preview(id: string): Promise<StoredPreview | undefined> {
+    return this.#previews.get(id);
+  }
+
   async result(id: string): Promise<Buffer> {
     const file = this.resultFile(id);
     try {
@@ -304,6 +316,7 @@ export class LocalJobService implements JobService {
     const rec = this.#owned(id, actor);
     if (rec.resultPath) rmSync(rec.resultPath, { force: true });
     this.#journal.clearResult(id);
+    this.#previews.delete(id);
     this.#log.info({ job: id, by: actor.user }, 'result deleted');
   }
 
@@ -417,7 +430,11 @@ export class LocalJobService implements JobService {
     this.#live.set(job.id, live);
     const started = performance.now();
     const outPath = path.join(this.#journal.resultsDir, `${job.id}.${rec.options.format}`);
-    log.info({ attempt: rec.attempts, user: rec.user }, 'job started');
+    // One line at the start and one at the end of every job: id (the child's `job`), user, options, time.
+    const waited = Math.round((Date.now() - rec.createdAt) / 100) / 10;
+    const line = { user: rec.user, options: formatOptions(rec.options) };
+    log.info({ ...line, attempt: rec.attempts, waited_s: waited }, 'job started');
+    const took = () => Math.round(performance.now() - started) / 1000;
     this.#emit(job.id);
     this.#notifyQueued();
     try {
@@ -438,6 +455,10 @@ export class LocalJobService implements JobService {
         outPath,
         signal,
         onProgress,
+        onPreview: (p) => {
+          this.#previews.put(job.id, p.step, p.data);
+          this.#emit(job.id);
+        },
         limits: this.#limits,
       });
       const bytes = out.bytes ?? statSync(out.path).size;
@@ -450,7 +471,7 @@ export class LocalJobService implements JobService {
       this.#journal.markSucceeded(job.id, out.path, bytes);
       this.#finishFiles(rec);
       this.#metrics?.jobDuration.observe({ outcome: 'succeeded' }, seconds);
-      log.info({ seconds: Math.round(seconds * 1000) / 1000, bytes }, 'job succeeded');
+      log.info({ ...line, seconds: took(), bytes }, 'job succeeded');
     } catch (err) {
       const abort = signal.aborted && signal.reason instanceof JobAbort ? signal.reason : undefined;
       rmSync(outPath, { force: true });
@@ -459,6 +480,7 @@ export class LocalJobService implements JobService {
         log.info('job put back in the queue for the next start (retry not used)');
       } else if (abort?.why === 'canceled') {
         this.#endCanceled(rec, 'canceled while running');
+        log.info({ ...line, seconds: took() }, 'job canceled while running');
         this.#metrics?.jobDuration.observe({ outcome: 'canceled' }, (performance.now() - started) / 1000);
       } else {
         const { message, code } = describeFailure(err, job.id);
@@ -466,10 +488,11 @@ export class LocalJobService implements JobService {
         this.#finishFiles(rec);
         this.#metrics?.failures.inc({ reason: code });
         this.#metrics?.jobDuration.observe({ outcome: 'failed' }, (performance.now() - started) / 1000);
-        log.error({ err, code }, 'job failed');
+        log.error({ ...line, seconds: took(), err, code }, 'job failed');
       }
     } finally {
       this.#live.delete(job.id);
+      this.#previews.settle(job.id);
       this.#emit(job.id);
       this.#ended.get(job.id)?.resolve();
       this.#ended.delete(job.id);

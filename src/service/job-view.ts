@@ -27,15 +27,25 @@ export class JobViews {
   readonly #live: ReadonlyMap<string, LiveProgress>;
   readonly #slots: number;
 
-  constructor(journal: Journal, eta: EtaEstimator, live: ReadonlyMap<string, LiveProgress>, slots: number) {
+  readonly #previewStep: (id: string) => number;
+
+  constructor(
+    journal: Journal,
+    eta: EtaEstimator,
+    live: ReadonlyMap<string, LiveProgress>,
+    slots: number,
+    previewStep: (id: string) => number = () => 0,
+  ) {
     this.#journal = journal;
     this.#eta = eta;
     this.#live = live;
     this.#slots = slots;
+    this.#previewStep = previewStep;
   }
 
   view(rec: JobRecord, order: QueueOrder): JobView {
     const live = this.#live.get(rec.id);
+    const previewStep = this.#previewStep(rec.id);
     return {
       id: rec.id,
       user: rec.user,
@@ -56,6 +66,7 @@ export class JobViews {
       created_at: rec.createdAt,
       ...(live?.encoding ? { encoding: true } : {}),
       format: rec.options.format,
+      ...(previewStep ? { preview_step: previewStep } : {}),
     };
   }
 

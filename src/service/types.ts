@@ -5,7 +5,10 @@
  */
 import type { AnimateOptions, AnimateOptionsInput } from '@stillmotion/engine';
 import type { ModelSummary } from './engine-port.ts';
+import type { StoredPreview } from './preview-store.ts';
 import type { DailyQuotas, QuotaUsage } from './quota.ts';
+
+export type { StoredPreview };
 
 export type JobState = 'queued' | 'running' | 'succeeded' | 'failed' | 'canceled';
 
@@ -45,6 +48,8 @@ export interface JobView {
   /** True while the engine is encoding the video (after the last decode chunk). */
   readonly encoding?: boolean;
   readonly format: 'mp4' | 'gif';
+  /** The denoising step of the latest live preview (`GET /v1/jobs/:id/preview`); absent before the first. */
+  readonly preview_step?: number;
 }
 
 export interface SubmitRequest {
@@ -87,6 +92,8 @@ export interface JobService {
   cancel(id: string, actor: Actor): Promise<JobView>;
   /** Calls back with the job on every change until the job ends; returns an unsubscribe. */
   subscribe(id: string, listener: (job: JobView) => void): () => void;
+  /** The latest live preview (from the first step on, during and after the job); undefined before. */
+  preview(id: string): Promise<StoredPreview | undefined>;
   /** The finished video's bytes; ServiceError 409 before success. */
   result(id: string): Promise<Buffer>;
   /** Deletes the stored result (the Delete button). */

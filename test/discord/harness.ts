@@ -9,6 +9,7 @@ import pino from 'pino';
 import { expect } from 'vitest';
 import type { DiscordConfig } from '../../bots/discord/config.ts';
 import { type DiscordBot, startDiscord } from '../../bots/discord/start.ts';
+import type { ResultLinks } from '../../src/service/result-links.ts';
 import { createLocalSidecar, type LocalSidecar, sidecarConfig } from '../../src/service/sidecar.ts';
 import { FakeDiscord, type FakeUser, type RestCall } from '../fakes/discord/fake-discord.ts';
 import { ffprobe, type ProbeResult } from '../helpers/ffprobe.ts';
@@ -44,6 +45,7 @@ export interface HarnessOptions {
   readonly logLevel?: string;
   /** Where logs go (default stderr). */
   readonly logDestination?: pino.DestinationStream;
+  readonly resultLinks?: ResultLinks;
 }
 
 export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
@@ -76,6 +78,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const bot = await startDiscord({
     service: sidecar.service,
     logger,
+    resultLinks: options.resultLinks,
     config: fromEnv || {
       token: fake.token,
       apiUrl: fake.apiUrl,

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { crc32 } from 'node:zlib';
 import type { FastifyInstance } from 'fastify';
 import sharp from 'sharp';
-import { buildApp } from '../../src/http/app.ts';
+import { type AppOptions, buildApp } from '../../src/http/app.ts';
 import { listen } from '../../src/http/server.ts';
 import { createLogger } from '../../src/log.ts';
 import {
@@ -31,7 +31,7 @@ export interface Harness {
 
 export async function startHarness(
   overrides: Partial<SidecarConfig> = {},
-  options: { warm?: boolean; dataDir?: string } = {},
+  options: { warm?: boolean; dataDir?: string; app?: Partial<AppOptions> } = {},
 ): Promise<Harness> {
   const dataDir = options.dataDir ?? mkdtempSync(path.join(tmpdir(), 'stillmotion-test-'));
   const config = sidecarConfig(dataDir, { device: 'cpu', dataDirMaxBytes: 1e9, ...overrides });
@@ -49,6 +49,7 @@ export async function startHarness(
     maxUploadBytes: config.maxUploadBytes,
     metrics: sidecar.metrics,
     resultFile: (id) => sidecar.service.resultFile(id),
+    ...options.app,
   });
   const server = await listen(app, '127.0.0.1', 0);
   if (options.warm !== false) await sidecar.warm();

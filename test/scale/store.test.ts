@@ -206,4 +206,17 @@ describe('shared job state (Redis scripts)', () => {
     expect(await store.memory()).toEqual({ inputs: 10, results: 0 });
     expect((await admit('web:m4', { image: big })).out.kind).toBe('ok');
   });
+
+  it('deletes a job’s live preview together with its result', async () => {
+    await redis.flushall();
+    const job = await admit('web:p1');
+    const other = await admit('web:p2');
+    expect(job.out.kind).toBe('ok');
+    await store.savePreview(job.id, 3, Buffer.from('webp-3'), 60_000);
+    await store.savePreview(other.id, 2, Buffer.from('webp-2'), 60_000);
+    expect(await store.preview(job.id)).toEqual(Buffer.from('webp-3'));
+    await store.deleteResult(job.id);
+    expect(await store.preview(job.id)).toBeNull();
+    expect(await store.preview(other.id)).toEqual(Buffer.from('webp-2'));
+  });
 });

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pino from 'pino';
 import { type SlackBot, startSlack } from '../../bots/slack/start.ts';
+import type { ResultLinks } from '../../src/service/result-links.ts';
 import { createLocalSidecar, type LocalSidecar, sidecarConfig } from '../../src/service/sidecar.ts';
 import { SlackDriver } from '../fakes/slack/driver.ts';
 import { FakeSlack } from '../fakes/slack/fake-slack.ts';
@@ -43,6 +44,9 @@ export interface RigOptions {
   readonly cold?: boolean;
   /** The bot's delivery sweep interval. */
   readonly sweepMs?: number;
+  /** More environment for the bot (e.g. SLACK_MAX_UPLOAD_MB). */
+  readonly env?: Record<string, string>;
+  readonly resultLinks?: ResultLinks;
 }
 
 export async function startRig(opts: RigOptions = {}): Promise<Rig> {
@@ -64,6 +68,7 @@ export async function startRig(opts: RigOptions = {}): Promise<Rig> {
     ATTACHMENT_HOSTS: fake.host,
     SLACK_ADMIN_USERS: ADMIN.id,
     ...(opts.http ? { SLACK_SIGNING_SECRET: 'fake-signing-secret' } : { SLACK_APP_TOKEN: fake.appToken }),
+    ...opts.env,
   };
   fake.diagnose = () =>
     `recent logs:\n${logs
@@ -75,6 +80,7 @@ export async function startRig(opts: RigOptions = {}): Promise<Rig> {
     logger,
     config: { env, maxUploadBytes: 20_000_000 },
     sweepMs: opts.sweepMs,
+    resultLinks: opts.resultLinks,
   });
   return {
     fake,

@@ -51,6 +51,8 @@ export class FakeSlack {
   readonly calls: RecordedCall[] = [];
   readonly downloads: Download[] = [];
   readonly uploads: Array<{ file_id: string; bytes: Buffer; authorized: boolean }> = [];
+  /** A workspace's file size limit: bigger uploads are refused with 413. */
+  maxUploadBytes: number | undefined;
   readonly responses: Array<{ id: string; body: Record<string, unknown> }> = [];
   /** Methods that answer `{ok: false, error: 'service_unavailable'}`, to play a Slack outage. */
   readonly outage = new Set<string>();
@@ -253,6 +255,10 @@ export class FakeSlack {
       bytes = part ? Buffer.from(await part.arrayBuffer()) : Buffer.alloc(0);
     }
     this.uploads.push({ file_id: fileId, bytes, authorized: !!bearer(req) });
+    if (this.maxUploadBytes !== undefined && bytes.length > this.maxUploadBytes) {
+      res.writeHead(413, { 'content-type': 'text/plain' });
+      return void res.end('file too large');
+    }
     if (!pending || bytes.length !== pending.length) {
       res.writeHead(400, { 'content-type': 'text/plain' });
       return void res.end('bad upload');
