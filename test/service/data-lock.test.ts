@@ -3,7 +3,7 @@
  * once, even while it is still a zombie that nobody has reaped (a pid check would see it alive).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -55,8 +55,12 @@ describe('DATA_DIR lock', () => {
     // The holder's parent becomes `sleep`, which never reaps it: after kill -9 it stays a zombie.
     const pid = await startHolder(`"${process.execPath}" "${holder}" "${dir}" & exec sleep 30`);
     process.kill(pid, 'SIGKILL');
-    for (let i = 0; i < 100 && state(pid) !== 'Z'; i++) await new Promise((r) => setTimeout(r, 10));
+    // Dead means every thread is gone: Node's leader thread can show 'Z' while its worker threads,
+    // which share the open files, are still exiting. Then only the unreaped zombie is left.
+    const dead = () => state(pid) === 'Z' && readdirSync(`/proc/${pid}/task`).length === 1;
+    for (let i = 0; i < 500 && !dead(); i++) await new Promise((r) => setTimeout(r, 10));
     expect(state(pid)).toBe('Z');
+    expect(readdirSync(`/proc/${pid}/task`)).toHaveLength(1);
     const release = lockDataDir(dir);
     expect(readFileSync(path.join(dir, 'sidecar.pid'), 'utf8').trim()).toBe(String(process.pid));
     // In this process too, a second sidecar is refused until the first lets go.
