@@ -61,24 +61,14 @@ function remember(entry) {
   }
 }
 
+/** The options as the CLI spells them, in the option table's order (the prompt is shown apart). */
 function optionText(options) {
   const o = options ?? {};
-  const parts = [
-    'motion',
-    'fps',
-    'frames',
-    'steps',
-    'seed',
-    'noise',
-    'guidance',
-    'size',
-    'format',
-    'loop',
-    'smooth',
-  ]
-    .filter((k) => o[k] !== undefined)
-    .map((k) => `--${k} ${Array.isArray(o[k]) ? o[k].join('-') : o[k]}`);
-  return parts.join(' ');
+  const names = specs.length ? specs.map((spec) => spec.name) : Object.keys(o);
+  return names
+    .filter((k) => k !== 'prompt' && o[k] !== undefined)
+    .map((k) => `--${k} ${Array.isArray(o[k]) ? o[k].join('-') : o[k]}`)
+    .join(' ');
 }
 
 async function renderGallery() {
