@@ -161,16 +161,17 @@ export function follow(
   };
   watchJob(deps.service, id, {
     escape: mrkdwn,
+    onView: (job) =>
+      void sendPreview(job).catch((err: unknown) => {
+        preview = 'sent';
+        log.warn({ err }, 'slack: preview upload failed');
+      }),
     intervalMs: STATUS_EDIT_INTERVAL_MS,
     show: async (_text, job) => {
       await client.chat.update({
         channel: target.channel,
         ts: target.status_ts,
         ...progressBlocks(job, shown),
-      });
-      await sendPreview(job).catch((err: unknown) => {
-        preview = 'sent';
-        log.warn({ err }, 'slack: preview upload failed');
       });
     },
     onError: (err) => log.warn({ err }, 'slack: progress edit failed'),

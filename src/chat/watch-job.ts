@@ -10,6 +10,8 @@ import { ProgressThrottle } from './throttle.ts';
 export interface WatchOptions {
   /** Edits the status message; called at most once per `intervalMs`, never concurrently. */
   readonly show: (text: string, job: JobView) => Promise<unknown>;
+  /** Called with every view before the final one, unthrottled (e.g. to catch a step as it passes). */
+  readonly onView?: (job: JobView) => void;
   /** How user text is made inert in the platform's markup (see render.ts). */
   readonly escape: Escape;
   /** @default 1500 */
@@ -56,7 +58,10 @@ export function watchJob(service: JobService, id: string, options: WatchOptions)
       if (done) return;
       latest = job;
       if (isFinished(job)) finish(job);
-      else throttle.update(renderProgress(job, options.escape));
+      else {
+        options.onView?.(job);
+        throttle.update(renderProgress(job, options.escape));
+      }
     };
     unsubscribe = service.subscribe(id, onJob);
     if (done) unsubscribe();
