@@ -137,6 +137,12 @@ describe.each(backends)('daily quotas, %s backend', (_name, make) => {
           headers: auth,
         });
         expect(await left.json()).toMatchObject({ user: { limit: 5, used: 1, left: 4 }, guild: { used: 1 } });
+        // Anonymous callers see their own quota only: naming another user is refused.
+        const peek = await fetch(`${server.url}v1/quota?user=${encodeURIComponent('slack:T2:U1')}`);
+        expect(peek.status).toBe(403);
+        const own = await fetch(`${server.url}v1/quota`);
+        expect(own.status).toBe(200);
+        expect(await own.json()).toMatchObject({ user: { used: 0 } });
       } finally {
         await server.close();
       }
