@@ -1,5 +1,5 @@
 /**
- * `npm run bench:peer -- --model DIR [--frames 2] [--steps 1] [--threads N] [--out FILE]`
+ * `npm run bench:peer -- --model DIR [--frames 2] [--steps 1] [--threads N] [--side both|stillmotion|diffusers] [--out FILE]`
  *
  * stillmotion and diffusers on the same machine, one after the other, in one run: the same
  * architecture and weights (DIR is `export_svd.py --random-weights` output, and diffusers builds the
@@ -11,10 +11,15 @@
  *
  * Needs a Python with torch, transformers and diffusers: PYTHON (default python3) and DIFFUSERS_SRC
  * (a diffusers checkout's src folder) when diffusers is not installed. Progress goes to stderr.
+ *
+ * `--side stillmotion` (or `diffusers`) runs one side only and prints that side's own report, to
+ * measure variants (SVD_* settings in the environment) without rerunning the other side; the decode
+ * chunk for a diffusers-only run is `--decode-chunk` (default 1). Every line carries `run`: the
+ * command, the git commit, the SVD_* settings and the load average before and after.
  */
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, loadavg } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { BenchReport } from '../src/cli/bench.ts';
@@ -89,6 +94,42 @@ export interface PeerReport {
 }
 
 const round = (x: number, d = 3) => Math.round(x * 10 ** d) / 10 ** d;
+
+/** What a results file must say about how it was made. */
+export interface RunRecord {
+  command: string;
+  commit: string;
+  settings: Record<string, string>;
+  load_avg_before: number[];
+  load_avg_after: number[];
+}
+
+/** The command line, the commit (with `+dirty` for uncommitted changes) and the SVD_* settings. */
+export function runRecord(
+  argv: readonly string[],
+  env: NodeJS.ProcessEnv,
+  root: string,
+  before: number[],
+): RunRecord {
+  const git = (...args: string[]) => {
+    try {
+      return execFileSync('git', args, { cwd: root, encoding: 'utf8' }).trim();
+    } catch {
+      return '';
+    }
+  };
+  const dirty = git('status', '--porcelain', '--untracked-files=no') !== '';
+  const settings = Object.fromEntries(
+    Object.entries(env).filter((e): e is [string, string] => e[0].startsWith('SVD_') && e[1] !== undefined),
+  );
+  return {
+    command: argv.join(' '),
+    commit: `${git('rev-parse', '--short', 'HEAD') || 'unknown'}${dirty ? '+dirty' : ''}`,
+    settings,
+    load_avg_before: before.map((x) => round(x, 2)),
+    load_avg_after: loadavg().map((x) => round(x, 2)),
+  };
+}
 
 /** Runs a command, streams its stderr through, and parses the last line of its stdout as JSON. */
 function runJson<T>(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<T> {
@@ -166,26 +207,55 @@ if (import.meta.main) {
       frames: { type: 'string', default: '2' },
       steps: { type: 'string', default: '1' },
       threads: { type: 'string' },
+      side: { type: 'string', default: 'both' },
+      'decode-chunk': { type: 'string', default: '1' },
       out: { type: 'string' },
     },
   });
-  if (!values.model) {
+  const side = values.side;
+  if (!values.model || !['both', 'stillmotion', 'diffusers'].includes(side ?? '')) {
     process.stderr.write(
-      'usage: npm run bench:peer -- --model DIR [--frames 2] [--steps 1] [--threads N] [--out FILE]\n',
+      'usage: npm run bench:peer -- --model DIR [--frames 2] [--steps 1] [--threads N] [--side both|stillmotion|diffusers] [--out FILE]\n',
     );
     process.exit(2);
   }
   const threads = Number(values.threads ?? availableParallelism());
   const root = path.resolve(import.meta.dirname, '..');
   const log = (m: string) => process.stderr.write(`bench:peer: ${m}\n`);
+  const loadBefore = loadavg();
+  const write = (report: object) => {
+    const full = { ...report, run: runRecord(process.argv.slice(1), process.env, root, loadBefore) };
+    if (values.out) {
+      mkdirSync(path.dirname(values.out), { recursive: true });
+      writeFileSync(values.out, `${JSON.stringify(full, null, 2)}\n`);
+    }
+    process.stdout.write(`${JSON.stringify(full)}\n`);
+  };
   try {
+    const s = side === 'diffusers' ? undefined : await runStillmotion();
+    if (side === 'stillmotion') {
+      write(s!);
+    } else {
+      const d = await runDiffusers(
+        s?.width ?? 1024,
+        s?.height ?? 576,
+        s?.decode_chunk ?? Number(values['decode-chunk']),
+      );
+      write(s ? peerReport(s, d, threads, new Date().toISOString().slice(0, 10), availableParallelism()) : d);
+    }
+  } catch (err) {
+    log(err instanceof Error ? err.message : String(err));
+    process.exitCode = 1;
+  }
+
+  async function runStillmotion(): Promise<StillmotionRun> {
     log(`stillmotion: ${values.frames} frames, ${values.steps} steps, ${threads} threads`);
-    const s = await runJson<StillmotionRun>(
+    return runJson<StillmotionRun>(
       process.execPath,
       [
         path.join(root, 'src/cli/bench.ts'),
         '--model',
-        values.model,
+        values.model!,
         '--device',
         'cpu',
         '--frames',
@@ -196,8 +266,11 @@ if (import.meta.main) {
       ],
       { ...process.env, SVD_THREADS: String(threads) },
     );
-    log(`diffusers: the same job, decode chunk ${s.decode_chunk}`);
-    const d = await runJson<DiffusersReport>(
+  }
+
+  async function runDiffusers(width: number, height: number, chunk: number): Promise<DiffusersReport> {
+    log(`diffusers: the same job, decode chunk ${chunk}`);
+    return runJson<DiffusersReport>(
       process.env.PYTHON ?? 'python3',
       [
         path.join(root, 'bench/gpu/diffusers_bench.py'),
@@ -210,11 +283,11 @@ if (import.meta.main) {
         '--steps',
         values.steps,
         '--width',
-        String(s.width),
+        String(width),
         '--height',
-        String(s.height),
+        String(height),
         '--decode-chunk-size',
-        String(s.decode_chunk),
+        String(chunk),
         '--runs',
         '1',
         '--warmup',
@@ -224,15 +297,5 @@ if (import.meta.main) {
       ],
       process.env,
     );
-    const report = peerReport(s, d, threads, new Date().toISOString().slice(0, 10), availableParallelism());
-    const line = JSON.stringify(report);
-    if (values.out) {
-      mkdirSync(path.dirname(values.out), { recursive: true });
-      writeFileSync(values.out, `${JSON.stringify(report, null, 2)}\n`);
-    }
-    process.stdout.write(`${line}\n`);
-  } catch (err) {
-    log(err instanceof Error ? err.message : String(err));
-    process.exitCode = 1;
   }
 }

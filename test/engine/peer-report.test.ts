@@ -1,6 +1,8 @@
 /** bench:peer's arithmetic: per-stage times, ratios stillmotion / diffusers and the goals. */
+
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { peerReport } from '../../bench/peer-bench.ts';
+import { peerReport, runRecord } from '../../bench/peer-bench.ts';
 
 const still = {
   model: 'svd-xt (random weights)',
@@ -60,5 +62,17 @@ describe('peerReport', () => {
     expect(r.goals.memory_le_1_0).toBe(true);
     const worse = peerReport({ ...still, peak_rss_mb: 13_000 }, diff, 2, '2026-12-02', 2);
     expect(worse.goals.memory_le_1_0).toBe(false);
+  });
+});
+
+describe('runRecord', () => {
+  it('says the command, the commit, the SVD_* settings only, and the load before and after', () => {
+    const env = { SVD_CPU_ARENA: 'unet', SVD_DECODE_CHUNK: '1', HOME: '/root', PATH: '/bin' };
+    const r = runRecord(['bench/peer-bench.ts', '--frames', '2'], env, path.resolve('.'), [1.234, 2, 3]);
+    expect(r.command).toBe('bench/peer-bench.ts --frames 2');
+    expect(r.settings).toEqual({ SVD_CPU_ARENA: 'unet', SVD_DECODE_CHUNK: '1' });
+    expect(r.commit).toMatch(/^[0-9a-f]{7,}(\+dirty)?$/);
+    expect(r.load_avg_before).toEqual([1.23, 2, 3]);
+    expect(r.load_avg_after).toHaveLength(3);
   });
 });
