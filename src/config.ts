@@ -41,11 +41,32 @@ export function hostName(value: string): string {
   return v.replace(/:\d*$/, '').replace(/\.$/, '');
 }
 
+const ARENA_PARTS = ['image_encoder', 'vae_encoder', 'unet', 'vae_decoder'] as const;
+
+/** SVD_CPU_ARENA as SvdEngine.load's `cpuArena`: a boolean, or the parts named (the others off). */
+function cpuArenaSetting(
+  v: string | undefined,
+): boolean | Partial<Record<(typeof ARENA_PARTS)[number], boolean>> | undefined {
+  if (v === undefined) return undefined;
+  if (['0', '1', 'true', 'false'].includes(v)) return v === '1' || v === 'true';
+  return Object.fromEntries(v.split(',').map((p) => [p.trim(), true]));
+}
+
 /** The engine's memory and thread settings: the sidecar, the worker, the CLI and the benches share them. */
 const engineSchema = z.object({
   SVD_DECODE_CHUNK: int(1, 1000).optional(),
   SVD_MEMORY_BUDGET_GB: z.coerce.number().positive().max(100_000).optional(),
-  SVD_CPU_ARENA: z.enum(['0', '1', 'true', 'false']).optional(),
+  /** 0/1/true/false for every session, or the model parts that get the arena: `unet,image_encoder`. */
+  SVD_CPU_ARENA: z
+    .string()
+    .trim()
+    .refine(
+      (v) =>
+        ['0', '1', 'true', 'false'].includes(v) ||
+        v.split(',').every((p) => (ARENA_PARTS as readonly string[]).includes(p.trim())),
+      { message: `is 0, 1, true, false or a comma list of ${ARENA_PARTS.join(', ')}` },
+    )
+    .optional(),
   SVD_THREADS: int(1, 1024).optional(),
 });
 
@@ -53,7 +74,7 @@ const engineSchema = z.object({
 export interface EngineSettings {
   readonly decodeChunkSize: number | undefined;
   readonly memoryBudgetBytes: number | undefined;
-  readonly cpuArena: boolean | undefined;
+  readonly cpuArena: ReturnType<typeof cpuArenaSetting>;
   readonly threads: number | undefined;
 }
 
@@ -106,8 +127,7 @@ function toEngineSettings(c: z.infer<typeof engineSchema>): EngineSettings {
     decodeChunkSize: c.SVD_DECODE_CHUNK,
     memoryBudgetBytes:
       c.SVD_MEMORY_BUDGET_GB === undefined ? undefined : Math.round(c.SVD_MEMORY_BUDGET_GB * 2 ** 30),
-    cpuArena:
-      c.SVD_CPU_ARENA === undefined ? undefined : c.SVD_CPU_ARENA === '1' || c.SVD_CPU_ARENA === 'true',
+    cpuArena: cpuArenaSetting(c.SVD_CPU_ARENA),
     threads: c.SVD_THREADS,
   });
 }

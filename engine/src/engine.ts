@@ -48,8 +48,11 @@ export interface EngineLoadOptions {
   readonly decodeChunkSize?: number;
   /** The memory a job may use, in bytes (`SVD_MEMORY_BUDGET_GB`); default the GPU's on CUDA, else the machine's. */
   readonly memoryBudgetBytes?: number;
-  /** onnxruntime's CPU memory arena (`SVD_CPU_ARENA`); default on (runtime.ts has the measurement). */
-  readonly cpuArena?: boolean;
+  /**
+   * onnxruntime's CPU memory arena (`SVD_CPU_ARENA`): on or off for every session, or per model part
+   * (parts left out are off); default {@link DEFAULT_CPU_ARENA} (runtime.ts has the measurements).
+   */
+  readonly cpuArena?: boolean | CpuArenaParts;
   /** Intra-op threads (`SVD_THREADS`); default onnxruntime's, one per physical core. */
   readonly threads?: number;
   readonly logger?: EngineLogger;
@@ -100,6 +103,20 @@ export interface AnimateResult {
   readonly plan: MemoryPlan;
 }
 
+/** Which sessions get onnxruntime's CPU memory arena: `true` for all, or the parts named. */
+export type CpuArenaParts = Readonly<Partial<Record<ModelPart, boolean>>>;
+
+/**
+ * The default: the arena for every part. (Measured on SVD-XT at 1024×576, bench/results/.)
+ */
+export const DEFAULT_CPU_ARENA: boolean | CpuArenaParts = true;
+
+/** Whether `part`'s session gets the CPU arena under a setting (undefined: the default). */
+export function arenaFor(setting: boolean | CpuArenaParts | undefined, part: ModelPart): boolean {
+  const s = setting ?? DEFAULT_CPU_ARENA;
+  return typeof s === 'boolean' ? s : s[part] === true;
+}
+
 const silent: EngineLogger = { info() {}, warn() {} };
 // The UNet downsamples the 1/8 latents three times, so 64 pixels is the smallest side it takes.
 const WARMUP_SIZE = 64;
@@ -140,7 +157,10 @@ export class SvdEngine {
     if (budget !== undefined && !(budget > 0)) {
       throw new EngineError('bad_config', `SVD_MEMORY_BUDGET_GB must be above 0 (got ${budget} bytes)`);
     }
-    const tuning = { cpuArena: options.cpuArena, threads: options.threads };
+    const tuning = (part: ModelPart) => ({
+      cpuArena: arenaFor(options.cpuArena, part),
+      threads: options.threads,
+    });
     let lastError: unknown;
     for (const provider of providerCandidates(device)) {
       try {
@@ -148,7 +168,7 @@ export class SvdEngine {
         if (missing) throw new DeviceError(missing);
         const created = await Promise.all(
           MODEL_PARTS.map((part) =>
-            ModelSession.create(ort, part, model.files[part], sessionOptions(provider, tuning)),
+            ModelSession.create(ort, part, model.files[part], sessionOptions(provider, tuning(part))),
           ),
         );
         const byPart = Object.fromEntries(MODEL_PARTS.map((p, i) => [p, created[i]!])) as Record<

@@ -32,15 +32,16 @@ export class ModelSession {
   readonly part: SessionPart;
   readonly inputs: readonly TensorSpec[];
   readonly outputs: readonly TensorSpec[];
+  /** Whether the session was created with onnxruntime's CPU memory arena. */
+  readonly arena: boolean;
   #session: Ort.InferenceSession;
   #ort: OrtModule;
-  #arena: boolean;
 
   constructor(ort: OrtModule, part: SessionPart, session: Ort.InferenceSession, arena = false) {
     this.#ort = ort;
     this.part = part;
     this.#session = session;
-    this.#arena = arena;
+    this.arena = arena;
     this.inputs = specs(session.inputNames, session.inputMetadata);
     this.outputs = specs(session.outputNames, session.outputMetadata);
   }
@@ -96,7 +97,7 @@ export class ModelSession {
     }
     const results = await this.#session.run(
       ortFeeds,
-      release && this.#arena ? { extra: { memory: { enable_memory_arena_shrinkage: 'cpu:0' } } } : {},
+      release && this.arena ? { extra: { memory: { enable_memory_arena_shrinkage: 'cpu:0' } } } : {},
     );
     const out = results[this.outputs[0]!.name]!;
     const value = { data: toFloat32(out), dims: out.dims.slice() };

@@ -257,13 +257,16 @@ def specs(torch, dev, dim: int):
     }
 
 
-def export_fp32(torch, module, sample, ins, outs, axes, path: str, fuse: bool) -> dict | None:
-    """TorchScript exporter, opset 17, fp32; attention fused when `fuse`; written as one file (+ one .data
-    file when over 2 GiB). Returns the fusion report (None when not fused)."""
+def export_fp32(torch, module, sample, ins, outs, axes, path: str, fuse: bool,
+                temporal: dict | None = None) -> dict | None:
+    """TorchScript exporter, opset 17, fp32; attention fused when `fuse`; the temporal Conv3d rewritten as
+    Conv2d (temporal_conv.py) when `temporal` is a dict, which receives the count; written as one file (+ one
+    .data file when over 2 GiB). Returns the fusion report (None when not fused)."""
     import onnx
 
     from fuse_attention import fuse_report
     from optimize_cuda import save
+    from temporal_conv import rewrite_temporal_convs
 
     tmp = path + '.trace'
     os.makedirs(tmp, exist_ok=True)
@@ -273,6 +276,8 @@ def export_fp32(torch, module, sample, ins, outs, axes, path: str, fuse: bool) -
                           opset_version=OPSET, do_constant_folding=True, dynamo=False)
     model = onnx.load(traced)
     report = fuse_report(model) if fuse else None
+    if temporal is not None:
+        temporal.update(rewrite_temporal_convs(model))
     save(model, path)
     del model
     shutil.rmtree(tmp)
@@ -306,8 +311,19 @@ def attention_record(args, out: str, parts: dict) -> dict:
     return {'fused': left == 0, 'route': 'rewrite', 'parts': merged}
 
 
+def temporal_record(args, out: str, parts: dict) -> dict:
+    """model.json's `temporal_convs`: per part, the Conv3d (k,1,1) rewritten as Conv2d (temporal_conv.py).
+    Parts not exported this time (--only) keep what an earlier run recorded."""
+    path = os.path.join(out, 'model.json')
+    previous = {}
+    if args.only and os.path.exists(path):
+        with open(path) as f:
+            previous = json.load(f).get('temporal_convs', {})
+    return {**previous, **parts}
+
+
 def write_model_json(args, out: str, files: dict, dtypes: dict, vae_cfg: dict, unet_cfg: dict, sched: dict,
-                     attention: dict, text_encoder: dict | None = None) -> dict:
+                     attention: dict, text_encoder: dict | None = None, temporal: dict | None = None) -> dict:
     src_name = os.path.basename(os.path.normpath(args.src)) if args.src else 'svd-xt'
     is_11 = bool(re.search(r'1[-_.]1', src_name))
     weights = os.path.splitext(os.path.basename(args.unet_weights))[0] if args.unet_weights else None
@@ -337,6 +353,7 @@ def write_model_json(args, out: str, files: dict, dtypes: dict, vae_cfg: dict, u
         'dtypes': dtypes,
         'files': files,
         'attention': attention,
+        **({'temporal_convs': temporal} if temporal else {}),
         'license': LICENSE_RANDOM if args.random_weights else LICENSE_ANIMATELCM if weights else LICENSE_REAL,
     }
     if text_encoder:
@@ -399,7 +416,7 @@ def main(argv: list[str] | None = None) -> int:
     clip, vae, unet = clip.to(dev), vae.to(dev), unet.to(dev)
     mods = wrappers(torch, clip, vae, unet)
     report = {'parts': {}}
-    files, dtypes, attention = {}, {}, {}
+    files, dtypes, attention, temporal_convs = {}, {}, {}, {}
     for part, (sample, ins, outs, axes) in specs(torch, dev, unet.config.cross_attention_dim).items():
         files[part] = f'{part}.onnx'
         dtypes[part] = 'float32'  # at the session boundary, always
@@ -410,8 +427,11 @@ def main(argv: list[str] | None = None) -> int:
         half = args.precision == 'fp16' and part != 'vae_encoder'
         fp32_path = final + '.fp32.onnx' if half else final
         optimized = half and part == 'unet' and args.optimize_cuda  # the optimizer route fuses on its own
-        fused = export_fp32(torch, mods[part], sample, ins, outs, axes, fp32_path, args.fuse and not optimized)
-        info: dict = {'export_s': round(time.time() - t, 1)}
+        temporal: dict = {}
+        fused = export_fp32(torch, mods[part], sample, ins, outs, axes, fp32_path, args.fuse and not optimized,
+                            temporal)
+        info: dict = {'export_s': round(time.time() - t, 1), **temporal}
+        temporal_convs[part] = temporal['temporal_convs']
         if args.check:
             info['ort_vs_torch_maxabs'] = check(torch, mods[part], sample, ins, fp32_path)
         if optimized:
@@ -439,7 +459,8 @@ def main(argv: list[str] | None = None) -> int:
             text_entry = json.load(f).get('text_encoder')
     report['model'] = write_model_json(args, args.out, files, dtypes, dict(vae.config), dict(unet.config),
                                        read_config(args.src, 'scheduler', SVD_SCHEDULER_CONFIG, optional=True),
-                                       attention_record(args, args.out, attention), text_entry)
+                                       attention_record(args, args.out, attention), text_entry,
+                                       temporal_record(args, args.out, temporal_convs))
     if not args.only:
         report['preview'] = fit_preview(args.out)
     report['out'] = args.out

@@ -1,7 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { arenaFor } from '../../engine/src/engine.ts';
 import { CanceledError } from '../../engine/src/errors.ts';
 import { NormalRng, type ProgressEvent, runPipeline, SvdEngine } from '../../engine/src/index.ts';
+import { MODEL_PARTS } from '../../engine/src/model-info.ts';
 import { loadImage } from '../../engine/src/preprocess.ts';
 
 let engine: SvdEngine;
@@ -200,6 +202,22 @@ describe('SvdEngine', () => {
     const before = engine.sessions;
     await frames({ seed: 1, frames: 2, steps: 1 });
     expect(engine.sessions).toBe(before);
+  });
+
+  it('gives each session the CPU arena its setting names: all, none, or per part', async () => {
+    const arenas = (e: SvdEngine) => {
+      const { imageEncoder, vaeEncoder, unet, vaeDecoder } = e.sessions;
+      return [imageEncoder, vaeEncoder, unet, vaeDecoder].map((m) => m.arena);
+    };
+    const byPart = await SvdEngine.load({ device: 'cpu', cpuArena: { unet: true, image_encoder: true } });
+    const none = await SvdEngine.load({ device: 'cpu', cpuArena: false });
+    try {
+      expect(arenas(byPart)).toEqual([true, false, true, false]);
+      expect(arenas(none)).toEqual([false, false, false, false]);
+      expect(arenas(engine)).toEqual(MODEL_PARTS.map((p) => arenaFor(undefined, p)));
+    } finally {
+      await Promise.all([byPart.release(), none.release()]);
+    }
   });
 
   it('reads input names and dims from the sessions', () => {

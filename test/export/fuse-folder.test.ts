@@ -19,7 +19,10 @@ const root = path.resolve('.');
 const dir = mkdtempSync(path.join(tmpdir(), 'sm-fuse-folder-'));
 const fixed = path.join(dir, 'fixed');
 let python = '';
-let report: { attention: { fused: boolean; parts: Record<string, { fused: number; unfused_left: number }> } };
+let report: {
+  attention: { fused: boolean; parts: Record<string, { fused: number; unfused_left: number }> };
+  temporal_convs: Record<string, number>;
+};
 
 const sha = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
 
@@ -74,6 +77,22 @@ describe('fuse_folder.py', () => {
     expect(meta.random_weights).toBe(true);
   });
 
+  it('rewrites every temporal Conv3d (kernel 3×1×1) of the UNet and the VAE decoder as a Conv2d, and records it', async () => {
+    expect(report.temporal_convs).toEqual({ image_encoder: 0, vae_encoder: 0, unet: 16, vae_decoder: 19 });
+    const meta = JSON.parse(readFileSync(path.join(fixed, 'model.json'), 'utf8'));
+    expect(meta.temporal_convs).toEqual(report.temporal_convs);
+    const r = await exec(
+      python,
+      [
+        '-c',
+        'import onnx, sys; m = onnx.load(sys.argv[1], load_external_data=False); init = {t.name: len(t.dims) for t in m.graph.initializer}; print(sum(1 for n in m.graph.node if n.op_type == "Conv" and init.get(n.input[1]) == 5))',
+        path.join(fixed, 'vae_decoder.onnx'),
+      ],
+      { cwd: root },
+    );
+    expect(r.stdout.trim()).toBe('0');
+  });
+
   it('rewrites only the graph: the external weights stay byte-identical and the graph file is small', () => {
     // (The hash is checked before and after the fix in beforeAll.)
     expect(statSync(path.join(fixed, 'unet.onnx')).size).toBeLessThan(
@@ -95,6 +114,7 @@ describe('fuse_folder.py', () => {
     const again = JSON.parse(r.stdout.trim().split('\n').at(-1)!);
     expect(again.attention.parts.unet).toMatchObject({ fused: 0, unfused_left: 0, multi_head_attention: 16 });
     expect(again.attention.fused).toBe(true);
+    expect(again.temporal_convs).toEqual(report.temporal_convs);
     expect(sha(path.join(fixed, 'unet.onnx'))).toBe(unet);
   });
 

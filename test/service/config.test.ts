@@ -91,6 +91,14 @@ describe('engine settings', () => {
     expect(engineSettings({ SVD_CPU_ARENA: 'true' }).cpuArena).toBe(true);
   });
 
+  it('SVD_CPU_ARENA may name the parts that get the arena (the others run without)', () => {
+    expect(engineSettings({ SVD_CPU_ARENA: 'unet, image_encoder' }).cpuArena).toEqual({
+      unet: true,
+      image_encoder: true,
+    });
+    expect(() => engineSettings({ SVD_CPU_ARENA: 'unet,decoder' })).toThrow('SVD_CPU_ARENA');
+  });
+
   it('refuses bad values, naming the variable', () => {
     for (const [name, value] of [
       ['SVD_DECODE_CHUNK', '0'],
