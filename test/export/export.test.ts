@@ -28,6 +28,7 @@ const pyScripts = [
   'models/export/optimize_cuda.py',
   'models/export/fuse_attention.py',
   'models/export/fuse_folder.py',
+  'models/export/temporal_conv.py',
   'bench/gpu/diffusers_bench.py',
   'models/export/export_text_encoder.py',
   'test/fixtures/steer/make_steer_fixtures.py',
