@@ -60,6 +60,11 @@ export interface BenchReport {
   preview_share: number;
   preview_svd_size_ms: { map: number; encode: number };
   peak_rss_mb: number;
+  /**
+   * Peak RSS (sampled every 100 ms) in each stage of the first run: the encoders (CLIP + VAE), the
+   * denoising loop and the decode; and in the load and warm-up before it.
+   */
+  peak_rss_by_stage_mb: { load_warmup: number; encode: number; unet: number; vae_decode: number };
   /** CPU seconds (user + system, all threads) per run: less sensitive than wall time to a busy machine. */
   cpu_s: number;
 }
@@ -84,6 +89,7 @@ export async function bench(opts: {
   skipVideo?: boolean;
 }): Promise<BenchReport> {
   const log = (msg: string) => process.stderr.write(`bench: ${msg}\n`);
+  const sampler = rssSampler();
   let t = performance.now();
   const settings = engineLoadSettings();
   const engine = await SvdEngine.load({
@@ -123,8 +129,10 @@ export async function bench(opts: {
     const results: AnimateTimings[] = [];
     let plan: MemoryPlan | undefined;
     const cpuBefore = process.cpuUsage();
+    let firstStart = 0;
     for (let r = 0; r < runs; r++) {
       t = performance.now();
+      if (r === 0) firstStart = t;
       const result = await engine.animate(picture, options, {
         outPath: path.join(dir, `run${r}.mp4`),
         skipVideo: opts.skipVideo,
@@ -172,13 +180,38 @@ export async function bench(opts: {
           (((preview_map_ms + preview_encode_ms) * previews_per_job) / options.steps / unet_step_ms) * 10_000,
         ) / 10_000,
       preview_svd_size_ms: await previewCost(engine, 25, 72, 128, 7),
+      peak_rss_by_stage_mb: sampler.byStage(firstStart, results[0]!),
       peak_rss_mb: round(process.resourceUsage().maxRSS / 1024),
       cpu_s: round(cpuSeconds(cpuBefore) / runs),
     };
   } finally {
+    sampler.stop();
     await engine.release();
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** Samples RSS every 100 ms (the sessions run off the main thread, so the timer keeps firing). */
+function rssSampler() {
+  const samples: [number, number][] = [];
+  const timer = setInterval(() => samples.push([performance.now(), process.memoryUsage.rss()]), 100);
+  timer.unref();
+  const peak = (from: number, to: number) =>
+    round(Math.max(0, ...samples.filter(([at]) => at >= from && at < to).map(([, rss]) => rss)) / 2 ** 20);
+  return {
+    stop: () => clearInterval(timer),
+    /** Stage windows from the first run's start and its stage timings, in pipeline order. */
+    byStage(start: number, x: AnimateTimings) {
+      const encodeEnd = start + x.preprocess_ms + x.clip_ms + x.vae_encode_ms;
+      const unetEnd = encodeEnd + x.unet_step_ms.reduce((a, b) => a + b, 0);
+      return {
+        load_warmup: peak(0, start),
+        encode: peak(start, encodeEnd),
+        unet: peak(encodeEnd, unetEnd),
+        vae_decode: peak(unetEnd, unetEnd + x.vae_decode_ms + 1000),
+      };
+    },
+  };
 }
 
 /** The preview's two costs for latents [frames,4,h,w], medians of 5, with this model's map. */
