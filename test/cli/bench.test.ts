@@ -40,6 +40,12 @@ describe('npm run bench', () => {
         report.unet_step_ms,
       3,
     );
+    // Peak RSS per stage: sampled, so never above the process's peak; load and decode always hold samples.
+    const stages = report.peak_rss_by_stage_mb;
+    expect(Object.keys(stages)).toEqual(['load_warmup', 'encode', 'unet', 'vae_decode']);
+    for (const mb of Object.values(stages) as number[]) expect(mb).toBeLessThanOrEqual(report.peak_rss_mb);
+    expect(stages.load_warmup).toBeGreaterThan(0);
+    expect(stages.vae_decode).toBeGreaterThan(0);
     expect(report.preview_svd_size_ms.map).toBeGreaterThan(0);
     expect(report.preview_svd_size_ms.encode).toBeGreaterThan(0);
     expect(stderr).toMatch(/step 2\/2/);
