@@ -1,5 +1,5 @@
 /**
- * `npm run bench:peer -- --model DIR [--frames 2] [--steps 1] [--threads N] [--side both|stillmotion|diffusers] [--out FILE]`
+ * `npm run bench:peer -- --model DIR [--frames 2] [--steps 1] [--threads N] [--side both|stillmotion|diffusers] [--runs N] [--out FILE]`
  *
  * stillmotion and diffusers on the same machine, one after the other, in one run: the same
  * architecture and weights (DIR is `export_svd.py --random-weights` output, and diffusers builds the
@@ -208,6 +208,8 @@ if (import.meta.main) {
       steps: { type: 'string', default: '1' },
       threads: { type: 'string' },
       side: { type: 'string', default: 'both' },
+      /** stillmotion's job runs (its report's run_total_ms shows what the first job pays after the warm-up). */
+      runs: { type: 'string', default: '1' },
       'decode-chunk': { type: 'string', default: '1' },
       out: { type: 'string' },
     },
@@ -262,6 +264,8 @@ if (import.meta.main) {
         values.frames,
         '--steps',
         values.steps,
+        '--runs',
+        values.runs!,
         '--skip-video',
       ],
       { ...process.env, SVD_THREADS: String(threads) },
