@@ -1,9 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { arenaFor } from '../../engine/src/engine.ts';
+import { arenaFor, LOAD_ORDER } from '../../engine/src/engine.ts';
 import { CanceledError } from '../../engine/src/errors.ts';
 import { NormalRng, type ProgressEvent, runPipeline, SvdEngine } from '../../engine/src/index.ts';
 import { MODEL_PARTS } from '../../engine/src/model-info.ts';
+import { ModelSession } from '../../engine/src/onnx-session.ts';
 import { loadImage } from '../../engine/src/preprocess.ts';
 
 let engine: SvdEngine;
@@ -218,6 +219,31 @@ describe('SvdEngine', () => {
     } finally {
       await Promise.all([byPart.release(), none.release()]);
     }
+  });
+
+  it('creates the sessions one at a time, the largest weights first, so their load peaks do not stack', async () => {
+    const original = ModelSession.create;
+    const order: string[] = [];
+    let inFlight = 0;
+    let most = 0;
+    ModelSession.create = async (...args: Parameters<typeof original>) => {
+      order.push(args[1]);
+      most = Math.max(most, ++inFlight);
+      try {
+        return await original(...args);
+      } finally {
+        inFlight--;
+      }
+    };
+    try {
+      const e = await SvdEngine.load({ device: 'cpu' });
+      await e.release();
+    } finally {
+      ModelSession.create = original;
+    }
+    expect(most).toBe(1);
+    expect(order).toEqual(['unet', 'image_encoder', 'vae_decoder', 'vae_encoder', 'text_encoder']);
+    expect([...LOAD_ORDER].sort()).toEqual([...MODEL_PARTS].sort());
   });
 
   it('reads input names and dims from the sessions', () => {
