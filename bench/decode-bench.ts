@@ -1,5 +1,5 @@
 /**
- * `node bench/decode-bench.ts --model DIR [--chunk 1] [--calls 2] [--arena 1] [--threads N] [--profile PREFIX]`
+ * `node bench/decode-bench.ts --model DIR [--chunk 1] [--calls 2] [--arena 1] [--mem-pattern 0|1] [--threads N] [--profile PREFIX]`
  *
  * The VAE decoder alone, as the pipeline calls it: `calls` calls of `chunk` frames of random latents at
  * the model's native size, one session with the CPU memory arena on or off. Prints one JSON line: the
@@ -47,13 +47,15 @@ if (import.meta.main) {
       chunk: { type: 'string', default: '1' },
       calls: { type: 'string', default: '2' },
       arena: { type: 'string', default: '1' },
+      /** onnxruntime's memory pattern (one pre-planned block per input shape); default: as the arena. */
+      'mem-pattern': { type: 'string' },
       threads: { type: 'string' },
       profile: { type: 'string' },
     },
   });
   if (!values.model) {
     process.stderr.write(
-      'usage: node bench/decode-bench.ts --model DIR [--chunk N] [--calls N] [--arena 0|1]\n',
+      'usage: node bench/decode-bench.ts --model DIR [--chunk N] [--calls N] [--arena 0|1] [--mem-pattern 0|1]\n',
     );
     process.exit(2);
   }
@@ -67,7 +69,7 @@ if (import.meta.main) {
     graphOptimizationLevel: 'all',
     executionMode: 'sequential',
     enableCpuMemArena: arena,
-    enableMemPattern: arena,
+    enableMemPattern: values['mem-pattern'] === undefined ? arena : values['mem-pattern'] !== '0',
     ...(values.threads ? { intraOpNumThreads: Number(values.threads) } : {}),
     ...(values.profile ? { enableProfiling: true, profileFilePrefix: values.profile } : {}),
     logSeverityLevel: 3,
@@ -101,6 +103,7 @@ if (import.meta.main) {
       height: model.height,
       chunk,
       arena,
+      mem_pattern: values['mem-pattern'] === undefined ? arena : values['mem-pattern'] !== '0',
       load_ms: Math.round(load_ms),
       call_ms,
       per_frame_ms: Math.round(Math.min(...call_ms) / chunk),

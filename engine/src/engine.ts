@@ -279,6 +279,7 @@ export class SvdEngine {
   /** The decode chunk and guidance batching for a job of this size under the memory budget. */
   plan(options: AnimateOptions, width: number, height: number): MemoryPlan {
     return planMemory({
+      provider: this.provider,
       budgetBytes: this.memoryBudgetBytes,
       weightBytes: this.model.weightBytes,
       frames: options.frames,

@@ -3,21 +3,37 @@
  * halves run as one batch-2 UNet call or as two batch-1 calls (the same numbers, half the activations).
  *
  * The budget is SVD_MEMORY_BUDGET_GB when set (read by the app's config), else the GPU's memory on
- * CUDA, else the machine's. The costs are per frame, linear in the pixel count, measured on SVD-XT at
- * 1024×576 on the CPU (README, "Real models") with a margin; the weights are the model files' size.
+ * CUDA, else the machine's. The costs are linear in the pixel count, measured on SVD-XT at 1024×576 on
+ * the CPU with the memory arena on (bench/results/variants/, README "Real models"), with a margin; the
+ * weights are the model files' size. On CUDA the same numbers are an estimate (fp16 needs less).
+ *
+ * On the CPU the decode is compute-bound: two frames per call took 28.7 s a frame, one frame 24-42 s
+ * (decode-bench, load-dependent), while each call's memory grows with its frames (5.8 GB for one
+ * frame, 8.7 GB for two). So the CPU decodes at most {@link CPU_DECODE_PIXELS} pixels per call: one
+ * 1024×576 frame, the leanest plan at no cost in time.
  */
 import { execFileSync } from 'node:child_process';
 import { totalmem } from 'node:os';
 import type { Provider } from './runtime.ts';
 
-/** Extra resident bytes per UNet batch row, per frame, per latent pixel (fused attention). */
-export const UNET_BYTES_PER_LATENT_PIXEL = 24_000;
-/** Extra resident bytes per decoded frame, per output pixel (temporal VAE decoder, fused attention). */
-export const DECODE_BYTES_PER_PIXEL = 12_000;
+/**
+ * Extra resident bytes per UNet batch row, per frame, per latent pixel (fused attention): measured
+ * 1.1 GB over the weights for 2 rows × 2 frames × 72×128 (30,000), with a margin.
+ */
+export const UNET_BYTES_PER_LATENT_PIXEL = 32_000;
+/**
+ * A decode call of n frames holds DECODE_BYTES_PER_PIXEL × pixels × (n + 1) over the weights (temporal
+ * VAE decoder, fused attention, CPU arena): measured 5.5 GB for 1 frame and 8.4 GB for 2 at 1024×576
+ * (4,700 and 4,750), with a margin.
+ */
+export const DECODE_BYTES_PER_PIXEL = 5_200;
+/** The most pixels the CPU decodes per call: one 1024×576 frame (see above). */
+export const CPU_DECODE_PIXELS = 1024 * 576;
 /** What the process needs besides the model and the stage being run: runtime, buffers, frames. */
 export const BASE_BYTES = 1.5 * 2 ** 30;
 
 export interface MemoryPlanInput {
+  readonly provider: Provider;
   readonly budgetBytes: number;
   readonly weightBytes: number;
   readonly frames: number;
@@ -39,9 +55,10 @@ export function planMemory(input: MemoryPlanInput): MemoryPlan {
   const free = input.budgetBytes - input.weightBytes - BASE_BYTES;
   const unetRow = UNET_BYTES_PER_LATENT_PIXEL * input.frames * (input.width / 8) * (input.height / 8);
   const sequentialGuidance = input.guided && 2 * unetRow > free;
-  const perFrame = DECODE_BYTES_PER_PIXEL * input.width * input.height;
-  const fit = Math.floor(free / perFrame);
-  const decodeChunk = Math.max(1, Math.min(input.frames, input.decodeChunkOverride ?? fit));
+  const pixels = input.width * input.height;
+  const fit = Math.floor(free / (DECODE_BYTES_PER_PIXEL * pixels)) - 1;
+  const cap = input.provider === 'cpu' ? Math.floor(CPU_DECODE_PIXELS / pixels) : input.frames;
+  const decodeChunk = Math.max(1, Math.min(input.frames, input.decodeChunkOverride ?? Math.min(fit, cap)));
   return { decodeChunk, sequentialGuidance, budgetBytes: input.budgetBytes };
 }
 
