@@ -104,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     from diffusers.utils import export_to_video
     from transformers import CLIPImageProcessor
 
-    build_args = argparse.Namespace(random_weights=True, src=args.config)
+    build_args = argparse.Namespace(random_weights=True, src=args.config, unet_weights=None)
     clip, vae, unet = export_svd.build_models(build_args, torch, args.device)
     sched = EulerDiscreteScheduler(**export_svd.read_config(args.config, 'scheduler', export_svd.SVD_SCHEDULER_CONFIG, optional=True))
     pipe = StableVideoDiffusionPipeline(vae=vae, image_encoder=clip, unet=unet, scheduler=sched,

@@ -34,14 +34,23 @@ export class ModelSession {
   readonly outputs: readonly TensorSpec[];
   /** Whether the session was created with onnxruntime's CPU memory arena. */
   readonly arena: boolean;
+  /** Whether it pre-plans its buffers (onnxruntime's memory pattern). */
+  readonly memPattern: boolean;
   #session: Ort.InferenceSession;
   #ort: OrtModule;
 
-  constructor(ort: OrtModule, part: SessionPart, session: Ort.InferenceSession, arena = false) {
+  constructor(
+    ort: OrtModule,
+    part: SessionPart,
+    session: Ort.InferenceSession,
+    arena = false,
+    memPattern = false,
+  ) {
     this.#ort = ort;
     this.part = part;
     this.#session = session;
     this.arena = arena;
+    this.memPattern = memPattern;
     this.inputs = specs(session.inputNames, session.inputMetadata);
     this.outputs = specs(session.outputNames, session.outputMetadata);
   }
@@ -53,7 +62,13 @@ export class ModelSession {
     options: Ort.InferenceSession.SessionOptions,
   ): Promise<ModelSession> {
     const session = await ort.InferenceSession.create(file, options);
-    return new ModelSession(ort, part, session, options.enableCpuMemArena === true);
+    return new ModelSession(
+      ort,
+      part,
+      session,
+      options.enableCpuMemArena === true,
+      options.enableMemPattern === true,
+    );
   }
 
   /** The input whose rank is `rank` (and, if given, whose name matches). Names differ between exporters; ranks don't. */

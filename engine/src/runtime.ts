@@ -69,11 +69,15 @@ export function parseDevice(value: string | undefined): Device {
 export interface SessionTuning {
   /**
    * onnxruntime's CPU memory arena (default on). Off, every large buffer is mapped and faulted in
-   * afresh on each call: measured on SVD-XT's VAE decoder at 1024×576, one frame took 243 s instead of
-   * 47 s, for 2.7 GB instead of 3.8 GB peak. The arena keeps its largest blocks, so the memory plan
-   * counts them.
+   * afresh on each call: measured on SVD-XT's VAE decoder at 1024×576 (decode-bench, 2 cores), one
+   * frame took 65 s instead of 22 s, for 2.8 GB instead of 3.9 GB peak.
    */
   readonly cpuArena?: boolean;
+  /**
+   * The memory pattern (default: as the arena): one block pre-planned per input shape. The VAE decoder
+   * runs without it: measured at 1024×576, one frame 22.4 s and 3.9 GB without, 22.3 s and 5.8 GB with.
+   */
+  readonly memPattern?: boolean;
   /** Intra-op threads; default onnxruntime's (one per physical core). */
   readonly threads?: number;
   /** The CUDA device the sessions run on (the engine's `cudaDeviceId` load option); default 0. */
@@ -93,7 +97,7 @@ export function sessionOptions(
     executionMode: 'sequential',
     enableCpuMemArena: arena,
     // The memory pattern pre-plans one block per input shape inside the arena.
-    enableMemPattern: arena,
+    enableMemPattern: arena && (tuning.memPattern ?? true),
     ...(tuning.threads ? { intraOpNumThreads: tuning.threads } : {}),
     logSeverityLevel: 3,
   };

@@ -216,6 +216,15 @@ describe('SvdEngine', () => {
       expect(arenas(byPart)).toEqual([true, false, true, false]);
       expect(arenas(none)).toEqual([false, false, false, false]);
       expect(arenas(engine)).toEqual(MODEL_PARTS.map((p) => arenaFor(undefined, p)));
+      // The VAE decoder runs without the memory pattern (runtime.ts has the measurement); the others with it.
+      const { imageEncoder, vaeEncoder, unet, vaeDecoder } = engine.sessions;
+      expect([imageEncoder, vaeEncoder, unet, vaeDecoder].map((m) => m.memPattern)).toEqual([
+        true,
+        true,
+        true,
+        false,
+      ]);
+      expect(none.sessions.unet.memPattern).toBe(false);
     } finally {
       await Promise.all([byPart.release(), none.release()]);
     }
