@@ -16,6 +16,7 @@
  */
 import { vaePixels } from './preprocess.ts';
 
+/** CLIP's input size. The bundled exports leave it dynamic; real encoders were trained at 224. */
 export const CLIP_SIZE = 224;
 /** OpenAI CLIP's normalisation, used by SVD's CLIPImageProcessor. */
 export const CLIP_MEAN: readonly number[] = [0.48145466, 0.4578275, 0.40821073];

@@ -7,7 +7,7 @@
  * Input is an RGB picture already cropped to the output size (preprocess.ts). Output frames stream
  * out chunk by chunk, so the video encoder can work while the next chunk decodes.
  */
-import { clipPixelValues } from './clip-resize.ts';
+import { CLIP_SIZE, clipPixelValues } from './clip-resize.ts';
 import { CanceledError } from './errors.ts';
 import type { ModelInfo } from './model-info.ts';
 import { type FloatTensor, ModelSession } from './onnx-session.ts';
@@ -85,9 +85,6 @@ export interface PipelineResult {
   readonly conditioning: Float32Array;
   readonly imageLatents: Float32Array;
 }
-
-// CLIP's input size. The bundled exports leave it dynamic; real encoders were trained at 224.
-const CLIP_SIZE = 224;
 
 export async function runPipeline(
   model: ModelInfo,

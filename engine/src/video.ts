@@ -10,13 +10,11 @@ import ffmpeg from 'fluent-ffmpeg';
 import { CanceledError, VideoError } from './errors.ts';
 import { resolveFfmpeg } from './ffmpeg-path.ts';
 import { GIF_PALETTE_GRAPH, launch, partialPath, QUIET, type Run } from './ffmpeg-run.ts';
-import { LOOP_MODES, type LoopMode } from './options.ts';
+import { LOOP_MODES, type LoopMode, type VideoFormat } from './options.ts';
 import { loopedFrames, minterpolateFilter, smoothedFrames } from './playback.ts';
 import { loopEncoder } from './video-loop.ts';
 
 export { type ReencodeOptions, type ReencodeResult, reencodeSmaller } from './video-reencode.ts';
-
-export type VideoFormat = 'mp4' | 'gif';
 
 export interface VideoResult {
   readonly path: string;

@@ -8,7 +8,7 @@ import { optionSpecs } from '@stillmotion/engine';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { Actor, JobView } from '../service/types.ts';
-import { ServiceError } from '../service/types.ts';
+import { ServiceError, TERMINAL } from '../service/types.ts';
 import { isTrusted, maySee, requireTrusted } from './auth.ts';
 import type { AppOptions } from './context.ts';
 import { mapError } from './errors.ts';
@@ -17,7 +17,6 @@ import { sendResult } from './result-route.ts';
 import { StreamCaps, streamJob } from './sse.ts';
 import { SubmitGate } from './submit-gate.ts';
 
-const TERMINAL = new Set(['succeeded', 'failed', 'canceled']);
 const idParams = z.object({ id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/) });
 
 function jobId(req: FastifyRequest): string {

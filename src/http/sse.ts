@@ -6,9 +6,7 @@
  * and in total.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { type JobService, type JobView, ServiceError } from '../service/types.ts';
-
-const TERMINAL = new Set(['succeeded', 'failed', 'canceled']);
+import { type JobService, type JobView, ServiceError, TERMINAL } from '../service/types.ts';
 
 export interface StreamLimits {
   /** Open streams per caller (an anonymous identity, or a token). */

@@ -12,6 +12,9 @@ export type { StoredPreview };
 
 export type JobState = 'queued' | 'running' | 'succeeded' | 'failed' | 'canceled';
 
+/** The states a job ends in and never leaves. */
+export const TERMINAL: ReadonlySet<string> = new Set<JobState>(['succeeded', 'failed', 'canceled']);
+
 /** Namespaced user id: `discord:<id>`, `slack:<team>:<id>`, `web:<session>`, `http:<ip>`. */
 export type UserId = string;
 
