@@ -54,6 +54,6 @@ if (import.meta.main) {
   const folders = positionals.length ? positionals : ['src', 'bots', 'engine/src'];
   const all = folders.flatMap(tsFiles).flatMap(functionLengths);
   all.sort((a, b) => b.lines - a.lines || a.where.localeCompare(b.where));
-  for (const f of all.slice(0, Number(values.top)))
-    process.stdout.write(`${f.lines}\t${f.name}\t${f.where}\n`);
+  const rows = all.slice(0, Number(values.top)).map((f) => `${f.lines}\t${f.name}\t${f.where}\n`);
+  process.stdout.write(rows.join(''));
 }
