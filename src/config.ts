@@ -1,6 +1,6 @@
 /**
- * Service configuration from the environment, validated once at start (docs/product.md,
- * "Environment contracts"). Every problem is reported at once, naming the variable.
+ * Service configuration from the environment, validated once at start (README.md,
+ * "Configuration"). Every problem is reported at once, naming the variable.
  */
 import { createHmac } from 'node:crypto';
 import { isIP } from 'node:net';

@@ -1,5 +1,5 @@
 /**
- * The CLIP branch's pixels (docs/svd-pipeline.md, step 2): diffusers' antialiased resize of the
+ * The CLIP branch's pixels (step 2 of the shared SVD pipeline spec, svd-pipeline.md): diffusers' antialiased resize of the
  * picture to 224×224 (no crop: the picture is squashed), then CLIP's normalisation.
  *
  * diffusers (`_resize_with_antialiasing` in pipeline_stable_video_diffusion.py) works on the image

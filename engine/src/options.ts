@@ -1,6 +1,6 @@
 /**
  * The one option grammar: names, ranges and defaults for every place a user sets an option
- * (CLI flags, chat text, Discord/Slack fields, the HTTP API). docs/product.md is the source.
+ * (CLI flags, chat text, Discord/Slack fields, the HTTP API). README.md, "Options", lists it for users.
  *
  * Options are never clamped: out-of-range values raise an {@link OptionError} that names the
  * option and its range.

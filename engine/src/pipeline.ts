@@ -1,6 +1,6 @@
 /**
  * Stable Video Diffusion image-to-video, step by step as diffusers' StableVideoDiffusionPipeline runs
- * it (docs/svd-pipeline.md): encode the image twice (CLIP, VAE), denoise the latents with the UNet
+ * it (steps numbered as in the shared SVD pipeline spec, svd-pipeline.md): encode the image twice (CLIP, VAE), denoise the latents with the UNet
  * and the model's scheduler (SVD's Euler, or AnimateLCM's consistency sampler, as AnimateLCM's own
  * pipeline runs it) under a per-frame guidance ramp, then decode the frames in temporal chunks.
  *

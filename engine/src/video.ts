@@ -1,6 +1,7 @@
 /**
- * Video output through fluent-ffmpeg: raw RGB frames piped to libx264 (MP4) or a palette GIF, and a
- * smaller re-encode for upload limits. The only module that runs ffmpeg for the engine.
+ * Video output through fluent-ffmpeg: raw RGB frames piped to libx264 (MP4) or a palette GIF. The
+ * smaller re-encode for upload limits is video-reencode.ts (re-exported here); ffmpeg-run.ts starts
+ * and tracks both kinds of ffmpeg child, and ffmpeg-path.ts finds the binary and probes it.
  *
  * ffmpeg runs as a plain child (same process group, never detached), so a kill of the group takes it
  * down; it is also SIGKILLed on abort and when this process exits.

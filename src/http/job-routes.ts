@@ -1,5 +1,5 @@
 /**
- * Job routes (docs/product.md, "The GPU sidecar"): submit, read, stream, result, cancel, list,
+ * Job routes (src/service/README.md, "HTTP API"): submit, read, stream, result, cancel, list,
  * delivered. Registered inside the `/v1` scope of app.ts, whose hook has already decided that the
  * caller may use them; here each route applies who the caller is (auth.ts): anonymous callers
  * see and act on their own jobs only, token holders may speak for any user.

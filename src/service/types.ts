@@ -28,7 +28,7 @@ export interface JobProgress {
   readonly chunks: number;
 }
 
-/** The job as every client sees it (docs/product.md, `GET /v1/jobs/:id`). */
+/** The job as every client sees it (`GET /v1/jobs/:id`). */
 export interface JobView {
   readonly id: string;
   readonly user: UserId;
