@@ -85,7 +85,9 @@ describe('who reads the environment', () => {
   const reads = (file: string) =>
     readFileSync(file, 'utf8')
       .split('\n')
-      .filter((line) => /process\.env|\benv\.SVD_|\benv\[['"]SVD_/.test(line) && !/^\s*(\*|\/\/|\/\*)/.test(line));
+      .filter(
+        (line) => /process\.env|\benv\.SVD_|\benv\[['"]SVD_/.test(line) && !/^\s*(\*|\/\/|\/\*)/.test(line),
+      );
 
   it('the engine reads no SVD_* variable: only where ffmpeg and onnxruntime are found, as injectable defaults', () => {
     const offenders = sources('engine/src').flatMap((file) =>
