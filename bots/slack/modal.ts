@@ -52,7 +52,10 @@ const WHOLE = /^\d+$/;
 const DECIMAL = /^(\d+(\.\d*)?|\.\d+)$/;
 
 /** One optional input block for the row, around its element. */
-function inputBlock(s: OptionSpec, { type, ...element }: { type: string } & Record<string, unknown>): KnownBlock {
+function inputBlock(
+  s: OptionSpec,
+  { type, ...element }: { type: string } & Record<string, unknown>,
+): KnownBlock {
   return {
     type: 'input',
     block_id: s.name,

@@ -6,8 +6,8 @@
  */
 import {
   type AnimateOptionsInput,
-  type OptionModel,
   OptionError,
+  type OptionModel,
   type OptionName,
   type OptionTable,
   optionSpecs,

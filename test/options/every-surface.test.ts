@@ -232,7 +232,10 @@ describe('the HTTP form and the playground', () => {
     expect(res.statusCode).toBe(200);
     const rows = res.json().options as OptionSpec[];
     expect(rows).toEqual(JSON.parse(JSON.stringify(table(model))));
-    expect(rows.find((s) => (s.name as string) === 'wobble')).toMatchObject({ kind: 'integer', defaultText: '3' });
+    expect(rows.find((s) => (s.name as string) === 'wobble')).toMatchObject({
+      kind: 'integer',
+      defaultText: '3',
+    });
     expect(res.json()).not.toHaveProperty('token');
     const stranger = await app.inject({ method: 'GET', url: '/v1/options', remoteAddress: '203.0.113.9' });
     expect(stranger.statusCode).toBe(401);
