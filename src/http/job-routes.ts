@@ -1,5 +1,5 @@
 /**
- * Job routes (docs/product.md, "The GPU sidecar"): submit, read, stream, result, cancel, list,
+ * Job routes (src/service/README.md, "HTTP API"): submit, read, stream, result, cancel, list,
  * delivered. Registered inside the `/v1` scope of app.ts, whose hook has already decided that the
  * caller may use them; here each route applies who the caller is (auth.ts): anonymous callers
  * see and act on their own jobs only, token holders may speak for any user.
@@ -8,7 +8,7 @@ import { optionSpecs } from '@stillmotion/engine';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { Actor, JobView } from '../service/types.ts';
-import { ServiceError } from '../service/types.ts';
+import { ServiceError, TERMINAL } from '../service/types.ts';
 import { isTrusted, maySee, requireTrusted } from './auth.ts';
 import type { AppOptions } from './context.ts';
 import { mapError } from './errors.ts';
@@ -17,7 +17,6 @@ import { sendResult } from './result-route.ts';
 import { StreamCaps, streamJob } from './sse.ts';
 import { SubmitGate } from './submit-gate.ts';
 
-const TERMINAL = new Set(['succeeded', 'failed', 'canceled']);
 const idParams = z.object({ id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/) });
 
 function jobId(req: FastifyRequest): string {
@@ -32,7 +31,7 @@ function queryText(req: FastifyRequest, name: string): string | undefined {
 }
 
 export function registerJobRoutes(app: FastifyInstance, o: AppOptions): void {
-  const specs = optionSpecs(o.info.model);
+  const specs = (o.optionTable ?? optionSpecs)(o.info.model);
   const gate = new SubmitGate(o.service, o.limits?.submitsPerMinute ?? 30);
   const streams = new StreamCaps(o.limits?.streams);
 

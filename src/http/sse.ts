@@ -7,9 +7,7 @@
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { type Following, followJob } from '../service/follow-job.ts';
-import { type JobService, type JobView, ServiceError } from '../service/types.ts';
-
-const TERMINAL = new Set(['succeeded', 'failed', 'canceled']);
+import { type JobService, type JobView, ServiceError, TERMINAL } from '../service/types.ts';
 
 export interface StreamLimits {
   /** Open streams per caller (an anonymous identity, or a token). */

@@ -33,6 +33,7 @@ import {
   ServiceError,
   type StoredPreview,
   type SubmitRequest,
+  TERMINAL,
   type UserId,
 } from '../service/types.ts';
 import { asServiceError, connect, QueueUnavailableError, withTimeout } from './connection.ts';
@@ -68,7 +69,6 @@ export interface RedisJobServiceOptions {
 }
 
 export const QUEUE_NAME = 'animate';
-const TERMINAL = new Set(['succeeded', 'failed', 'canceled']);
 const USER_RE = /^[a-z]+:\S{1,200}$/;
 
 export class RedisJobService implements JobService {

@@ -4,7 +4,7 @@
  * exactly as the in-process service shapes them.
  */
 import { EtaEstimator, etaSeconds, queuedEta } from '../service/eta.ts';
-import type { JobProgress, JobView, QueueLimits } from '../service/types.ts';
+import { type JobProgress, type JobView, type QueueLimits, TERMINAL } from '../service/types.ts';
 import type { ScaleStore, StoredJob } from './store.ts';
 
 /** What each worker writes into `<prefix>:workers` on every heartbeat. */
@@ -40,7 +40,6 @@ export interface ScaleSnapshot {
   readonly slots: number;
 }
 
-const TERMINAL = new Set(['succeeded', 'failed', 'canceled']);
 const EMPTY: JobProgress = { step: 0, steps: 0, chunk: 0, chunks: 0 };
 
 /** Worker heartbeats older than this are not counted as live. */

@@ -24,7 +24,7 @@ import { sweep } from './cleanup.ts';
 import type { EnginePort, InspectImage, ModelSummary } from './engine-port.ts';
 import { EtaEstimator } from './eta.ts';
 import { describeFailure } from './failure.ts';
-import { EMPTY_PROGRESS, JobViews, type LiveProgress, queueView, TERMINAL } from './job-view.ts';
+import { EMPTY_PROGRESS, JobViews, type LiveProgress, queueView } from './job-view.ts';
 import type { JobRecord, Journal } from './journal.ts';
 import type { ServiceMetrics } from './metrics.ts';
 import { PreviewStore, type StoredPreview } from './preview-store.ts';
@@ -49,6 +49,7 @@ import {
   type QueueView,
   ServiceError,
   type SubmitRequest,
+  TERMINAL,
   type UserId,
 } from './types.ts';
 

@@ -4,9 +4,8 @@
  */
 import { type EtaEstimator, etaSeconds, queuedEta } from './eta.ts';
 import type { JobRecord, Journal } from './journal.ts';
-import type { JobProgress, JobView, QueueLimits, QueueView } from './types.ts';
+import { type JobProgress, type JobView, type QueueLimits, type QueueView, TERMINAL } from './types.ts';
 
-export const TERMINAL: ReadonlySet<string> = new Set(['succeeded', 'failed', 'canceled']);
 export const EMPTY_PROGRESS: JobProgress = Object.freeze({ step: 0, steps: 0, chunk: 0, chunks: 0 });
 
 /** What a running job has reported so far. */
