@@ -38,6 +38,7 @@ export type StillmotionRun = Pick<
   | 'unet_step_ms'
   | 'vae_decode_ms'
   | 'peak_rss_mb'
+  | 'peak_rss_by_stage_mb'
   | 'cpu_s'
   | 'decode_chunk'
   | 'sequential_guidance'
@@ -75,6 +76,8 @@ export interface PeerReport {
     pipeline_ms: number;
     sequential_guidance: boolean;
     peak_rss_mb: number;
+    /** Sampled every 100 ms: where the peak is (src/cli/bench.ts). */
+    peak_rss_by_stage_mb?: StillmotionRun['peak_rss_by_stage_mb'];
     /** CPU seconds (user + system, all threads) of the job. */
     cpu_s: number;
   };
@@ -182,6 +185,7 @@ export function peerReport(
       pipeline_ms: round(sPipeline, 2),
       sequential_guidance: s.sequential_guidance,
       peak_rss_mb: s.peak_rss_mb,
+      peak_rss_by_stage_mb: s.peak_rss_by_stage_mb,
       cpu_s: s.cpu_s,
     },
     diffusers: {

@@ -25,6 +25,7 @@ const still = {
   video_ms: 0,
   total_ms: 100_030,
   peak_rss_mb: 11_000,
+  peak_rss_by_stage_mb: { load_warmup: 9_000, encode: 9_100, unet: 10_000, vae_decode: 10_900 },
   cpu_s: 180,
 };
 const diff = {
@@ -54,6 +55,7 @@ describe('peerReport', () => {
     expect(r.ratios.cpu).toBe(0.462);
     expect(r.goals).toEqual({ time_le_0_6: true, memory_le_1_0: true });
     expect(r.shape).toMatchObject({ frames: 2, steps: 2, width: 1024, height: 576 });
+    expect(r.stillmotion.peak_rss_by_stage_mb).toEqual(still.peak_rss_by_stage_mb);
   });
 
   it('counts diffusers per step when its UNet ran more than once per step', () => {
