@@ -7,8 +7,8 @@
 import { optionSpecs } from '@stillmotion/engine';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
+import { noSuchJob, refuse } from '../service/errors.ts';
 import type { Actor, JobView } from '../service/types.ts';
-import { ServiceError } from '../service/types.ts';
 import { isTrusted, maySee, requireTrusted } from './auth.ts';
 import type { AppOptions } from './context.ts';
 import { mapError } from './errors.ts';
@@ -22,7 +22,7 @@ const idParams = z.object({ id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/) });
 
 function jobId(req: FastifyRequest): string {
   const parsed = idParams.safeParse(req.params);
-  if (!parsed.success) throw new ServiceError(404, 'not_found', 'no such job');
+  if (!parsed.success) throw refuse('not_found', 'no such job');
   return parsed.data.id;
 }
 
@@ -40,7 +40,7 @@ export function registerJobRoutes(app: FastifyInstance, o: AppOptions): void {
   async function visibleJob(req: FastifyRequest): Promise<JobView> {
     const id = jobId(req);
     const job = await o.service.get(id);
-    if (!job || !maySee(req.caller, job.user)) throw new ServiceError(404, 'not_found', `no job ${id}`);
+    if (!job || !maySee(req.caller, job.user)) throw noSuchJob(id);
     return job;
   }
 
@@ -89,7 +89,7 @@ export function registerJobRoutes(app: FastifyInstance, o: AppOptions): void {
       if (named !== undefined) requireTrusted(caller, 'naming a user', 'user');
       return { jobs: await o.service.list(caller.identity) };
     }
-    if (!named) throw new ServiceError(400, 'missing_user', 'give ?user=<namespaced id>', { option: 'user' });
+    if (!named) throw refuse('missing_user', 'give ?user=<namespaced id>', { option: 'user' });
     return { jobs: await o.service.list(named) };
   });
 
@@ -99,7 +99,7 @@ export function registerJobRoutes(app: FastifyInstance, o: AppOptions): void {
     const named = queryText(req, 'user');
     const guild = queryText(req, 'guild');
     if (named !== undefined || guild !== undefined) requireTrusted(caller, 'naming a user', 'user');
-    if (!o.service.quotaLeft) throw new ServiceError(501, 'no_quotas', 'this service keeps no quotas');
+    if (!o.service.quotaLeft) throw refuse('no_quotas', 'this service keeps no quotas');
     return o.service.quotaLeft(named ?? caller.identity, guild ? { guildId: guild } : undefined);
   });
 
@@ -121,12 +121,7 @@ export function registerJobRoutes(app: FastifyInstance, o: AppOptions): void {
     const job = await visibleJob(req);
     const id = job.id;
     const preview = await o.service.preview(id);
-    if (!preview)
-      throw new ServiceError(
-        404,
-        'no_preview',
-        `job ${id} has no preview yet (it comes after the first step)`,
-      );
+    if (!preview) throw refuse('no_preview', `job ${id} has no preview yet (it comes after the first step)`);
     return reply
       .type(preview.type)
       .header('cache-control', 'no-store')

@@ -6,7 +6,8 @@
  * and in total.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { type JobService, type JobView, ServiceError } from '../service/types.ts';
+import { refuse } from '../service/errors.ts';
+import type { JobService, JobView } from '../service/types.ts';
 
 const TERMINAL = new Set(['succeeded', 'failed', 'canceled']);
 
@@ -40,10 +41,10 @@ export class StreamCaps {
     const mine = this.#open.get(caller) ?? 0;
     const cap = caller.startsWith('token:') ? this.#limits.perCaller * TOKEN_SHARE : this.#limits.perCaller;
     if (this.#total >= this.#limits.total) {
-      throw new ServiceError(429, 'too_many_streams', 'too many event streams are open; try again shortly');
+      throw refuse('too_many_streams', 'too many event streams are open; try again shortly');
     }
     if (mine >= cap) {
-      throw new ServiceError(429, 'too_many_streams', `you have ${mine} event streams open (limit ${cap})`);
+      throw refuse('too_many_streams', `you have ${mine} event streams open (limit ${cap})`);
     }
     this.#open.set(caller, mine + 1);
     this.#total++;

@@ -41,6 +41,7 @@ import { type AdmitResult, ScaleStore, type StoredJob } from './store.ts';
 
 const MB = 1_000_000;
 
+import { noSuchJob, notOwner, refuse, shuttingDown } from '../service/errors.ts';
 import { readSnapshot, type ScaleSnapshot, toView } from './views.ts';
 
 export interface RedisJobServiceOptions {
@@ -172,10 +173,9 @@ export class RedisJobService implements JobService {
   }
 
   #checkUser(user: UserId): void {
-    if (this.#closed)
-      throw new ServiceError(503, 'shutting_down', 'the service is shutting down; try again shortly');
+    if (this.#closed) throw shuttingDown();
     if (typeof user !== 'string' || !USER_RE.test(user)) {
-      throw new ServiceError(400, 'bad_user', 'user must be a namespaced id such as discord:123 or web:abc', {
+      throw refuse('bad_user', 'user must be a namespaced id such as discord:123 or web:abc', {
         option: 'user',
       });
     }
@@ -188,21 +188,18 @@ export class RedisJobService implements JobService {
       throw quotaRefusal(r.kind === 'daily_quota_user' ? 'user' : 'guild', r.limit, now);
     if (r.kind === 'memory_budget') {
       this.#log.warn({ used: r.count, budget: r.limit }, 'redis memory budget reached: job refused');
-      throw new ServiceError(
-        503,
+      throw refuse(
         'memory_budget',
         `the job store is full: pictures and results use ${(r.count / MB).toFixed(1)} MB of its ${(r.limit / MB).toFixed(0)} MB memory budget (REDIS_MEMORY_BUDGET_MB); try again later`,
       );
     }
     if (r.kind === 'user_limit') {
-      throw new ServiceError(
-        429,
+      throw refuse(
         'user_limit',
         `you already have ${r.count} jobs queued or running (limit ${r.limit} per user); wait for one to finish`,
       );
     }
-    throw new ServiceError(
-      429,
+    throw refuse(
       'queue_full',
       `the queue is full (${r.count} jobs waiting, limit ${r.limit}); try again later`,
     );
@@ -219,8 +216,7 @@ export class RedisJobService implements JobService {
       options = resolveOptions(req.options, this.model);
     } catch (err) {
       if (err instanceof ImageError) throw new ServiceError(err.status, err.code, err.message);
-      if (err instanceof OptionError)
-        throw new ServiceError(400, 'bad_option', err.message, { option: err.option });
+      if (err instanceof OptionError) throw refuse('bad_option', err.message, { option: err.option });
       throw err;
     }
     this.#requireConnection();
@@ -299,11 +295,10 @@ export class RedisJobService implements JobService {
 
   async result(id: string): Promise<Buffer> {
     const job = await this.#guard(() => this.store.job(id));
-    if (!job) throw new ServiceError(404, 'not_found', `no job ${id}`);
-    if (job.state !== 'succeeded')
-      throw new ServiceError(409, 'not_ready', `job ${id} is ${job.state}, not succeeded`);
+    if (!job) throw noSuchJob(id);
+    if (job.state !== 'succeeded') throw refuse('not_ready', `job ${id} is ${job.state}, not succeeded`);
     const bytes = await this.#guard(() => this.store.result(id));
-    if (!bytes) throw new ServiceError(410, 'result_gone', `the result of job ${id} was deleted or expired`);
+    if (!bytes) throw refuse('result_gone', `the result of job ${id} was deleted or expired`);
     return bytes;
   }
 
@@ -314,8 +309,7 @@ export class RedisJobService implements JobService {
   }
 
   async markDelivered(id: string): Promise<void> {
-    if (!(await this.#guard(() => this.store.markDelivered(id))))
-      throw new ServiceError(404, 'not_found', `no job ${id}`);
+    if (!(await this.#guard(() => this.store.markDelivered(id)))) throw noSuchJob(id);
   }
 
   async undelivered(): Promise<readonly JobView[]> {
@@ -376,7 +370,7 @@ export class RedisJobService implements JobService {
   async setLimits(limits: Partial<QueueLimits>): Promise<QueueLimits> {
     for (const [name, value] of Object.entries(limits)) {
       if (value !== undefined && (!Number.isInteger(value) || value < 1)) {
-        throw new ServiceError(400, 'bad_limit', `${name} must be a whole number ≥ 1 (got ${value})`, {
+        throw refuse('bad_limit', `${name} must be a whole number ≥ 1 (got ${value})`, {
           option: name,
         });
       }
@@ -568,13 +562,9 @@ export class RedisJobService implements JobService {
 
   async #owned(id: string, actor: Actor): Promise<StoredJob> {
     const job = await this.#guard(() => this.store.job(id));
-    if (!job) throw new ServiceError(404, 'not_found', `no job ${id}`);
+    if (!job) throw noSuchJob(id);
     if (!actor.admin && actor.user !== job.user) {
-      throw new ServiceError(
-        403,
-        'not_owner',
-        'only the person who asked for this job, or an admin, can do that',
-      );
+      throw notOwner();
     }
     return job;
   }

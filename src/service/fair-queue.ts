@@ -6,6 +6,8 @@
  * cursor and moves the cursor on. A user who joins goes to the end of the current round, so a
  * user with 20 queued jobs holds back a newcomer by at most one job per other user.
  */
+
+import { refuse } from './errors.ts';
 import { ServiceError } from './types.ts';
 
 export interface QueueCaps {
@@ -41,15 +43,13 @@ export class FairQueue<T extends { readonly id: string; readonly user: string }>
   /** Throws ServiceError 429 naming the cap that a new job of `user` would exceed. */
   checkCaps(user: string, caps: QueueCaps): void {
     if (this.activeOf(user) >= caps.per_user) {
-      throw new ServiceError(
-        429,
+      throw refuse(
         'user_limit',
         `you already have ${this.activeOf(user)} jobs queued or running (limit ${caps.per_user} per user); wait for one to finish`,
       );
     }
     if (this.#size >= caps.max_queued) {
-      throw new ServiceError(
-        429,
+      throw refuse(
         'queue_full',
         `the queue is full (${this.#size} jobs waiting, limit ${caps.max_queued}); try again later`,
       );

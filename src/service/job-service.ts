@@ -22,6 +22,7 @@ import {
 import type { Logger } from '../log.ts';
 import { sweep } from './cleanup.ts';
 import type { EnginePort, InspectImage, ModelSummary } from './engine-port.ts';
+import { noSuchJob, notOwner, refuse, shuttingDown } from './errors.ts';
 import { EtaEstimator } from './eta.ts';
 import { describeFailure } from './failure.ts';
 import { EMPTY_PROGRESS, JobViews, type LiveProgress, queueView, TERMINAL } from './job-view.ts';
@@ -204,10 +205,9 @@ export class LocalJobService implements JobService {
   }
 
   #checkUser(user: UserId): void {
-    if (this.#closed)
-      throw new ServiceError(503, 'shutting_down', 'the service is shutting down; try again shortly');
+    if (this.#closed) throw shuttingDown();
     if (typeof user !== 'string' || !/^[a-z]+:\S{1,200}$/.test(user)) {
-      throw new ServiceError(400, 'bad_user', 'user must be a namespaced id such as discord:123 or web:abc', {
+      throw refuse('bad_user', 'user must be a namespaced id such as discord:123 or web:abc', {
         option: 'user',
       });
     }
@@ -222,13 +222,11 @@ export class LocalJobService implements JobService {
       options = resolveOptions(req.options, this.model);
     } catch (err) {
       if (err instanceof ImageError) throw new ServiceError(err.status, err.code, err.message);
-      if (err instanceof OptionError)
-        throw new ServiceError(400, 'bad_option', err.message, { option: err.option });
+      if (err instanceof OptionError) throw refuse('bad_option', err.message, { option: err.option });
       throw err;
     }
     // The checks are asynchronous: the service may have started to stop meanwhile.
-    if (this.#closed)
-      throw new ServiceError(503, 'shutting_down', 'the service is shutting down; try again shortly');
+    if (this.#closed) throw shuttingDown();
     this.#takeQuota(req);
     const id = newId();
     this.#journal.insert({
@@ -292,22 +290,21 @@ export class LocalJobService implements JobService {
     try {
       return readFileSync(file.path);
     } catch {
-      throw new ServiceError(410, 'result_gone', `the result of job ${id} is no longer on disk`);
+      throw refuse('result_gone', `the result of job ${id} is no longer on disk`);
     }
   }
 
   /** Where the result lives on disk (for streaming), after the same checks as {@link result}. */
   resultFile(id: string): { path: string; bytes: number; format: 'mp4' | 'gif' } {
     const rec = this.#journal.get(id);
-    if (!rec) throw new ServiceError(404, 'not_found', `no job ${id}`);
-    if (rec.state !== 'succeeded') throw new ServiceError(409, 'not_ready', `job ${id} is ${rec.state}`);
-    if (!rec.resultPath)
-      throw new ServiceError(410, 'result_gone', `the result of job ${id} was deleted or expired`);
+    if (!rec) throw noSuchJob(id);
+    if (rec.state !== 'succeeded') throw refuse('not_ready', `job ${id} is ${rec.state}`);
+    if (!rec.resultPath) throw refuse('result_gone', `the result of job ${id} was deleted or expired`);
     let bytes: number;
     try {
       bytes = statSync(rec.resultPath).size;
     } catch {
-      throw new ServiceError(410, 'result_gone', `the result of job ${id} is no longer on disk`);
+      throw refuse('result_gone', `the result of job ${id} is no longer on disk`);
     }
     return { path: rec.resultPath, bytes, format: rec.options.format };
   }
@@ -321,7 +318,7 @@ export class LocalJobService implements JobService {
   }
 
   async markDelivered(id: string): Promise<void> {
-    if (!this.#journal.markDelivered(id)) throw new ServiceError(404, 'not_found', `no job ${id}`);
+    if (!this.#journal.markDelivered(id)) throw noSuchJob(id);
   }
 
   async undelivered(): Promise<readonly JobView[]> {
@@ -408,13 +405,9 @@ export class LocalJobService implements JobService {
 
   #owned(id: string, actor: Actor): JobRecord {
     const rec = this.#journal.get(id);
-    if (!rec) throw new ServiceError(404, 'not_found', `no job ${id}`);
+    if (!rec) throw noSuchJob(id);
     if (!actor.admin && actor.user !== rec.user) {
-      throw new ServiceError(
-        403,
-        'not_owner',
-        'only the person who asked for this job, or an admin, can do that',
-      );
+      throw notOwner();
     }
     return rec;
   }

@@ -4,6 +4,7 @@
  * when a slot is free, so p-queue's own FIFO never reorders the round-robin.
  */
 import PQueue from 'p-queue';
+import { refuse, shuttingDown } from './errors.ts';
 import { FairQueue } from './fair-queue.ts';
 import {
   type BackendJob,
@@ -13,7 +14,7 @@ import {
   type QueueBackend,
   type QueueSnapshot,
 } from './queue-backend.ts';
-import { type QueueLimits, ServiceError } from './types.ts';
+import type { QueueLimits } from './types.ts';
 
 export interface LocalBackendOptions {
   readonly concurrency: number;
@@ -48,8 +49,7 @@ export class LocalBackend<J extends BackendJob> implements QueueBackend<J> {
   }
 
   async enqueue(job: J, options: EnqueueOptions = {}): Promise<{ position: number }> {
-    if (this.#stopping)
-      throw new ServiceError(503, 'shutting_down', 'the service is shutting down; try again shortly');
+    if (this.#stopping) throw shuttingDown();
     if (!options.bypassCaps) this.#fair.checkCaps(job.user, this.#limits);
     this.#fair.push(job, options.front);
     const position = this.#fair.position(job.id);
@@ -58,8 +58,7 @@ export class LocalBackend<J extends BackendJob> implements QueueBackend<J> {
   }
 
   async checkCaps(user: string): Promise<void> {
-    if (this.#stopping)
-      throw new ServiceError(503, 'shutting_down', 'the service is shutting down; try again shortly');
+    if (this.#stopping) throw shuttingDown();
     this.#fair.checkCaps(user, this.#limits);
   }
 
@@ -115,7 +114,7 @@ export class LocalBackend<J extends BackendJob> implements QueueBackend<J> {
   async setLimits(limits: Partial<QueueLimits>): Promise<QueueLimits> {
     for (const [name, value] of Object.entries(limits)) {
       if (value !== undefined && (!Number.isInteger(value) || value < 1)) {
-        throw new ServiceError(400, 'bad_limit', `${name} must be a whole number ≥ 1 (got ${value})`, {
+        throw refuse('bad_limit', `${name} must be a whole number ≥ 1 (got ${value})`, {
           option: name,
         });
       }

@@ -7,8 +7,8 @@
  * namespaced user id (`slack:<team>:<user>`), and a Discord guild is the `guildId` of the delivery
  * target, which only trusted callers (the bots) may pass.
  */
-import type { DeliveryTarget, UserId } from './types.ts';
-import { ServiceError } from './types.ts';
+import { refuse } from './errors.ts';
+import type { DeliveryTarget, ServiceError, UserId } from './types.ts';
 
 /** Jobs per UTC day; 0 means no quota. */
 export interface DailyQuotas {
@@ -67,7 +67,7 @@ export function quotaRefusal(which: 'user' | 'guild', limit: number, now = Date.
     which === 'user'
       ? `you have used your daily quota of ${limit} jobs (DAILY_QUOTA_USER)`
       : `this server or workspace has used its daily quota of ${limit} jobs (DAILY_QUOTA_GUILD)`;
-  return new ServiceError(429, 'daily_quota', `${who}; it resets at ${when}`, {
+  return refuse('daily_quota', `${who}; it resets at ${when}`, {
     option: which === 'user' ? 'daily_quota_user' : 'daily_quota_guild',
   });
 }
@@ -80,7 +80,7 @@ export function quotaCount(limit: number, used: number): QuotaCount | null {
 export function checkQuotas(q: Partial<DailyQuotas>): void {
   for (const [name, value] of Object.entries(q)) {
     if (value !== undefined && (!Number.isInteger(value) || value < 0)) {
-      throw new ServiceError(400, 'bad_quota', `${name} must be a whole number ≥ 0 (got ${value})`, {
+      throw refuse('bad_quota', `${name} must be a whole number ≥ 0 (got ${value})`, {
         option: name,
       });
     }
