@@ -56,7 +56,7 @@ export const ERROR_STATUS = {
   memory_budget: 503,
   queue_unavailable: 503,
   engine_unreachable: 503,
-} as const satisfies Record<string, number> & Record<ImageError['code'], number>;
+} as const satisfies Record<string, number>;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;
 
@@ -68,6 +68,12 @@ export function refuse(code: ErrorCode, message: string, extra?: { option?: stri
 /** The service stops (or has stopped) taking work. */
 export function shuttingDown(): ServiceError {
   return refuse('shutting_down', 'the service is shutting down; try again shortly');
+}
+
+/** A picture the engine refused (its codes are in the catalog; a code the catalog lacks keeps the engine's status). */
+export function imageRefusal(err: ImageError): ServiceError {
+  const status: number | undefined = (ERROR_STATUS as Record<string, number>)[err.code];
+  return new ServiceError(status ?? err.status, err.code, err.message);
 }
 
 export function noSuchJob(id: string): ServiceError {

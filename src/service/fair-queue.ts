@@ -6,9 +6,7 @@
  * cursor and moves the cursor on. A user who joins goes to the end of the current round, so a
  * user with 20 queued jobs holds back a newcomer by at most one job per other user.
  */
-
 import { refuse } from './errors.ts';
-import { ServiceError } from './types.ts';
 
 export interface QueueCaps {
   readonly per_user: number;
