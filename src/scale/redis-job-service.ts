@@ -6,12 +6,13 @@
  * and same refusals as the in-process service; while Redis is away every call answers a 503
  * "queue unavailable" ServiceError, and the connections come back by themselves.
  */
-import { randomBytes } from 'node:crypto';
-import { type AnimateOptions, ImageError, OptionError, resolveOptions } from '@stillmotion/engine';
+import { type AnimateOptions, resolveOptions } from '@stillmotion/engine';
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../log.ts';
 import type { InspectImage, ModelSummary } from '../service/engine-port.ts';
+import { noSuchJob, refuse } from '../service/errors.ts';
+import { ownedJob } from '../service/job-lifecycle.ts';
 import { EMPTY_PROGRESS, queueView } from '../service/job-view.ts';
 import {
   checkQuotas,
@@ -23,26 +24,25 @@ import {
   quotaResetAt,
   utcDay,
 } from '../service/quota.ts';
-import {
-  type Actor,
-  type DeliveryTarget,
-  type JobService,
-  type JobView,
-  type QueueLimits,
-  type QueueView,
-  ServiceError,
-  type StoredPreview,
-  type SubmitRequest,
-  type UserId,
+import { checkLimits, checkSubmission, checkUser, imageLimits, newJobId } from '../service/submit-checks.ts';
+import type {
+  Actor,
+  DeliveryTarget,
+  JobService,
+  JobView,
+  QueueLimits,
+  QueueView,
+  StoredPreview,
+  SubmitRequest,
+  UserId,
 } from '../service/types.ts';
 import { asServiceError, connect, QueueUnavailableError, withTimeout } from './connection.ts';
 import { JobEvents } from './job-events.ts';
 import { type AdmitResult, ScaleStore, type StoredJob } from './store.ts';
 
-const MB = 1_000_000;
-
-import { noSuchJob, notOwner, refuse, shuttingDown } from '../service/errors.ts';
 import { readSnapshot, type ScaleSnapshot, toView } from './views.ts';
+
+const MB = 1_000_000;
 
 export interface RedisJobServiceOptions {
   readonly redisUrl: string;
@@ -70,7 +70,6 @@ export interface RedisJobServiceOptions {
 
 export const QUEUE_NAME = 'animate';
 const TERMINAL = new Set(['succeeded', 'failed', 'canceled']);
-const USER_RE = /^[a-z]+:\S{1,200}$/;
 
 export class RedisJobService implements JobService {
   readonly model: ModelSummary;
@@ -167,18 +166,9 @@ export class RedisJobService implements JobService {
 
   /** A cheap refusal before the upload is read: the caps as they stand (submit checks them again). */
   async admit(user: UserId): Promise<void> {
-    this.#checkUser(user);
+    checkUser(user, this.#closed);
     this.#requireConnection();
     this.#refuse(await this.#guard(() => this.store.checkCaps(user, this.#o.limits)), Date.now());
-  }
-
-  #checkUser(user: UserId): void {
-    if (this.#closed) throw shuttingDown();
-    if (typeof user !== 'string' || !USER_RE.test(user)) {
-      throw refuse('bad_user', 'user must be a namespaced id such as discord:123 or web:abc', {
-        option: 'user',
-      });
-    }
   }
 
   /** Throws the refusal an admission answered; returns when it was admitted. */
@@ -206,21 +196,14 @@ export class RedisJobService implements JobService {
   }
 
   async submit(req: SubmitRequest): Promise<{ id: string; position: number }> {
-    this.#checkUser(req.user);
-    let options: AnimateOptions;
-    try {
-      await this.#o.inspectImage(req.image, {
-        maxBytes: this.#o.maxUploadBytes ?? 20_000_000,
-        maxPixels: this.#o.maxPixels ?? 40_000_000,
-      });
-      options = resolveOptions(req.options, this.model);
-    } catch (err) {
-      if (err instanceof ImageError) throw new ServiceError(err.status, err.code, err.message);
-      if (err instanceof OptionError) throw refuse('bad_option', err.message, { option: err.option });
-      throw err;
-    }
+    const { options } = await checkSubmission(req, {
+      model: this.model,
+      inspect: this.#o.inspectImage,
+      limits: imageLimits(this.#o),
+      closed: () => this.#closed,
+    });
     this.#requireConnection();
-    const id = randomBytes(9).toString('base64url');
+    const id = newJobId();
     const now = Date.now();
     const admitted = await this.#guard(() =>
       this.store.admit({
@@ -368,13 +351,7 @@ export class RedisJobService implements JobService {
   }
 
   async setLimits(limits: Partial<QueueLimits>): Promise<QueueLimits> {
-    for (const [name, value] of Object.entries(limits)) {
-      if (value !== undefined && (!Number.isInteger(value) || value < 1)) {
-        throw refuse('bad_limit', `${name} must be a whole number ≥ 1 (got ${value})`, {
-          option: name,
-        });
-      }
-    }
+    checkLimits(limits);
     const next = await this.#guard(async () => {
       const fields: string[] = [];
       if (limits.per_user !== undefined) fields.push('per_user', String(limits.per_user));
@@ -561,12 +538,7 @@ export class RedisJobService implements JobService {
   }
 
   async #owned(id: string, actor: Actor): Promise<StoredJob> {
-    const job = await this.#guard(() => this.store.job(id));
-    if (!job) throw noSuchJob(id);
-    if (!actor.admin && actor.user !== job.user) {
-      throw notOwner();
-    }
-    return job;
+    return ownedJob(await this.#guard(() => this.store.job(id)), id, actor);
   }
 
   #waitEnded(id: string, ms: number): Promise<void> {
