@@ -11,7 +11,7 @@ import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../log.ts';
 import type { InspectImage, ModelSummary } from '../service/engine-port.ts';
-import { noSuchJob, refuse } from '../service/errors.ts';
+import { capReached, noSuchJob, refuse } from '../service/errors.ts';
 import { ownedJob } from '../service/job-lifecycle.ts';
 import { EMPTY_PROGRESS, queueView } from '../service/job-view.ts';
 import {
@@ -19,9 +19,9 @@ import {
   type DailyQuotas,
   guildOf,
   type QuotaUsage,
-  quotaCount,
   quotaRefusal,
   quotaResetAt,
+  quotasLeft,
   utcDay,
 } from '../service/quota.ts';
 import { checkLimits, checkSubmission, checkUser, imageLimits, newJobId } from '../service/submit-checks.ts';
@@ -183,16 +183,7 @@ export class RedisJobService implements JobService {
         `the job store is full: pictures and results use ${(r.count / MB).toFixed(1)} MB of its ${(r.limit / MB).toFixed(0)} MB memory budget (REDIS_MEMORY_BUDGET_MB); try again later`,
       );
     }
-    if (r.kind === 'user_limit') {
-      throw refuse(
-        'user_limit',
-        `you already have ${r.count} jobs queued or running (limit ${r.limit} per user); wait for one to finish`,
-      );
-    }
-    throw refuse(
-      'queue_full',
-      `the queue is full (${r.count} jobs waiting, limit ${r.limit}); try again later`,
-    );
+    throw capReached(r.kind, r.count, r.limit);
   }
 
   async submit(req: SubmitRequest): Promise<{ id: string; position: number }> {
@@ -377,17 +368,9 @@ export class RedisJobService implements JobService {
   }
 
   async quotaLeft(user: UserId, delivery?: DeliveryTarget): Promise<QuotaUsage> {
-    return this.#guard(async () => {
-      const now = Date.now();
-      const day = utcDay(now);
-      const q = await this.#currentQuotas();
-      const guild = guildOf(user, delivery);
-      return {
-        user: quotaCount(q.user, await this.store.quotaUsed(day, `user:${user}`)),
-        guild: guild ? quotaCount(q.guild, await this.store.quotaUsed(day, `guild:${guild}`)) : null,
-        resets_at: quotaResetAt(now),
-      };
-    });
+    return this.#guard(async () =>
+      quotasLeft(await this.#currentQuotas(), (day, key) => this.store.quotaUsed(day, key), user, delivery),
+    );
   }
 
   async #currentQuotas(): Promise<DailyQuotas> {

@@ -76,6 +76,16 @@ export function imageRefusal(err: ImageError): ServiceError {
   return new ServiceError(status ?? err.status, err.code, err.message);
 }
 
+/** A new job would exceed a cap: the user's own (queued + running) or the queue's length. */
+export function capReached(cap: 'user_limit' | 'queue_full', count: number, limit: number): ServiceError {
+  return cap === 'user_limit'
+    ? refuse(
+        'user_limit',
+        `you already have ${count} jobs queued or running (limit ${limit} per user); wait for one to finish`,
+      )
+    : refuse('queue_full', `the queue is full (${count} jobs waiting, limit ${limit}); try again later`);
+}
+
 export function noSuchJob(id: string): ServiceError {
   return refuse('not_found', `no job ${id}`);
 }

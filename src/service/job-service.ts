@@ -33,16 +33,7 @@ import type { JobRecord, Journal } from './journal.ts';
 import type { BackendJob, LocalBackend } from './local-backend.ts';
 import type { ServiceMetrics } from './metrics.ts';
 import { PreviewStore, type StoredPreview } from './preview-store.ts';
-import {
-  checkQuotas,
-  type DailyQuotas,
-  guildOf,
-  type QuotaUsage,
-  quotaCount,
-  quotaRefusal,
-  quotaResetAt,
-  utcDay,
-} from './quota.ts';
+import { checkQuotas, type DailyQuotas, type QuotaUsage, quotasLeft, takeQuotas } from './quota.ts';
 import { type RecoveryReport, recoverJournal } from './recovery.ts';
 import { type RunSink, runJob } from './run-job.ts';
 import { checkSubmission, checkUser, imageLimits, newJobId } from './submit-checks.ts';
@@ -204,7 +195,7 @@ export class LocalJobService implements JobService {
       limits: this.#limits,
       closed: () => this.#closed,
     });
-    this.#takeQuota(req);
+    takeQuotas(this.#quotas, req.user, req.delivery, (day, limits) => this.#journal.takeQuota(day, limits));
     const id = newJobId();
     this.#journal.insert({
       id,
@@ -354,31 +345,10 @@ export class LocalJobService implements JobService {
   }
 
   async quotaLeft(user: UserId, delivery?: DeliveryTarget): Promise<QuotaUsage> {
-    const now = Date.now();
-    const day = utcDay(now);
-    const guild = guildOf(user, delivery);
-    return {
-      user: quotaCount(this.#quotas.user, this.#journal.quotaUsed(day, `user:${user}`)),
-      guild: guild ? quotaCount(this.#quotas.guild, this.#journal.quotaUsed(day, `guild:${guild}`)) : null,
-      resets_at: quotaResetAt(now),
-    };
+    return quotasLeft(this.#quotas, (day, key) => this.#journal.quotaUsed(day, key), user, delivery);
   }
 
   // ---------------------------------------------------------------------------------------------
-
-  /** Counts the job against today's quotas, or refuses it (429 daily_quota). */
-  #takeQuota(req: SubmitRequest): void {
-    if (!this.#quotas.user && !this.#quotas.guild) return;
-    const guild = guildOf(req.user, req.delivery);
-    const full = this.#journal.takeQuota(utcDay(), [
-      { key: `user:${req.user}`, limit: this.#quotas.user },
-      ...(guild ? [{ key: `guild:${guild}`, limit: this.#quotas.guild }] : []),
-    ]);
-    if (full) {
-      const which = full.startsWith('user:') ? 'user' : 'guild';
-      throw quotaRefusal(which, which === 'user' ? this.#quotas.user : this.#quotas.guild);
-    }
-  }
 
   #owned(id: string, actor: Actor): JobRecord {
     return ownedJob(this.#journal.get(id), id, actor);

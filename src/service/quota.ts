@@ -76,6 +76,50 @@ export function quotaCount(limit: number, used: number): QuotaCount | null {
   return limit > 0 ? { limit, used, left: Math.max(0, limit - used) } : null;
 }
 
+/**
+ * Counts a job against today's quotas of its user and guild, or throws the refusal (429
+ * `daily_quota`) of the first one used up. `take` counts all or none in the store, answering the
+ * key (`user:<id>` or `guild:<id>`) of a quota already used up.
+ */
+export function takeQuotas(
+  quotas: DailyQuotas,
+  user: UserId,
+  delivery: DeliveryTarget | undefined,
+  take: (day: string, limits: readonly { key: string; limit: number }[]) => string | undefined,
+  now = Date.now(),
+): void {
+  if (!quotas.user && !quotas.guild) return;
+  const guild = guildOf(user, delivery);
+  const full = take(utcDay(now), [
+    { key: `user:${user}`, limit: quotas.user },
+    ...(guild ? [{ key: `guild:${guild}`, limit: quotas.guild }] : []),
+  ]);
+  if (full) {
+    const which = full.startsWith('user:') ? 'user' : 'guild';
+    throw quotaRefusal(which, which === 'user' ? quotas.user : quotas.guild, now);
+  }
+}
+
+/**
+ * What is left today for `user` and the guild of `delivery`, from a store's counts (`used` reads
+ * the count of `user:<id>` or `guild:<id>` on a UTC day).
+ */
+export async function quotasLeft(
+  quotas: DailyQuotas,
+  used: (day: string, key: string) => number | Promise<number>,
+  user: UserId,
+  delivery?: DeliveryTarget,
+  now = Date.now(),
+): Promise<QuotaUsage> {
+  const day = utcDay(now);
+  const guild = guildOf(user, delivery);
+  return {
+    user: quotaCount(quotas.user, await used(day, `user:${user}`)),
+    guild: guild ? quotaCount(quotas.guild, await used(day, `guild:${guild}`)) : null,
+    resets_at: quotaResetAt(now),
+  };
+}
+
 /** Checks an admin's change: whole numbers ≥ 0 (0 turns a quota off). */
 export function checkQuotas(q: Partial<DailyQuotas>): void {
   for (const [name, value] of Object.entries(q)) {
