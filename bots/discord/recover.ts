@@ -4,6 +4,7 @@
  * running are followed to the end and delivered the same way.
  */
 import { isFinished } from '../../src/chat/render.ts';
+import { followJob } from '../../src/service/follow-job.ts';
 import type { JobView } from '../../src/service/types.ts';
 import type { BotContext } from './context.ts';
 import { deliver, isDiscordDelivery } from './deliver.ts';
@@ -26,23 +27,12 @@ async function followUnattended(ctx: BotContext, job: JobView): Promise<void> {
 
 function untilFinished(ctx: BotContext, id: string): Promise<JobView> {
   return new Promise((resolve, reject) => {
-    let unsubscribe: (() => void) | undefined;
-    let done = false;
-    const check = (job: JobView | undefined) => {
-      if (done) return;
-      if (!job) {
-        done = true;
-        unsubscribe?.();
-        reject(new Error(`job ${id} disappeared`));
-      } else if (isFinished(job)) {
-        done = true;
-        unsubscribe?.();
-        resolve(job);
-      }
-    };
-    unsubscribe = ctx.service.subscribe(id, check);
-    if (done) unsubscribe();
-    ctx.service.get(id).then(check, reject);
+    const following = followJob(ctx.service, id, (job) => isFinished(job) && resolve(job));
+    following.current.then((job) => {
+      if (job) return;
+      following.stop();
+      reject(new Error(`job ${id} disappeared`));
+    }, reject);
   });
 }
 

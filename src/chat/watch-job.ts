@@ -3,6 +3,7 @@
  * text, and the promise resolves with the final job. Both chat adapters use it for their status
  * message.
  */
+import { followJob } from '../service/follow-job.ts';
 import type { JobService, JobView } from '../service/types.ts';
 import { type Escape, isFinished, renderProgress } from './render.ts';
 import { ProgressThrottle } from './throttle.ts';
@@ -40,10 +41,8 @@ export function watchJob(service: JobService, id: string, options: WatchOptions)
   });
   return new Promise<WatchResult>((resolve, reject) => {
     let done = false;
-    let unsubscribe: (() => void) | undefined;
     const finish = (job: JobView) => {
       done = true;
-      unsubscribe?.();
       const text =
         typeof options.showFinal === 'function'
           ? options.showFinal(job)
@@ -54,7 +53,7 @@ export function watchJob(service: JobService, id: string, options: WatchOptions)
         reject,
       );
     };
-    const onJob = (job: JobView) => {
+    const following = followJob(service, id, (job) => {
       if (done) return;
       latest = job;
       if (isFinished(job)) finish(job);
@@ -62,18 +61,13 @@ export function watchJob(service: JobService, id: string, options: WatchOptions)
         options.onView?.(job);
         throttle.update(renderProgress(job, options.escape));
       }
-    };
-    unsubscribe = service.subscribe(id, onJob);
-    if (done) unsubscribe();
-    // The job may have moved (or ended) before the subscription started.
-    service.get(id).then((job) => {
-      if (job) onJob(job);
-      else if (!done) {
-        done = true;
-        unsubscribe?.();
-        throttle.close();
-        reject(new Error(`job ${id} not found`));
-      }
+    });
+    following.current.then((job) => {
+      if (job || done) return;
+      done = true;
+      following.stop();
+      throttle.close();
+      reject(new Error(`job ${id} not found`));
     }, reject);
   });
 }

@@ -7,6 +7,7 @@
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { refuse } from '../service/errors.ts';
+import { type Following, followJob } from '../service/follow-job.ts';
 import type { JobService, JobView } from '../service/types.ts';
 
 const TERMINAL = new Set(['succeeded', 'failed', 'canceled']);
@@ -93,19 +94,20 @@ export async function streamJob(
   };
   const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), 15_000);
   const lifetime = setTimeout(finish, life.maxMs);
-  const unsubscribe = service.subscribe(id, send);
+  let following: Following | undefined;
   function finish(): void {
     if (done) return;
     done = true;
     clearInterval(heartbeat);
     clearTimeout(lifetime);
-    unsubscribe();
+    following?.stop();
     life.onEnd();
     res.end();
   }
+  following = followJob(service, id, send);
   req.raw.on('close', finish);
-  // The state may have moved between the caller's read and the subscription.
+  // The state may have moved between the caller's read and the subscription: the current view
+  // (read after subscribing) follows the caller's.
   send(first);
-  const now = await service.get(id);
-  if (now) send(now);
+  await following.current;
 }
