@@ -12,6 +12,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from '../log.ts';
 import type { InspectImage, ModelSummary } from '../service/engine-port.ts';
 import { capReached, noSuchJob, refuse } from '../service/errors.ts';
+import { type Following, followJob } from '../service/follow-job.ts';
 import { ownedJob } from '../service/job-lifecycle.ts';
 import { EMPTY_PROGRESS, queueView } from '../service/job-view.ts';
 import {
@@ -524,17 +525,19 @@ export class RedisJobService implements JobService {
     return ownedJob(await this.#guard(() => this.store.job(id)), id, actor);
   }
 
+  /** Resolves once the job has ended, or after `ms`. */
   #waitEnded(id: string, ms: number): Promise<void> {
     return new Promise((resolve) => {
+      let following: Following | undefined;
+      const done = (): void => {
+        clearTimeout(timer);
+        following?.stop();
+        resolve();
+      };
       const timer = setTimeout(done, ms);
       timer.unref();
-      const off = this.subscribe(id, (v) => TERMINAL.has(v.state) && done());
-      function done(): void {
-        clearTimeout(timer);
-        off();
-        resolve();
-      }
-      void this.get(id).then((v) => v && TERMINAL.has(v.state) && done(), done);
+      following = followJob(this, id, (v) => TERMINAL.has(v.state) && done());
+      following.current.catch(done);
     });
   }
 }
