@@ -3,8 +3,9 @@
  * are producers. A job is admitted atomically into the shared state (caps, fair round, picture),
  * then handed to one BullMQ queue with its round as priority; GPU workers anywhere take it from
  * there (src/scale/worker.ts). Events come back over Redis pub/sub. Same contract, same states
- * and same refusals as the in-process service; while Redis is away every call answers a 503
- * "queue unavailable" ServiceError, and the connections come back by themselves.
+ * and same refusals as the in-process service, through the same submit checks, ownership and
+ * views (src/service/job-lifecycle.ts); while Redis is away every call answers a 503 "queue
+ * unavailable" ServiceError, and the connections come back by themselves.
  */
 import { type AnimateOptions, resolveOptions } from '@stillmotion/engine';
 import { Queue } from 'bullmq';

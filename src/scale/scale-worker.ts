@@ -1,7 +1,8 @@
 /**
  * A GPU worker in redis mode: a BullMQ Worker whose concurrency is its engines (one per GPU).
  * It claims each job in the shared state (fenced by the attempt number), runs it on a warm
- * engine, streams progress, and ends it exactly once. Cancels arrive over pub/sub and, as a
+ * engine as the in-process service does (src/service/run-job.ts), streams progress into Redis,
+ * and ends it exactly once. Cancels arrive over pub/sub and, as a
  * fallback, through the progress writes. Killed mid-job, its lock lapses and BullMQ's stalled-job
  * check hands the job to another worker; stopped with SIGTERM, it puts its jobs back first.
  */
