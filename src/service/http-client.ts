@@ -4,7 +4,8 @@
  */
 import type { AnimateOptionsInput } from '@stillmotion/engine';
 import type { ModelSummary } from './engine-port.ts';
-import { noSuchJob, notOwner, refuse } from './errors.ts';
+import { noSuchJob, refuse } from './errors.ts';
+import { ownedJob } from './job-lifecycle.ts';
 import { lostView } from './job-view.ts';
 import type { DailyQuotas, QuotaUsage } from './quota.ts';
 import {
@@ -140,11 +141,7 @@ export class HttpJobService implements JobService {
   }
 
   async cancel(id: string, actor: Actor): Promise<JobView> {
-    const job = await this.get(id);
-    if (!job) throw noSuchJob(id);
-    if (!actor.admin && job.user !== actor.user) {
-      throw notOwner();
-    }
+    const job = ownedJob(await this.get(id), id, actor);
     if (TERMINAL.has(job.state)) return job;
     return this.#json<JobView>(this.#deletePath(id, actor), { method: 'DELETE' }, actor.admin);
   }
