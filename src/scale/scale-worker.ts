@@ -149,16 +149,21 @@ export class ScaleWorker {
     const outPath = path.join(this.#o.tmpDir ?? tmpdir(), `stillmotion-${this.id}-${id}.${options.format}`);
     let outcome: RunOutcome;
     try {
-      const run = { id, engine, options, outPath, signal: abort.signal, limits: this.#o.limits, log };
       outcome = await runJob(
         {
-          ...run,
+          id,
+          engine,
+          options,
           image: () => {
             if (image.length === 0)
               throw new EngineError('input_missing', 'the input picture is gone from the store');
             return image;
           },
+          outPath,
+          signal: abort.signal,
+          limits: this.#o.limits,
           live: startProgress(options),
+          log,
           startLine: { attempt },
           metrics: this.#o.metrics,
         },
@@ -169,7 +174,7 @@ export class ScaleWorker {
       this.#free.push(engine);
       await rm(outPath, { force: true });
     }
-    // BullMQ keeps the job (moved back to waiting above) instead of completing it.
+    // The sink moved the job back to waiting: BullMQ must not complete it.
     if (outcome === 'put_back') throw new WaitingError();
   }
 
