@@ -70,7 +70,7 @@ export async function runJob(job: RunJob, sink: RunSink): Promise<RunOutcome> {
       onPreview: (p) => sink.preview(p.step, p.data),
       limits: job.limits,
     });
-    await sink.settle?.();
+    if (sink.settle) await sink.settle();
     const ms = performance.now() - started;
     const bytes = await sink.succeeded(out, { ms, stepMs });
     if (bytes === undefined) return 'unrecorded';
@@ -78,9 +78,11 @@ export async function runJob(job: RunJob, sink: RunSink): Promise<RunOutcome> {
     job.log.info({ ...job.line, seconds: seconds(started), bytes }, 'job succeeded');
     return 'succeeded';
   } catch (err) {
-    await sink.settle?.();
+    // The writes handed over so far may bring a cancel, or the news that the job is lost.
+    if (sink.settle) await sink.settle();
+    const reason: unknown = job.signal.aborted ? job.signal.reason : undefined;
     await rm(job.outPath, { force: true });
-    return end(job, err, started, sink);
+    return end(job, err, reason, started, sink);
   }
 }
 
@@ -98,9 +100,14 @@ function track(job: RunJob, e: ProgressEvent, stepMs: number[], sink: RunSink): 
   sink.progress(live, e);
 }
 
-/** The run stopped early or failed: put back, lost, canceled, or failed with a reason for users. */
-async function end(job: RunJob, err: unknown, started: number, sink: RunSink): Promise<RunOutcome> {
-  const reason: unknown = job.signal.aborted ? job.signal.reason : undefined;
+/** The run stopped early (`reason`: the signal's abort reason) or failed: put back, lost, canceled, or failed with a reason for users. */
+async function end(
+  job: RunJob,
+  err: unknown,
+  reason: unknown,
+  started: number,
+  sink: RunSink,
+): Promise<RunOutcome> {
   const took = () => (performance.now() - started) / 1000;
   if (reason instanceof JobAbort && reason.why === 'shutdown') {
     await sink.putBack();
