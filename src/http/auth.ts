@@ -1,5 +1,5 @@
 /**
- * Who is calling (docs/product.md, "Who is calling"): the admin token, the narrower bot token, or
+ * Who is calling (SECURITY.md, "The sidecar: who is calling"): the admin token, the narrower bot token, or
  * nobody. Anonymous callers act as themselves only (`web:<session>` for a playground session,
  * else `http:<ip>`) and are served from loopback only, and never when a public URL or a proxy is
  * configured. Nothing else grants rights.

@@ -1,5 +1,5 @@
 /**
- * Job routes (docs/product.md, "The GPU sidecar"): submit, read, stream, result, cancel, list,
+ * Job routes (src/service/README.md, "HTTP API"): submit, read, stream, result, cancel, list,
  * delivered. Registered inside the `/v1` scope of app.ts, whose hook has already decided that the
  * caller may use them; here each route applies who the caller is (auth.ts): anonymous callers
  * see and act on their own jobs only, token holders may speak for any user.
@@ -9,6 +9,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { noSuchJob, refuse } from '../service/errors.ts';
 import type { Actor, JobView } from '../service/types.ts';
+import { TERMINAL } from '../service/types.ts';
 import { isTrusted, maySee, requireTrusted } from './auth.ts';
 import type { AppOptions } from './context.ts';
 import { mapError } from './errors.ts';
@@ -17,7 +18,6 @@ import { sendResult } from './result-route.ts';
 import { StreamCaps, streamJob } from './sse.ts';
 import { SubmitGate } from './submit-gate.ts';
 
-const TERMINAL = new Set(['succeeded', 'failed', 'canceled']);
 const idParams = z.object({ id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/) });
 
 function jobId(req: FastifyRequest): string {

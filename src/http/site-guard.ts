@@ -1,5 +1,5 @@
 /**
- * Host and Origin rules (docs/product.md, "Who is calling"). Only Host names this sidecar serves
+ * Host and Origin rules (SECURITY.md, "The sidecar: who is calling"). Only Host names this sidecar serves
  * are answered (loopback names and addresses, the bound HOST, the host of PUBLIC_URL and
  * ALLOWED_HOSTS): a DNS-rebinding page arrives with its own name and gets 421. A state-changing
  * request from a page of another origin (`Origin`, or `Sec-Fetch-Site: cross-site`) gets 403, so a

@@ -8,9 +8,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { refuse } from '../service/errors.ts';
 import { type Following, followJob } from '../service/follow-job.ts';
-import type { JobService, JobView } from '../service/types.ts';
-
-const TERMINAL = new Set(['succeeded', 'failed', 'canceled']);
+import { type JobService, type JobView, TERMINAL } from '../service/types.ts';
 
 export interface StreamLimits {
   /** Open streams per caller (an anonymous identity, or a token). */

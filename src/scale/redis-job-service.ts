@@ -27,16 +27,17 @@ import {
   utcDay,
 } from '../service/quota.ts';
 import { checkLimits, checkSubmission, checkUser, imageLimits, newJobId } from '../service/submit-checks.ts';
-import type {
-  Actor,
-  DeliveryTarget,
-  JobService,
-  JobView,
-  QueueLimits,
-  QueueView,
-  StoredPreview,
-  SubmitRequest,
-  UserId,
+import {
+  type Actor,
+  type DeliveryTarget,
+  type JobService,
+  type JobView,
+  type QueueLimits,
+  type QueueView,
+  type StoredPreview,
+  type SubmitRequest,
+  TERMINAL,
+  type UserId,
 } from '../service/types.ts';
 import { asServiceError, connect, QueueUnavailableError, withTimeout } from './connection.ts';
 import { JobEvents } from './job-events.ts';
@@ -71,7 +72,6 @@ export interface RedisJobServiceOptions {
 }
 
 export const QUEUE_NAME = 'animate';
-const TERMINAL = new Set(['succeeded', 'failed', 'canceled']);
 
 export class RedisJobService implements JobService {
   readonly model: ModelSummary;

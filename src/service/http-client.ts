@@ -18,10 +18,9 @@ import {
   ServiceError,
   type StoredPreview,
   type SubmitRequest,
+  TERMINAL,
   type UserId,
 } from './types.ts';
-
-const TERMINAL = new Set(['succeeded', 'failed', 'canceled']);
 
 export interface HttpJobServiceOptions {
   /** Base URL of the sidecar, e.g. http://gpu-box:8080 */

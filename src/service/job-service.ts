@@ -26,7 +26,6 @@ import {
   type QueueSnapshot,
   queueView,
   startProgress,
-  TERMINAL,
   type ViewContext,
 } from './job-view.ts';
 import type { JobRecord, Journal } from './journal.ts';
@@ -37,15 +36,16 @@ import { checkQuotas, type DailyQuotas, type QuotaUsage, quotasLeft, takeQuotas 
 import { type RecoveryReport, recoverJournal } from './recovery.ts';
 import { type RunSink, runJob } from './run-job.ts';
 import { checkSubmission, checkUser, imageLimits, newJobId } from './submit-checks.ts';
-import type {
-  Actor,
-  DeliveryTarget,
-  JobService,
-  JobView,
-  QueueLimits,
-  QueueView,
-  SubmitRequest,
-  UserId,
+import {
+  type Actor,
+  type DeliveryTarget,
+  type JobService,
+  type JobView,
+  type QueueLimits,
+  type QueueView,
+  type SubmitRequest,
+  TERMINAL,
+  type UserId,
 } from './types.ts';
 
 export interface LocalJobServiceOptions {

@@ -5,9 +5,16 @@
  */
 import type { AnimateOptions } from '@stillmotion/engine';
 import { type EtaEstimator, etaSeconds, queuedEta } from './eta.ts';
-import type { DeliveryTarget, JobProgress, JobState, JobView, QueueLimits, QueueView } from './types.ts';
+import {
+  type DeliveryTarget,
+  type JobProgress,
+  type JobState,
+  type JobView,
+  type QueueLimits,
+  type QueueView,
+  TERMINAL,
+} from './types.ts';
 
-export const TERMINAL: ReadonlySet<string> = new Set(['succeeded', 'failed', 'canceled']);
 export const EMPTY_PROGRESS: JobProgress = Object.freeze({ step: 0, steps: 0, chunk: 0, chunks: 0 });
 
 /** What a running job has reported so far. */

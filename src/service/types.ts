@@ -12,6 +12,9 @@ export type { StoredPreview };
 
 export type JobState = 'queued' | 'running' | 'succeeded' | 'failed' | 'canceled';
 
+/** The states a job ends in and never leaves. */
+export const TERMINAL: ReadonlySet<string> = new Set<JobState>(['succeeded', 'failed', 'canceled']);
+
 /** Namespaced user id: `discord:<id>`, `slack:<team>:<id>`, `web:<session>`, `http:<ip>`. */
 export type UserId = string;
 
@@ -25,7 +28,7 @@ export interface JobProgress {
   readonly chunks: number;
 }
 
-/** The job as every client sees it (docs/product.md, `GET /v1/jobs/:id`). */
+/** The job as every client sees it (`GET /v1/jobs/:id`). */
 export interface JobView {
   readonly id: string;
   readonly user: UserId;
