@@ -4,7 +4,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { ServiceError } from '../service/types.ts';
+import { refuse } from '../service/errors.ts';
 import type { AppOptions } from './context.ts';
 
 const limitsBody = z
@@ -28,11 +28,11 @@ export function registerAdminRoutes(app: FastifyInstance, o: AppOptions): void {
     if (!parsed.success) {
       const issue = parsed.error.issues[0]!;
       const option = String(issue.path[0] ?? issue.message);
-      throw new ServiceError(400, 'bad_quota', `${option}: ${issue.message} (user, guild: 0–1000000)`, {
+      throw refuse('bad_quota', `${option}: ${issue.message} (user, guild: 0–1000000)`, {
         option,
       });
     }
-    if (!o.service.setQuotas) throw new ServiceError(501, 'no_quotas', 'this service keeps no quotas');
+    if (!o.service.setQuotas) throw refuse('no_quotas', 'this service keeps no quotas');
     req.log.info({ quotas: parsed.data }, 'admin: quotas');
     return o.service.setQuotas(parsed.data);
   });
@@ -59,14 +59,9 @@ export function registerAdminRoutes(app: FastifyInstance, o: AppOptions): void {
     if (!parsed.success) {
       const issue = parsed.error.issues[0]!;
       const option = String(issue.path[0] ?? issue.message);
-      throw new ServiceError(
-        400,
-        'bad_limit',
-        `${option}: ${issue.message} (per_user 1–1000, max_queued 1–100000)`,
-        {
-          option,
-        },
-      );
+      throw refuse('bad_limit', `${option}: ${issue.message} (per_user 1–1000, max_queued 1–100000)`, {
+        option,
+      });
     }
     req.log.info({ limits: parsed.data }, 'admin: limits');
     return o.service.setLimits(parsed.data);

@@ -7,7 +7,8 @@
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { hostName, isLoopback } from '../config.ts';
-import { ServiceError } from '../service/types.ts';
+import { refuse } from '../service/errors.ts';
+import type { ServiceError } from '../service/types.ts';
 
 export interface SitePolicy {
   /** The address the server binds (a specific one is served as a Host too). */
@@ -30,8 +31,7 @@ export function siteGuard(p: SitePolicy) {
     const host = req.headers.host ?? '';
     const name = hostName(host);
     if (!name || !hostServed(name)) {
-      throw new ServiceError(
-        421,
+      throw refuse(
         'host_not_served',
         `this sidecar does not serve the host "${name.slice(0, 100)}" (add it to ALLOWED_HOSTS or PUBLIC_URL)`,
       );
@@ -57,5 +57,5 @@ function sameOrigin(origin: string, host: string): boolean {
 }
 
 function crossSite(): ServiceError {
-  return new ServiceError(403, 'cross_site', 'requests from other web pages are refused');
+  return refuse('cross_site', 'requests from other web pages are refused');
 }

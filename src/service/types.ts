@@ -1,7 +1,7 @@
 /**
  * The job service contract: what the bots, the CLI, the playground and the HTTP API need from
- * whoever owns the GPU. The in-process service and the HTTP client (ENGINE_URL) both implement it;
- * a distributed backend (BullMQ) implements {@link QueueBackend} behind the same service.
+ * whoever owns the GPU. The in-process service, the redis-mode producer (src/scale) and the HTTP
+ * client (ENGINE_URL) implement it.
  */
 import type { AnimateOptions, AnimateOptionsInput } from '@stillmotion/engine';
 import type { ModelSummary } from './engine-port.ts';
