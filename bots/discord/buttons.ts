@@ -17,7 +17,7 @@ import { parseButtonId } from './components.ts';
 import { type BotContext, userIdOf } from './context.ts';
 import { isDiscordDelivery } from './deliver.ts';
 import { guildOfJob, isAdminOfJob } from './permissions.ts';
-import { Refusal } from './refusal.ts';
+import { Refusal } from '../../src/chat/refusal.ts';
 
 async function ownedJob(
   interaction: ButtonInteraction,

@@ -12,7 +12,7 @@ import type { BotContext } from './context.ts';
 import { safeErr } from './log-safe.ts';
 import { escapeDiscord } from './message-text.ts';
 import { isServedGuild, NOT_SERVED } from './permissions.ts';
-import { Refusal } from './refusal.ts';
+import { Refusal } from '../../src/chat/refusal.ts';
 import { isDeadToken } from './surface.ts';
 
 export async function dispatch(interaction: Interaction, ctx: BotContext): Promise<void> {

@@ -27,6 +27,7 @@ export {
   renderQuota,
   verbatim,
 } from './render.ts';
+export { Refusal } from './refusal.ts';
 export { serviceModel } from './service-model.ts';
 export type { ThrottleOptions, ThrottleStats } from './throttle.ts';
 export { ProgressThrottle } from './throttle.ts';

@@ -17,7 +17,7 @@ import { type Actor, type JobView, ServiceError } from '../../../src/service/typ
 import { type BotContext, type SlashCommand, userIdOf } from '../context.ts';
 import { fitLines } from '../message-text.ts';
 import { guildOfJob, isGuildAdmin, isOperator } from '../permissions.ts';
-import { Refusal } from '../refusal.ts';
+import { Refusal } from '../../../src/chat/refusal.ts';
 
 /** Who is asking, from where, with which rights. */
 interface Asker {

@@ -10,7 +10,7 @@ import type { JobView } from '../../../../src/service/types.ts';
 import { ServiceError } from '../../../../src/service/types.ts';
 import { ACTION, deletedBlocks } from '../../blocks.ts';
 import { actorOf, asSlackTarget, type SlackDeps } from '../../context.ts';
-import { SlackUserError } from '../../errors.ts';
+import { Refusal } from '../../../../src/chat/refusal.ts';
 import { launchJob, replyError } from '../../job-runner.ts';
 import { fileInfo } from '../../slack-files.ts';
 
@@ -20,7 +20,7 @@ function followUp(job: JobView, actionId: string): AnimateOptionsInput {
   const delta = actionId === ACTION.more ? MOTION_STEP : -MOTION_STEP;
   const motion = nextMotion(job, delta);
   if (motion === null) {
-    throw new SlackUserError(
+    throw new Refusal(
       'motion_limit',
       `Motion is already ${job.options.motion}; it must stay within 1–255.`,
     );
@@ -43,7 +43,7 @@ export function register(app: App, deps: SlackDeps): void {
       const actor = actorOf(deps, team, user);
       if (job.user !== actor.user && !actor.admin) {
         log.info('slack: button refused (not the owner)');
-        throw new SlackUserError(
+        throw new Refusal(
           'not_owner',
           `Only <@${asSlackTarget(job.delivery)?.user ?? 'the owner'}> or an admin can use these buttons.`,
         );
