@@ -22,6 +22,8 @@ export interface SlackDeps {
   readonly failures: Map<string, number>;
   /** Signed links for results too big to upload (PUBLIC_URL set). */
   readonly resultLinks?: ResultLinks;
+  /** Where Reroll's new seeds come from (tests); the engine's `randomSeed` otherwise. */
+  readonly randomSeed?: () => number;
 }
 
 /** The namespaced id the job service knows a Slack user by. */

@@ -35,6 +35,8 @@ export interface StartSlackOptions {
   readonly sweepMs?: number;
   /** Model defaults for the modal and help; taken from `service.model` when the service has one. */
   readonly model?: ModelDefaults & { readonly randomWeights?: boolean };
+  /** Where Reroll's new seeds come from (tests). @default the engine's randomSeed */
+  readonly randomSeed?: () => number;
 }
 
 export interface SlackBot {
@@ -69,6 +71,7 @@ export async function startSlack(opts: StartSlackOptions): Promise<SlackBot> {
     active: new Set(),
     failures: new Map(),
     ...(opts.resultLinks ? { resultLinks: opts.resultLinks } : {}),
+    ...(opts.randomSeed ? { randomSeed: opts.randomSeed } : {}),
   };
   const { app, receiver } = createApp(deps);
   await app.init();

@@ -15,6 +15,7 @@ export type { HelpTextOptions } from './help-text.ts';
 export { helpText } from './help-text.ts';
 export type { ModelDefaults, ParsedChatText } from './option-text.ts';
 export { parseChatText, tokenize } from './option-text.ts';
+export { Refusal } from './refusal.ts';
 export type { Escape } from './render.ts';
 export {
   formatEta,
@@ -27,7 +28,6 @@ export {
   renderQuota,
   verbatim,
 } from './render.ts';
-export { Refusal } from './refusal.ts';
 export { serviceModel } from './service-model.ts';
 export type { ThrottleOptions, ThrottleStats } from './throttle.ts';
 export { ProgressThrottle } from './throttle.ts';

@@ -47,6 +47,8 @@ export interface RigOptions {
   /** More environment for the bot (e.g. SLACK_MAX_UPLOAD_MB). */
   readonly env?: Record<string, string>;
   readonly resultLinks?: ResultLinks;
+  /** Where Reroll's new seeds come from. */
+  readonly randomSeed?: () => number;
 }
 
 export async function startRig(opts: RigOptions = {}): Promise<Rig> {
@@ -81,6 +83,7 @@ export async function startRig(opts: RigOptions = {}): Promise<Rig> {
     config: { env, maxUploadBytes: 20_000_000 },
     sweepMs: opts.sweepMs,
     resultLinks: opts.resultLinks,
+    randomSeed: opts.randomSeed,
   });
   return {
     fake,

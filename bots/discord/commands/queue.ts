@@ -12,12 +12,12 @@ import {
   PermissionFlagsBits,
   SlashCommandBuilder,
 } from 'discord.js';
+import { Refusal } from '../../../src/chat/refusal.ts';
 import { formatEta } from '../../../src/chat/render.ts';
 import { type Actor, type JobView, ServiceError } from '../../../src/service/types.ts';
 import { type BotContext, type SlashCommand, userIdOf } from '../context.ts';
 import { fitLines } from '../message-text.ts';
 import { guildOfJob, isGuildAdmin, isOperator } from '../permissions.ts';
-import { Refusal } from '../../../src/chat/refusal.ts';
 
 /** Who is asking, from where, with which rights. */
 interface Asker {

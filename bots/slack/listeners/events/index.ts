@@ -5,8 +5,8 @@
  */
 import type { App } from '@slack/bolt';
 import { parseChatText } from '../../../../src/chat/index.ts';
-import type { SlackDeps } from '../../context.ts';
 import { Refusal } from '../../../../src/chat/refusal.ts';
+import type { SlackDeps } from '../../context.ts';
 import { slackHelp } from '../../help.ts';
 import { launchJob, replyError } from '../../job-runner.ts';
 import { fileInfo, type PickedImage, pickImage, type SlackFile } from '../../slack-files.ts';

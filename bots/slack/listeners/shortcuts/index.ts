@@ -4,8 +4,8 @@
  * the result goes into that message's thread.
  */
 import type { App, MessageShortcut } from '@slack/bolt';
-import type { SlackDeps } from '../../context.ts';
 import { Refusal } from '../../../../src/chat/refusal.ts';
+import type { SlackDeps } from '../../context.ts';
 import { replyError } from '../../job-runner.ts';
 import { animateModal } from '../../modal.ts';
 import { pickImage, type SlackFile } from '../../slack-files.ts';
