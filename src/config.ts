@@ -41,6 +41,8 @@ export function hostName(value: string): string {
   return v.replace(/:\d*$/, '').replace(/\.$/, '');
 }
 
+const DEVICES = ['auto', 'cuda', 'cpu'] as const;
+
 /** The engine's memory and thread settings: the sidecar, the worker, the CLI and the benches share them. */
 const engineSchema = z.object({
   SVD_DECODE_CHUNK: int(1, 1000).optional(),
@@ -79,7 +81,7 @@ const schema = z.object({
   DATA_DIR_MAX_MB: z.coerce.number().positive().default(10_240),
   ENGINE_URL: z.url().optional(),
   SVD_MODEL_DIR: optionalText,
-  SVD_DEVICE: z.enum(['auto', 'cuda', 'cpu']).default('auto'),
+  SVD_DEVICE: z.enum(DEVICES).default('auto'),
   ...engineSchema.shape,
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** Unset: readable lines when stderr is a terminal, else JSON. */
@@ -119,6 +121,32 @@ export function engineSettings(
   const parsed = engineSchema.safeParse(nonEmpty(env));
   if (!parsed.success) throw configError(parsed.error);
   return toEngineSettings(parsed.data);
+}
+
+const toolSchema = engineSchema.extend({
+  SVD_MODEL_DIR: optionalText,
+  SVD_DEVICE: z.enum(DEVICES).optional(),
+});
+
+/** What {@link engineLoadSettings} returns: every SvdEngine.load option the environment sets. */
+export interface EngineLoadSettings extends EngineSettings {
+  /** SVD_MODEL_DIR; unset: the engine's bundled tiny model. */
+  readonly modelDir: string | undefined;
+  /** SVD_DEVICE; unset: the tool's own default (auto for the CLI, cpu for parity). */
+  readonly device: (typeof DEVICES)[number] | undefined;
+}
+
+/**
+ * {@link engineSettings} with the model folder and the device, for the tools that load an engine
+ * without the service (the CLI, parity, the benches). The engine itself reads no environment.
+ */
+export function engineLoadSettings(
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): EngineLoadSettings {
+  const parsed = toolSchema.safeParse(nonEmpty(env));
+  if (!parsed.success) throw configError(parsed.error);
+  const c = parsed.data;
+  return Object.freeze({ ...toEngineSettings(c), modelDir: c.SVD_MODEL_DIR, device: c.SVD_DEVICE });
 }
 
 function nonEmpty(env: Readonly<Record<string, string | undefined>>): Record<string, string> {

@@ -20,7 +20,6 @@ import { type PreviewImage, PreviewMaker } from './preview.ts';
 import type { ProgressCallback } from './progress.ts';
 import {
   CUDA_INSTALL_HINT,
-  cudaDeviceId,
   cudaUnavailableReason,
   type Device,
   loadOrt,
@@ -39,18 +38,25 @@ export interface EngineLogger {
   warn(obj: object, msg?: string): void;
 }
 
+/**
+ * Everything the engine is set with. The engine reads no environment variable for these: the app's
+ * config (src/config.ts, src/scale/worker-config.ts) reads the `SVD_*` variables named below and
+ * passes them here.
+ */
 export interface EngineLoadOptions {
-  /** Model folder; default `SVD_MODEL_DIR`, else the bundled tiny model. */
+  /** Model folder (`SVD_MODEL_DIR`). @default the bundled tiny model */
   readonly modelDir?: string;
-  /** Default `SVD_DEVICE`, else auto. */
+  /** `auto`, `cuda` or `cpu` (`SVD_DEVICE`). @default 'auto' */
   readonly device?: Device | string;
-  /** Frames per VAE decode call (`SVD_DECODE_CHUNK`); default: as many as the memory budget holds. */
+  /** The CUDA device the sessions run on (the worker's `WORKER_GPUS`, one engine each). @default 0 */
+  readonly cudaDeviceId?: number;
+  /** Frames per VAE decode call (`SVD_DECODE_CHUNK`). @default as many as the memory budget holds */
   readonly decodeChunkSize?: number;
-  /** The memory a job may use, in bytes (`SVD_MEMORY_BUDGET_GB`); default the GPU's on CUDA, else the machine's. */
+  /** The memory a job may use, in bytes (`SVD_MEMORY_BUDGET_GB`). @default the GPU's on CUDA, else the machine's */
   readonly memoryBudgetBytes?: number;
-  /** onnxruntime's CPU memory arena (`SVD_CPU_ARENA`); default on (runtime.ts has the measurement). */
+  /** onnxruntime's CPU memory arena (`SVD_CPU_ARENA`; runtime.ts has the measurement). @default true */
   readonly cpuArena?: boolean;
-  /** Intra-op threads (`SVD_THREADS`); default onnxruntime's, one per physical core. */
+  /** Intra-op threads (`SVD_THREADS`). @default onnxruntime's, one per physical core */
   readonly threads?: number;
   readonly logger?: EngineLogger;
 }
@@ -129,8 +135,8 @@ export class SvdEngine {
   /** Reads model.json and creates the four sessions once, trying CUDA first when the device is auto. */
   static async load(options: EngineLoadOptions = {}): Promise<SvdEngine> {
     const log = options.logger ?? silent;
-    const model = loadModelInfo(options.modelDir || process.env.SVD_MODEL_DIR || BUNDLED_MODEL_DIR);
-    const device = parseDevice(options.device ?? process.env.SVD_DEVICE);
+    const model = loadModelInfo(options.modelDir || BUNDLED_MODEL_DIR);
+    const device = parseDevice(options.device);
     const ort = await loadOrt();
     const chunk = options.decodeChunkSize;
     if (chunk !== undefined && !(Number.isInteger(chunk) && chunk >= 1)) {
@@ -140,7 +146,14 @@ export class SvdEngine {
     if (budget !== undefined && !(budget > 0)) {
       throw new EngineError('bad_config', `SVD_MEMORY_BUDGET_GB must be above 0 (got ${budget} bytes)`);
     }
-    const tuning = { cpuArena: options.cpuArena, threads: options.threads };
+    const cudaDeviceId = options.cudaDeviceId ?? 0;
+    if (!(Number.isInteger(cudaDeviceId) && cudaDeviceId >= 0)) {
+      throw new EngineError(
+        'bad_config',
+        `the CUDA device id must be a whole number ≥ 0 (got ${cudaDeviceId})`,
+      );
+    }
+    const tuning = { cpuArena: options.cpuArena, threads: options.threads, cudaDeviceId };
     let lastError: unknown;
     for (const provider of providerCandidates(device)) {
       try {
@@ -156,9 +169,9 @@ export class SvdEngine {
           ModelSession
         >;
         const textEncoder = model.textEncoder
-          ? await ClipTextEncoder.create(ort, model.textEncoder, sessionOptions(provider))
+          ? await ClipTextEncoder.create(ort, model.textEncoder, sessionOptions(provider, { cudaDeviceId }))
           : undefined;
-        const budgetBytes = budget ?? defaultBudgetBytes(provider, cudaDeviceId());
+        const budgetBytes = budget ?? defaultBudgetBytes(provider, cudaDeviceId);
         log.info(
           { provider, device, model: model.name, memory_budget_gb: round1(budgetBytes / 2 ** 30) },
           `engine: running on ${provider}`,

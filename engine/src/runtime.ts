@@ -1,7 +1,7 @@
 /**
  * The one module that imports onnxruntime-node. It resolves which copy to load (the installed one,
- * or the one under ORT_CUDA_NODE_MODULES on the device machine) and maps SVD_DEVICE to execution
- * providers.
+ * or the one under ORT_CUDA_NODE_MODULES on the device machine) and maps a device setting (the
+ * engine's `device` load option) to execution providers.
  */
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -76,6 +76,8 @@ export interface SessionTuning {
   readonly cpuArena?: boolean;
   /** Intra-op threads; default onnxruntime's (one per physical core). */
   readonly threads?: number;
+  /** The CUDA device the sessions run on (the engine's `cudaDeviceId` load option); default 0. */
+  readonly cudaDeviceId?: number;
 }
 
 /** Session options for a provider. CUDA tuning that the Node binding exposes lives here. */
@@ -85,7 +87,8 @@ export function sessionOptions(
 ): Ort.InferenceSession.SessionOptions {
   const arena = tuning.cpuArena ?? true;
   return {
-    executionProviders: provider === 'cuda' ? [{ name: 'cuda', deviceId: cudaDeviceId() }] : ['cpu'],
+    executionProviders:
+      provider === 'cuda' ? [{ name: 'cuda', deviceId: tuning.cudaDeviceId ?? 0 }] : ['cpu'],
     graphOptimizationLevel: 'all',
     executionMode: 'sequential',
     enableCpuMemArena: arena,
@@ -94,11 +97,6 @@ export function sessionOptions(
     ...(tuning.threads ? { intraOpNumThreads: tuning.threads } : {}),
     logSeverityLevel: 3,
   };
-}
-
-export function cudaDeviceId(): number {
-  const id = Number(process.env.SVD_CUDA_DEVICE_ID ?? 0);
-  return Number.isInteger(id) && id >= 0 ? id : 0;
 }
 
 /** Providers to try, in order, for a device setting. */

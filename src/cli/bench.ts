@@ -27,7 +27,7 @@ import {
   SvdEngine,
 } from '@stillmotion/engine';
 import sharp from 'sharp';
-import { engineSettings } from '../config.ts';
+import { engineLoadSettings } from '../config.ts';
 
 export interface BenchReport {
   model: string;
@@ -85,10 +85,11 @@ export async function bench(opts: {
 }): Promise<BenchReport> {
   const log = (msg: string) => process.stderr.write(`bench: ${msg}\n`);
   let t = performance.now();
+  const settings = engineLoadSettings();
   const engine = await SvdEngine.load({
-    ...engineSettings(),
-    modelDir: opts.model,
-    device: opts.device,
+    ...settings,
+    modelDir: opts.model ?? settings.modelDir,
+    device: opts.device ?? settings.device,
     logger: { info: (_o, m) => log(m ?? ''), warn: (_o, m) => log(m ?? '') },
   });
   const load_ms = performance.now() - t;

@@ -6,7 +6,6 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import {
-  BUNDLED_MODEL_DIR,
   describePlayback,
   EngineError,
   inspectImage,
@@ -15,7 +14,7 @@ import {
   resolveOptions,
   SvdEngine,
 } from '@stillmotion/engine';
-import { engineSettings } from '../config.ts';
+import { ConfigError, engineLoadSettings } from '../config.ts';
 import { cliHelp, parseCliArgs, UsageError } from './args.ts';
 import { progressLine } from './progress-bar.ts';
 
@@ -25,7 +24,7 @@ async function main(argv: readonly string[]): Promise<number> {
     // Defaults (frames, fps, motion) come from the model in use, when its model.json can be read.
     let model: ReturnType<typeof loadModelInfo> | undefined;
     try {
-      model = loadModelInfo(process.env.SVD_MODEL_DIR || BUNDLED_MODEL_DIR);
+      model = loadModelInfo(engineLoadSettings().modelDir);
     } catch {
       model = undefined;
     }
@@ -43,16 +42,12 @@ async function main(argv: readonly string[]): Promise<number> {
     warn: (_o: object, msg?: string) => process.stderr.write(`warning: ${msg}\n`),
   };
   // Validate everything cheap before any model is loaded.
-  const model = loadModelInfo(args.model || process.env.SVD_MODEL_DIR || BUNDLED_MODEL_DIR);
+  const settings = engineLoadSettings();
+  const model = loadModelInfo(args.model || settings.modelDir);
   const options = resolveOptions(args.options, model);
-  parseDevice(args.device ?? process.env.SVD_DEVICE);
+  const device = parseDevice(args.device ?? settings.device);
   await inspectImage(image);
-  const engine = await SvdEngine.load({
-    ...engineSettings(),
-    modelDir: model.dir,
-    device: args.device,
-    logger,
-  });
+  const engine = await SvdEngine.load({ ...settings, modelDir: model.dir, device, logger });
   try {
     const output = path.resolve(args.output ?? imagePath.replace(/\.[^./]+$/, '') + `.${options.format}`);
     const startedAt = performance.now();
@@ -76,9 +71,10 @@ async function main(argv: readonly string[]): Promise<number> {
 try {
   process.exitCode = await main(process.argv.slice(2));
 } catch (err) {
-  // User errors (bad option, bad image, missing file) are one line and exit code 2; the rest is a bug or a broken setup.
+  // User errors (bad option, bad image, missing file, bad SVD_* variable) are one line and exit code 2; the rest is a bug or a broken setup.
   if (
     err instanceof UsageError ||
+    err instanceof ConfigError ||
     (err instanceof EngineError && err.code !== 'video_error' && err.code !== 'model_error')
   ) {
     process.stderr.write(`stillmotion: ${err.message}\n`);

@@ -12,6 +12,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { EULER, loadImage, resolveOptions, runPipeline, SvdEngine } from '@stillmotion/engine';
+import { engineLoadSettings } from '../config.ts';
 import { compare, type ErrorStats, readF32 } from './tensor-file.ts';
 
 export const PARITY_TOLERANCE = 2e-3;
@@ -51,7 +52,7 @@ export async function runParity(
   const reference = JSON.parse(readFileSync(path.join(caseDir, 'case.json'), 'utf8'));
   const params = reference.params as CaseParams;
   const scheduler: string = reference.scheduler?.name ?? EULER.name;
-  const engine = await SvdEngine.load({ modelDir, device: process.env.SVD_DEVICE ?? 'cpu' });
+  const engine = await SvdEngine.load({ modelDir, device: engineLoadSettings().device ?? 'cpu' });
   try {
     if (engine.model.scheduler.name !== scheduler)
       throw new Error(

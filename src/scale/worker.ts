@@ -5,44 +5,13 @@
  * stderr. Configuration: src/scale/worker-config.ts and src/scale/README.md.
  */
 import { createServer } from 'node:http';
-import { checkFfmpeg, SvdEngine } from '@stillmotion/engine';
+import { checkFfmpeg } from '@stillmotion/engine';
 import { ConfigError } from '../config.ts';
 import { createLogger } from '../log.ts';
-import type { EnginePort } from '../service/engine-port.ts';
 import { ServiceMetrics } from '../service/metrics.ts';
 import { ScaleWorker } from './scale-worker.ts';
 import { loadWorkerConfig, type WorkerConfig } from './worker-config.ts';
-
-async function loadEngines(
-  config: WorkerConfig,
-  logger: ReturnType<typeof createLogger>,
-): Promise<EnginePort[]> {
-  if (config.gpus.length === 0) {
-    const engine = await SvdEngine.load({
-      ...config.engine,
-      modelDir: config.modelDir,
-      device: config.device,
-      logger,
-    });
-    await engine.warmup();
-    return Array.from({ length: config.concurrency }, () => engine);
-  }
-  const engines: EnginePort[] = [];
-  for (const gpu of config.gpus) {
-    // The engine reads its CUDA device id when it creates its sessions.
-    process.env.SVD_CUDA_DEVICE_ID = String(gpu);
-    const engine = await SvdEngine.load({
-      ...config.engine,
-      modelDir: config.modelDir,
-      device: config.device,
-      logger,
-    });
-    await engine.warmup();
-    logger.info({ gpu, provider: engine.provider }, 'engine warm on GPU');
-    engines.push(engine);
-  }
-  return engines;
-}
+import { loadEngines } from './worker-engines.ts';
 
 async function main(): Promise<void> {
   let config: WorkerConfig;

@@ -158,6 +158,19 @@ describe('npx stillmotion animate', () => {
     expect(lines.at(-1)).toMatch(message);
     expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace
   });
+
+  it.each([
+    ['SVD_DEVICE', { SVD_DEVICE: 'tpu' }, 2, /SVD_DEVICE/],
+    ['SVD_DECODE_CHUNK', { SVD_DECODE_CHUNK: '0' }, 2, /SVD_DECODE_CHUNK/],
+    // A broken setup, not bad input: exit code 1.
+    ['SVD_MODEL_DIR', { SVD_MODEL_DIR: '/nonexistent/model' }, 1, /no model.json in \/nonexistent\/model/],
+  ])('reads %s through the config and refuses a bad one with one line', async (_n, env, code, message) => {
+    const r = await stillmotion(['animate', picture, '--frames', '2', '--steps', '1'], env);
+    expect(r.code).toBe(code);
+    expect(r.stdout).toBe('');
+    expect(r.stderr.trim().split('\n').at(-1)).toMatch(message);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
 });
 
 describe('ORT_CUDA_NODE_MODULES', () => {

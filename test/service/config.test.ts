@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, engineSettings, isLoopback, loadConfig } from '../../src/config.ts';
+import { ConfigError, engineLoadSettings, engineSettings, isLoopback, loadConfig } from '../../src/config.ts';
 import { createLogger, jobLogger } from '../../src/log.ts';
 
 describe('config', () => {
@@ -102,6 +102,24 @@ describe('engine settings', () => {
       expect(() => engineSettings({ [name]: value })).toThrow(name);
       expect(() => loadConfig({ [name]: value })).toThrow(name);
     }
+  });
+
+  it('for the tools, add SVD_MODEL_DIR and SVD_DEVICE, unset when the environment leaves them out', () => {
+    expect(
+      engineLoadSettings({ SVD_MODEL_DIR: ' /models/xt ', SVD_DEVICE: 'cuda', SVD_THREADS: '3' }),
+    ).toEqual({
+      modelDir: '/models/xt',
+      device: 'cuda',
+      decodeChunkSize: undefined,
+      memoryBudgetBytes: undefined,
+      cpuArena: undefined,
+      threads: 3,
+    });
+    const unset = engineLoadSettings({ SVD_MODEL_DIR: '', PATH: '/usr/bin' });
+    expect(unset.modelDir).toBeUndefined();
+    expect(unset.device).toBeUndefined();
+    expect(() => engineLoadSettings({ SVD_DEVICE: 'tpu' })).toThrow(/SVD_DEVICE/);
+    expect(() => engineLoadSettings({ SVD_DECODE_CHUNK: '0' })).toThrow(/SVD_DECODE_CHUNK/);
   });
 });
 
