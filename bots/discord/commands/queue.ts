@@ -11,13 +11,30 @@ import {
   MessageFlags,
   PermissionFlagsBits,
   SlashCommandBuilder,
+  type SlashCommandIntegerOption,
 } from 'discord.js';
 import { type AdminRequest, type AdminScope, runAdminAction } from '../../../src/chat/admin.ts';
 import { Refusal } from '../../../src/chat/refusal.ts';
-import { DAILY_QUOTA, PER_USER_LIMIT, rangeText } from '../../../src/service/admin-ranges.ts';
+import { DAILY_QUOTA, PER_USER_LIMIT, type Range, rangeText } from '../../../src/service/admin-ranges.ts';
 import { type BotContext, type SlashCommand, userIdOf } from '../context.ts';
 import { fitLines } from '../message-text.ts';
 import { guildOfJob, isGuildAdmin, isOperator } from '../permissions.ts';
+
+/** An integer option within one of the shared admin ranges. */
+function within(
+  o: SlashCommandIntegerOption,
+  range: Range,
+  name: string,
+  description: string,
+  required = false,
+): SlashCommandIntegerOption {
+  return o
+    .setName(name)
+    .setDescription(description)
+    .setRequired(required)
+    .setMinValue(range.min)
+    .setMaxValue(range.max);
+}
 
 /** Subcommands that act on the whole queue, for operators only. */
 const QUEUE_WIDE = new Set(['pause', 'resume', 'limit', 'quota']);
@@ -87,32 +104,16 @@ export const queue = {
         .setName('limit')
         .setDescription('jobs per user, queued and running together')
         .addIntegerOption((o) =>
-          o
-            .setName('per_user')
-            .setDescription(`jobs per user (${rangeText(PER_USER_LIMIT)})`)
-            .setRequired(true)
-            .setMinValue(PER_USER_LIMIT.min)
-            .setMaxValue(PER_USER_LIMIT.max),
+          within(o, PER_USER_LIMIT, 'per_user', `jobs per user (${rangeText(PER_USER_LIMIT)})`, true),
         ),
     )
     .addSubcommand((s) =>
       s
         .setName('quota')
         .setDescription('jobs per UTC day, per user and per server (0: none)')
+        .addIntegerOption((o) => within(o, DAILY_QUOTA, 'per_user', 'jobs a day per user (0: none)', true))
         .addIntegerOption((o) =>
-          o
-            .setName('per_user')
-            .setDescription('jobs a day per user (0: none)')
-            .setRequired(true)
-            .setMinValue(DAILY_QUOTA.min)
-            .setMaxValue(DAILY_QUOTA.max),
-        )
-        .addIntegerOption((o) =>
-          o
-            .setName('per_server')
-            .setDescription('jobs a day per server or Slack workspace (0: none)')
-            .setMinValue(DAILY_QUOTA.min)
-            .setMaxValue(DAILY_QUOTA.max),
+          within(o, DAILY_QUOTA, 'per_server', 'jobs a day per server or Slack workspace (0: none)'),
         ),
     ),
   async execute(interaction, ctx) {
