@@ -86,6 +86,65 @@ describe('interaction token expiry', () => {
 });
 
 describe('after a restart', () => {
+  it('retries a delivery that failed, on its own, without another restart (the shared sweep)', async () => {
+    const dataDir = await mkdtemp(path.join(tmpdir(), 'sm-discord-sweep-'));
+    const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }, pino.destination(2));
+    const config = sidecarConfig(dataDir, { device: 'cpu', resultTtlMs: 3_600_000, dataDirMaxBytes: 1e9 });
+    const { fake } = h;
+    const kim = fake.user('kim');
+    const sidecar = await createLocalSidecar(config, logger);
+    await sidecar.warm();
+    const done = await sidecar.service.submit({
+      image: h.png,
+      options: { frames: 2, steps: 1, seed: 8 },
+      user: `discord:${kim.id}`,
+      delivery: {
+        platform: 'discord',
+        channelId: fake.channelId,
+        guildId: fake.guildId,
+        userId: kim.id,
+        inThread: false,
+        dm: false,
+        uploadLimit: 10 * 1024 * 1024,
+      } satisfies DiscordDelivery,
+    });
+    await until(async () => (await sidecar.service.get(done.id))?.state === 'succeeded');
+    // The bot starts owing the delivery, but may not post in the channel.
+    fake.state.channelPostsForbidden = true;
+    const start = fake.calls.length;
+    const bot = await startDiscord({
+      service: sidecar.service,
+      logger,
+      config: { ...h.bot.context.config },
+      sweepMs: 200,
+    });
+    try {
+      await fake.waitForCall(
+        (c) => c.method === 'POST' && c.path === `/channels/${fake.channelId}/messages`,
+        30_000,
+        start,
+      );
+      await bot.idle();
+      expect((await sidecar.service.get(done.id))?.delivered).toBe(false);
+      fake.state.channelPostsForbidden = false;
+      const posted = await fake.waitForCall(
+        (c) => isFilePost(c) && c.body.content.includes('seed 8'),
+        30_000,
+        start,
+      );
+      expect(posted.body.content).toMatch(new RegExp(`^<@${kim.id}> `));
+      await until(async () => (await sidecar.service.get(done.id))?.delivered === true);
+      const later = fake.calls.length;
+      await new Promise((r) => setTimeout(r, 600));
+      expect(fake.calls.slice(later).filter(isFilePost)).toEqual([]);
+    } finally {
+      fake.state.channelPostsForbidden = false;
+      await bot.stop();
+      await sidecar.service.shutdown();
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+
   it('delivers results finished while the bot was away, from the journal, exactly once', async () => {
     const dataDir = await mkdtemp(path.join(tmpdir(), 'sm-discord-restart-'));
     const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }, pino.destination(2));
