@@ -39,7 +39,11 @@ describe('admin actions', () => {
 
   it('refuses an out-of-range limit before it reaches the service', async () => {
     let set = 0;
-    const counting = { ...service, setLimits: async () => (set++, queue.limits) } as unknown as JobService;
+    const setLimits = async () => {
+      set++;
+      return queue.limits;
+    };
+    const counting = { ...service, setLimits } as unknown as JobService;
     await expect(runAdminAction(counting, scope(true), { action: 'limit', perUser: 0 })).rejects.toThrow(
       Refusal,
     );
