@@ -139,3 +139,9 @@ export function ephemeralsFor(fake: FakeSlack, user: string): string[] {
     .filter((c) => c.args.user === user)
     .map((c) => String(c.args.text));
 }
+
+/** Mentions the bot with a picture in a new message of CHANNEL. */
+export function mentionWithPicture(rig: Rig, user: { id: string; name: string }, text: string) {
+  const file = rig.fake.addFile({ name: 'p.png', mimetype: 'image/png', data: PICTURE });
+  return rig.slack.mention({ user, channel: CHANNEL, text, files: [file] });
+}

@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buttonIds } from '../fakes/slack/driver.ts';
-import { ALICE, CHANNEL, PICTURE, type Rig, startRig } from './harness.ts';
+import { ALICE, mentionWithPicture, type Rig, startRig } from './harness.ts';
 
 let rig: Rig;
 const draws: number[] = [];
@@ -29,13 +29,7 @@ afterAll(async () => {
 describe('Slack Reroll', () => {
   it('never repeats the seed, even when the random source does', async () => {
     const { fake, slack, sidecar } = rig;
-    const file = fake.addFile({ name: 'p.png', mimetype: 'image/png', data: PICTURE });
-    const { message } = await slack.mention({
-      user: ALICE,
-      channel: CHANNEL,
-      text: '--frames 2 --steps 1 --seed 11',
-      files: [file],
-    });
+    const { message } = await mentionWithPicture(rig, ALICE, '--frames 2 --steps 1 --seed 11');
     const status = await fake.waitFor('status', () =>
       fake.ws.messages.find((m) => m.user === fake.botUserId && m.thread_ts === message.ts && !m.files),
     );
