@@ -1,12 +1,19 @@
 /**
- * The /animate modal, built from the engine's option table: image (file_input, one picture),
- * prompt, motion (select), fps, frames, seed, loop and smooth (selects) and the experimental steer, prefilled with
- * what the user typed. Typed options
- * without a field (steps, noise, …), the channel and thread, and — for the shortcut — the source
- * file id travel in `private_metadata`, since a file_input cannot be preselected.
+ * The /animate modal, built from the option table (a parameter, default the engine's): the image
+ * (file_input, one picture), then one field per row that is not `advanced` (prompt, motion, fps,
+ * frames, seed, loop, smooth and the experimental steer), each of the kind its row names, prefilled
+ * with what the user typed or the model's default. Typed options without a field (steps, noise, …),
+ * the channel and thread, and — for the shortcut — the source file id travel in `private_metadata`,
+ * since a file_input cannot be preselected.
  */
 import type { types } from '@slack/bolt';
-import { type AnimateOptionsInput, MOTION_PRESETS, type OptionName, optionSpecs } from '@stillmotion/engine';
+import {
+  type AnimateOptionsInput,
+  type OptionSpec,
+  type OptionTable,
+  optionSpecs,
+  optionValueText,
+} from '@stillmotion/engine';
 import type { ModelDefaults } from '../../src/chat/index.ts';
 import { mrkdwn } from './mrkdwn.ts';
 
@@ -14,21 +21,18 @@ type KnownBlock = types.KnownBlock;
 type ModalView = types.ModalView;
 
 export const MODAL_CALLBACK = 'stillmotion_animate';
-/** The option fields the modal shows, in order; the others ride in private_metadata. */
-export const MODAL_FIELDS = [
-  'prompt',
-  'motion',
-  'fps',
-  'frames',
-  'seed',
-  'loop',
-  'smooth',
-  'steer',
-] as const satisfies readonly OptionName[];
-/** Labels of the select fields made from the table's choices. */
-const CHOICE_LABELS = { loop: 'Loop', smooth: 'Smooth playback' } as const;
 export const IMAGE_BLOCK = 'image';
 export const IMAGE_TYPES = ['png', 'jpg', 'jpeg', 'webp', 'gif', 'avif'];
+
+/** The rows the modal shows a field for, in table order; the others ride in private_metadata. */
+export function modalSpecs(model?: ModelDefaults, table: OptionTable = optionSpecs): readonly OptionSpec[] {
+  return table(model).filter((s) => !s.advanced);
+}
+
+/** The names of the modal's option fields (their block ids). */
+export function modalFields(table: OptionTable = optionSpecs): readonly string[] {
+  return modalSpecs(undefined, table).map((s) => s.name);
+}
 
 export interface ModalMetadata {
   readonly channel: string;
@@ -43,96 +47,103 @@ export interface ModalMetadata {
 }
 
 const plain = (text: string) => ({ type: 'plain_text' as const, text, emoji: true });
-const field = (name: OptionName, model?: ModelDefaults) => optionSpecs(model).find((s) => s.name === name)!;
-const hint = (name: OptionName, model?: ModelDefaults) => {
-  const s = field(name, model);
-  return plain(`${s.description}: ${s.range}, default ${s.defaultText}`.slice(0, 150));
-};
+const hint = (s: OptionSpec) => plain(`${s.description}: ${s.range}, default ${s.defaultText}`.slice(0, 150));
+const WHOLE = /^\d+$/;
+const DECIMAL = /^(\d+(\.\d*)?|\.\d+)$/;
 
-function motionOptions(model: ModelDefaults | undefined, typed: string | undefined) {
-  const options = Object.entries(MOTION_PRESETS).map(([name, v]) => ({
+/** One optional input block for the row, around its element. */
+function inputBlock(
+  s: OptionSpec,
+  { type, ...element }: { type: string } & Record<string, unknown>,
+): KnownBlock {
+  return {
+    type: 'input',
+    block_id: s.name,
+    optional: true,
+    label: plain(s.label),
+    hint: hint(s),
+    element: { type, action_id: 'value', ...element },
+  } as KnownBlock;
+}
+
+/** A select element with its initial option, where one matches. */
+function select(options: { text: ReturnType<typeof plain>; value: string }[], initial: string | undefined) {
+  const chosen = options.find((o) => o.value === initial);
+  return { type: 'static_select', options, ...(chosen ? { initial_option: chosen } : {}) };
+}
+
+/** Free text up to the row's length, multiline. */
+function textInput(s: OptionSpec, typed: string | undefined): KnownBlock {
+  return inputBlock(s, {
+    type: 'plain_text_input',
+    multiline: true,
+    ...(s.maxLength !== undefined ? { max_length: s.maxLength } : {}),
+    ...(typed ? { initial_value: typed } : {}),
+  });
+}
+
+/** The presets, the model's default and what was typed, by value; set to the typed value or the default. */
+function presetSelect(s: OptionSpec, typed: string | undefined): KnownBlock {
+  const presets = s.presets ?? {};
+  const options = Object.entries(presets).map(([name, v]) => ({
     text: plain(`${name} (${v})`),
     value: String(v),
   }));
   const add = (v: number, label: string) => {
     if (!options.some((o) => o.value === String(v))) options.push({ text: plain(label), value: String(v) });
   };
-  const def = model?.motion ?? 127;
-  add(def, `model default (${def})`);
-  const typedValue = typed === undefined ? undefined : (MOTION_PRESETS[typed.toLowerCase()] ?? Number(typed));
+  const def = Number(s.default);
+  add(def, `${s.fromModel ? 'model default' : 'default'} (${def})`);
+  const typedValue = typed === undefined ? undefined : (presets[typed.toLowerCase()] ?? Number(typed));
   if (typedValue !== undefined && Number.isInteger(typedValue)) add(typedValue, `${typedValue} (typed)`);
   options.sort((a, b) => Number(a.value) - Number(b.value));
-  const initial = options.find((o) => o.value === String(typedValue ?? def));
-  return { options, initial };
+  return inputBlock(s, select(options, String(typedValue ?? def)));
 }
 
-function numberInput(
-  name: 'fps' | 'frames' | 'seed',
-  model: ModelDefaults | undefined,
-  typed: string | undefined,
-): KnownBlock {
-  const s = field(name, model);
-  const initial =
-    typed ??
-    (name === 'fps' ? String(model?.fps ?? '') : name === 'frames' ? String(model?.frames ?? '') : '');
-  return {
-    type: 'input',
-    block_id: name,
-    optional: true,
-    label: plain(name === 'seed' ? 'Seed (empty: random)' : name === 'fps' ? 'Frames per second' : 'Frames'),
-    hint: hint(name, model),
-    element: {
-      type: 'number_input',
-      action_id: 'value',
-      is_decimal_allowed: false,
-      ...(s.min !== undefined ? { min_value: String(s.min) } : {}),
-      ...(s.max !== undefined ? { max_value: String(s.max) } : {}),
-      ...(/^\d+$/.test(initial) ? { initial_value: initial } : {}),
-    },
-  } as KnownBlock;
+/**
+ * A number in the row's range: whole or decimal as the row says. Prefilled with what was typed, or
+ * with the model's own default where the model is known (the seed and the steer start empty).
+ */
+function numberInput(s: OptionSpec, model: ModelDefaults | undefined, typed: string | undefined): KnownBlock {
+  const whole = s.kind === 'integer';
+  const fromModel = model && s.fromModel && s.default !== undefined ? optionValueText(s.default) : '';
+  const initial = typed ?? fromModel;
+  return inputBlock(s, {
+    type: 'number_input',
+    is_decimal_allowed: !whole,
+    ...(s.min !== undefined ? { min_value: String(s.min) } : {}),
+    ...(s.max !== undefined ? { max_value: String(s.max) } : {}),
+    ...((whole ? WHOLE : DECIMAL).test(initial) ? { initial_value: initial } : {}),
+  });
 }
 
-/** The experimental steer, 0–1 with decimals; its hint (from the table) says what it is and is not. */
-function steerInput(model: ModelDefaults | undefined, typed: string | undefined): KnownBlock {
-  const s = field('steer', model);
-  return {
-    type: 'input',
-    block_id: 'steer',
-    optional: true,
-    label: plain('Steer toward the prompt (experimental)'),
-    hint: hint('steer', model),
-    element: {
-      type: 'number_input',
-      action_id: 'value',
-      is_decimal_allowed: true,
-      min_value: String(s.min),
-      max_value: String(s.max),
-      ...(typed !== undefined && /^(\d+(\.\d*)?|\.\d+)$/.test(typed) ? { initial_value: typed } : {}),
-    },
-  } as KnownBlock;
+/** A select of the row's choices, set to what was typed or to the default. */
+function choiceSelect(s: OptionSpec, typed: string | undefined): KnownBlock {
+  const def = s.default === undefined ? undefined : optionValueText(s.default);
+  const options = (s.choices ?? []).map((c) => ({ text: plain(c === def ? `${c} (default)` : c), value: c }));
+  return inputBlock(s, select(options, typed?.toLowerCase() ?? def));
 }
 
-/** A select of the option's choices from the table, set to what was typed or to the default. */
-function choiceSelect(name: keyof typeof CHOICE_LABELS, typed: string | undefined): KnownBlock {
-  const s = field(name);
-  const options = (s.choices ?? []).map((c) => ({
-    text: plain(c === s.defaultText ? `${c} (default)` : c),
-    value: c,
-  }));
-  const initial = options.find((o) => o.value === (typed?.toLowerCase() ?? s.defaultText));
-  return {
-    type: 'input',
-    block_id: name,
-    optional: true,
-    label: plain(CHOICE_LABELS[name]),
-    hint: hint(name),
-    element: {
-      type: 'static_select',
-      action_id: 'value',
-      options,
-      ...(initial ? { initial_option: initial } : {}),
-    },
-  } as KnownBlock;
+/** A single-line text field (a `ramp` such as guidance, when a table shows one). */
+function lineInput(s: OptionSpec, typed: string | undefined): KnownBlock {
+  return inputBlock(s, { type: 'plain_text_input', ...(typed ? { initial_value: typed } : {}) });
+}
+
+/** The field for one row, of the kind the row names. */
+function optionField(s: OptionSpec, model: ModelDefaults | undefined, typed: string | undefined): KnownBlock {
+  switch (s.kind) {
+    case 'text':
+      return textInput(s, typed);
+    case 'preset':
+      return presetSelect(s, typed);
+    case 'integer':
+    case 'number':
+      return numberInput(s, model, typed);
+    case 'choice':
+      return choiceSelect(s, typed);
+    case 'ramp':
+      return lineInput(s, typed);
+  }
 }
 
 /** The modal. `typed` are the options from the command text (strings, as typed). */
@@ -142,6 +153,8 @@ export function animateModal(args: {
   readonly metadata: ModalMetadata;
   /** The shortcut's picture: shown in a context block instead of the file_input. */
   readonly sourceFile?: { readonly id: string; readonly name?: string };
+  /** The option table (default: the engine's). */
+  readonly table?: OptionTable;
 }): ModalView {
   const { model, typed, metadata, sourceFile } = args;
   const blocks: KnownBlock[] = [];
@@ -167,42 +180,7 @@ export function animateModal(args: {
       element: { type: 'file_input', action_id: 'file', filetypes: IMAGE_TYPES, max_files: 1 },
     } as KnownBlock);
   }
-  blocks.push({
-    type: 'input',
-    block_id: 'prompt',
-    optional: true,
-    label: plain('Prompt'),
-    hint: hint('prompt', model),
-    element: {
-      type: 'plain_text_input',
-      action_id: 'value',
-      multiline: true,
-      max_length: 500,
-      ...(typed.prompt ? { initial_value: typed.prompt } : {}),
-    },
-  });
-  const motion = motionOptions(model, typed.motion);
-  blocks.push({
-    type: 'input',
-    block_id: 'motion',
-    optional: true,
-    label: plain('Motion'),
-    hint: hint('motion', model),
-    element: {
-      type: 'static_select',
-      action_id: 'value',
-      options: motion.options,
-      ...(motion.initial ? { initial_option: motion.initial } : {}),
-    },
-  } as KnownBlock);
-  blocks.push(
-    numberInput('fps', model, typed.fps),
-    numberInput('frames', model, typed.frames),
-    numberInput('seed', model, typed.seed),
-    choiceSelect('loop', typed.loop),
-    choiceSelect('smooth', typed.smooth),
-    steerInput(model, typed.steer),
-  );
+  for (const spec of modalSpecs(model, args.table)) blocks.push(optionField(spec, model, typed[spec.name]));
   const extras = Object.entries(metadata.extra);
   if (extras.length > 0) {
     blocks.push({
@@ -225,16 +203,20 @@ export function animateModal(args: {
 }
 
 /** Splits typed options into the modal's fields and the rest (which go to private_metadata). */
-export function splitTyped(options: AnimateOptionsInput): {
+export function splitTyped(
+  options: AnimateOptionsInput,
+  table: OptionTable = optionSpecs,
+): {
   fields: Record<string, string>;
   extra: Record<string, string>;
 } {
+  const shown = modalFields(table);
   const fields: Record<string, string> = {};
   const extra: Record<string, string> = {};
   for (const [k, v] of Object.entries(options)) {
     if (v === undefined) continue;
     const text = Array.isArray(v) ? v.join('-') : String(v);
-    if ((MODAL_FIELDS as readonly string[]).includes(k)) fields[k] = text;
+    if (shown.includes(k)) fields[k] = text;
     else extra[k] = text;
   }
   return { fields, extra };
@@ -249,7 +231,10 @@ type StateValues = Record<
 >;
 
 /** Reads a submitted modal back into options (strings, as typed) and the chosen picture's id. */
-export function readSubmission(view: { private_metadata: string; state: { values: unknown } }): {
+export function readSubmission(
+  view: { private_metadata: string; state: { values: unknown } },
+  table: OptionTable = optionSpecs,
+): {
   metadata: ModalMetadata;
   options: Record<string, string>;
   fileId: string | undefined;
@@ -257,7 +242,7 @@ export function readSubmission(view: { private_metadata: string; state: { values
   const metadata = JSON.parse(view.private_metadata || '{}') as ModalMetadata;
   const values = view.state.values as StateValues;
   const options: Record<string, string> = { ...metadata.extra };
-  for (const name of MODAL_FIELDS) {
+  for (const name of modalFields(table)) {
     const v = values[name]?.value;
     const text = (v?.selected_option?.value ?? v?.value ?? '').trim();
     if (text) options[name] = text;

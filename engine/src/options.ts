@@ -1,13 +1,23 @@
 /**
- * The one option grammar: names, ranges and defaults for every place a user sets an option
- * (CLI flags, chat text, Discord/Slack fields, the HTTP API). docs/product.md is the source.
+ * The one option grammar: the values every place a user sets an option (CLI flags, chat text,
+ * Discord/Slack fields, the HTTP API) hands the engine, checked against the option table
+ * (option-table.ts: names, ranges, defaults). docs/product.md is the source.
  *
  * Options are never clamped: out-of-range values raise an {@link OptionError} that names the
  * option and its range.
  */
 import { OptionError } from './errors.ts';
-import type { ModelInfo } from './model-info.ts';
-import { SCHEDULER_DEFAULTS } from './scheduler.ts';
+import {
+  MAX_PROMPT_CHARS,
+  MAX_SMOOTH_FPS,
+  MIN_FADE_FRAMES,
+  MOTION_PRESETS,
+  type OptionModel,
+  type OptionSpec,
+  optionDefaults,
+  optionSpecs,
+  SMOOTH_FACTORS,
+} from './option-table.ts';
 
 export type SizeMode = 'auto' | 'landscape' | 'portrait' | 'square';
 export type VideoFormat = 'mp4' | 'gif';
@@ -56,187 +66,26 @@ export interface AnimateOptions {
 
 export type OptionName = keyof AnimateOptions;
 
-export interface OptionSpec {
-  readonly name: OptionName;
-  /** Human range, as shown in help and errors. */
-  readonly range: string;
-  /** Human default, as shown in help. */
-  readonly defaultText: string;
-  readonly description: string;
-  /** Named values users may type instead of a number (motion: low/medium/high). */
-  readonly choices?: readonly string[];
-  /** Numeric bounds where the option is a plain number (used by Discord min/max). */
-  readonly min?: number;
-  readonly max?: number;
-  readonly integer?: boolean;
-}
-
-export const MOTION_PRESETS: Readonly<Record<string, number>> = Object.freeze({
-  low: 60,
-  medium: 127,
-  high: 200,
-});
-export const MAX_PROMPT_CHARS = 500;
-export const LOOP_MODES: readonly LoopMode[] = ['off', 'boomerang', 'fade'];
-export const SMOOTH_FACTORS: Readonly<Record<SmoothMode, number>> = Object.freeze({
-  off: 1,
-  '2x': 2,
-  '3x': 3,
-  '4x': 4,
-});
-/** Highest playback rate `smooth` may reach: MP4, and GIF (whose delays are whole hundredths of a second). */
-export const MAX_SMOOTH_FPS: Readonly<Record<VideoFormat, number>> = Object.freeze({ mp4: 60, gif: 50 });
-/** `loop fade` cross-fades ⌊frames/4⌋ frames, so it needs at least this many. */
-export const MIN_FADE_FRAMES = 4;
-export const MAX_SEED = 4294967295;
-/** The most denoising steps any model takes; a model's scheduler may allow fewer (ModelInfo.maxSteps). */
-export const MAX_STEPS = 50;
-// Defaults when no model is given: SVD's (its Euler scheduler), as models/tiny has them.
-const { steps: DEFAULT_STEPS, guidance: DEFAULT_GUIDANCE } = SCHEDULER_DEFAULTS.EulerDiscreteScheduler;
-
-/**
- * What the option table needs from the model: its defaults and limits. `steps`, `guidance` and
- * `maxSteps` come from model.json's scheduler; without them, SVD's (25 steps, guidance 1-3, up to 50).
- * `steerable` unknown means "checked on submit".
- */
-export type OptionModel = Pick<ModelInfo, 'frames' | 'fps' | 'motion'> &
-  Partial<Pick<ModelInfo, 'steps' | 'guidance' | 'maxSteps'>> & {
-    readonly steerable?: boolean;
-  };
-
-/** The option table, in help order. Ranges and defaults that depend on the model come from `model`. */
-export function optionSpecs(model?: OptionModel): readonly OptionSpec[] {
-  const maxFrames = model?.frames ?? 25;
-  const maxSteps = model?.maxSteps ?? MAX_STEPS;
-  const guidance = model?.guidance ?? DEFAULT_GUIDANCE;
-  return [
-    {
-      name: 'prompt',
-      range: `text, ≤ ${MAX_PROMPT_CHARS} chars`,
-      defaultText: 'empty',
-      description: 'caption and alt text of the result',
-    },
-    {
-      name: 'motion',
-      range: '1–255 or low|medium|high',
-      defaultText: `model (${model?.motion ?? 127})`,
-      description: 'motion bucket: more means more motion',
-      choices: Object.keys(MOTION_PRESETS),
-      min: 1,
-      max: 255,
-      integer: true,
-    },
-    {
-      name: 'fps',
-      range: '1–30',
-      defaultText: `model (${model?.fps ?? 7})`,
-      description: 'conditioning fps and playback rate',
-      min: 1,
-      max: 30,
-      integer: true,
-    },
-    {
-      name: 'frames',
-      range: `2–${maxFrames}`,
-      defaultText: `model (${maxFrames})`,
-      description: 'number of frames',
-      min: 2,
-      max: maxFrames,
-      integer: true,
-    },
-    {
-      name: 'steps',
-      range: `1–${maxSteps}`,
-      defaultText: `model (${model?.steps ?? DEFAULT_STEPS})`,
-      description: 'denoising steps',
-      min: 1,
-      max: maxSteps,
-      integer: true,
-    },
-    {
-      name: 'seed',
-      range: `0–${MAX_SEED}`,
-      defaultText: 'random, always shown',
-      description: 'random seed',
-      min: 0,
-      max: MAX_SEED,
-      integer: true,
-    },
-    {
-      name: 'noise',
-      range: '0–1',
-      defaultText: '0.02',
-      description: 'noise augmentation: more means less like the input',
-      min: 0,
-      max: 1,
-    },
-    {
-      name: 'guidance',
-      range: 'min-max, each 0–10, min ≤ max',
-      defaultText: `model (${guidance[0]}-${guidance[1]})`,
-      description: 'classifier-free guidance ramp over frames',
-    },
-    {
-      name: 'size',
-      range: 'auto|landscape|portrait|square',
-      defaultText: 'auto',
-      description: 'output size',
-      choices: ['auto', 'landscape', 'portrait', 'square'],
-    },
-    {
-      name: 'format',
-      range: 'mp4|gif',
-      defaultText: 'mp4',
-      description: 'output format',
-      choices: ['mp4', 'gif'],
-    },
-    {
-      name: 'loop',
-      range: 'off|boomerang|fade',
-      defaultText: 'off',
-      description: 'boomerang: forward then back; fade: end blends into start',
-      choices: LOOP_MODES,
-    },
-    {
-      name: 'smooth',
-      range: 'off|2x|3x|4x',
-      defaultText: 'off',
-      description: `motion-interpolated playback, fps × factor ≤ ${MAX_SMOOTH_FPS.mp4} (GIF ${MAX_SMOOTH_FPS.gif})`,
-      choices: Object.keys(SMOOTH_FACTORS),
-    },
-    STEER_SPEC,
-  ];
-}
-
-/** The steer's row, on its own: experimental, off by default, and plain about what it is (steer.ts). */
-const STEER_SPEC: OptionSpec = {
-  name: 'steer',
-  range: '0–1',
-  defaultText: '0 (off)',
-  description: 'EXPERIMENTAL CLIP prompt steer; SVD was not trained with text; results vary',
-  min: 0,
-  max: 1,
-};
+export * from './option-table.ts';
 
 /** The refusal of `steer` above 0 on a model folder without the CLIP text encoder. */
 export function steerNeedsTextEncoder(): OptionError {
   return new OptionError(
     'steer',
-    STEER_SPEC.range,
+    specOf('steer').range,
     'steer needs a CLIP text encoder, and this model has none: export one with ' +
       '`models/export/export_svd.py --text-encoder DIR` (the text tower of ' +
       'laion/CLIP-ViT-H-14-laion2B-s32B-b79K), or leave steer at 0',
   );
 }
 
-function parseSteer(raw: number | string | undefined, prompt: string, model: OptionModel): number {
-  if (raw === undefined) return 0;
+function parseSteer(raw: number | string, prompt: string, model: OptionModel): number {
   const steer = parseNumber('steer', raw);
   if (steer > 0 && model.steerable === false) throw steerNeedsTextEncoder();
   if (steer > 0 && prompt === '')
     throw new OptionError(
       'steer',
-      STEER_SPEC.range,
+      specOf('steer').range,
       'steer turns the video toward the prompt, so it needs a prompt: add one, or leave steer at 0',
     );
   return steer;
@@ -316,22 +165,21 @@ export function resolveOptions(input: AnimateOptionsInput, model: OptionModel): 
       `prompt must be at most ${MAX_PROMPT_CHARS} characters (got ${prompt.length})`,
     );
   }
+  const d = optionDefaults(model);
   const resolved: AnimateOptions = {
     prompt,
-    motion: input.motion === undefined ? model.motion : parseMotion(input.motion),
-    fps: input.fps === undefined ? model.fps : parseNumber('fps', input.fps),
-    frames: input.frames === undefined ? model.frames : parseNumber('frames', input.frames, model),
-    steps:
-      input.steps === undefined ? (model.steps ?? DEFAULT_STEPS) : parseNumber('steps', input.steps, model),
+    motion: input.motion === undefined ? d.motion : parseMotion(input.motion),
+    fps: input.fps === undefined ? d.fps : parseNumber('fps', input.fps),
+    frames: input.frames === undefined ? d.frames : parseNumber('frames', input.frames, model),
+    steps: input.steps === undefined ? d.steps : parseNumber('steps', input.steps, model),
     seed: input.seed === undefined ? randomSeed() : parseNumber('seed', input.seed),
-    noise: input.noise === undefined ? 0.02 : parseNumber('noise', input.noise),
-    guidance:
-      input.guidance === undefined ? (model.guidance ?? DEFAULT_GUIDANCE) : parseGuidance(input.guidance),
-    size: input.size === undefined ? 'auto' : parseChoice<SizeMode>('size', input.size),
-    format: input.format === undefined ? 'mp4' : parseChoice<VideoFormat>('format', input.format),
-    loop: input.loop === undefined ? 'off' : parseChoice<LoopMode>('loop', input.loop),
-    smooth: input.smooth === undefined ? 'off' : parseChoice<SmoothMode>('smooth', input.smooth),
-    steer: parseSteer(input.steer, prompt, model),
+    noise: input.noise === undefined ? d.noise : parseNumber('noise', input.noise),
+    guidance: input.guidance === undefined ? d.guidance : parseGuidance(input.guidance),
+    size: input.size === undefined ? d.size : parseChoice<SizeMode>('size', input.size),
+    format: input.format === undefined ? d.format : parseChoice<VideoFormat>('format', input.format),
+    loop: input.loop === undefined ? d.loop : parseChoice<LoopMode>('loop', input.loop),
+    smooth: input.smooth === undefined ? d.smooth : parseChoice<SmoothMode>('smooth', input.smooth),
+    steer: input.steer === undefined ? d.steer : parseSteer(input.steer, prompt, model),
   };
   checkPlayback(resolved);
   return resolved;

@@ -2,7 +2,7 @@
  * `/animate help` and `@bot help`: every option from the engine's table with its range and default.
  * Uses only backticks, which Discord and Slack both render as code.
  */
-import { optionSpecs } from '@stillmotion/engine';
+import { type OptionTable, optionSpecs } from '@stillmotion/engine';
 import type { ModelDefaults } from './option-text.ts';
 
 export interface HelpTextOptions {
@@ -10,6 +10,8 @@ export interface HelpTextOptions {
   readonly usage?: string;
   /** Shown first, e.g. a warning that the bundled random-weight model makes noise. */
   readonly note?: string;
+  /** The option table to list (default: the engine's). */
+  readonly table?: OptionTable;
 }
 
 export function helpText(model?: ModelDefaults, opts: HelpTextOptions = {}): string {
@@ -20,7 +22,7 @@ export function helpText(model?: ModelDefaults, opts: HelpTextOptions = {}): str
       'for example `waves crashing --motion 180 --fps 8 --seed 42`.',
     'Options (`--name value`, `-name value` or `--name=value`):',
   );
-  for (const spec of optionSpecs(model)) {
+  for (const spec of (opts.table ?? optionSpecs)(model)) {
     lines.push(`• \`--${spec.name}\` ${spec.range} (default: ${spec.defaultText}): ${spec.description}`);
   }
   lines.push('Out-of-range values are refused, never clamped. With several pictures, the first is used.');

@@ -1,12 +1,16 @@
 /**
  * The chat side of the one option grammar: turns `waves crashing --motion 180 -fps 8 --seed 42`
- * into a prompt plus {@link AnimateOptionsInput}. Option names and ranges come from the engine's
- * `optionSpecs` table; values are checked by the engine's `resolveOptions` (never clamped).
+ * into a prompt plus {@link AnimateOptionsInput}. Option names and ranges come from the option
+ * table (a parameter, default the engine's `optionSpecs`); values are checked by the engine's
+ * `resolveOptions` (never clamped).
  */
 import {
   type AnimateOptionsInput,
+  findSpec,
   OptionError,
   type OptionModel,
+  type OptionSpec,
+  type OptionTable,
   optionSpecs,
   resolveOptions,
 } from '@stillmotion/engine';
@@ -51,10 +55,8 @@ export function tokenize(text: string): string[] {
   return tokens;
 }
 
-function validNames(): string {
-  return optionSpecs()
-    .map((s) => `--${s.name}`)
-    .join(', ');
+function validNames(specs: readonly OptionSpec[]): string {
+  return specs.map((s) => `--${s.name}`).join(', ');
 }
 
 /** A token that starts an option (`--x`, `-x`, `—x`), as opposed to a value such as `-1`. */
@@ -67,8 +69,12 @@ function isOptionToken(token: string): boolean {
  * message lists the valid ones), a missing value or a repeated option. With `model` given, values
  * are also checked against their ranges now (the same check the engine runs before any work).
  */
-export function parseChatText(text: string, model?: ModelDefaults): ParsedChatText {
-  const names = new Set<string>(optionSpecs().map((s) => s.name));
+export function parseChatText(
+  text: string,
+  model?: ModelDefaults,
+  table: OptionTable = optionSpecs,
+): ParsedChatText {
+  const specs = table(model);
   const tokens = tokenize(text);
   const words: string[] = [];
   const options: Record<string, string> = {};
@@ -86,14 +92,14 @@ export function parseChatText(text: string, model?: ModelDefaults): ParsedChatTe
       help = true;
       continue;
     }
-    if (!names.has(name)) {
+    const spec = findSpec(specs, name);
+    if (!spec) {
       throw new OptionError(
         name,
-        validNames(),
-        `unknown option "${token}"; valid options: ${validNames()}, --help`,
+        validNames(specs),
+        `unknown option "${token}"; valid options: ${validNames(specs)}, --help`,
       );
     }
-    const spec = optionSpecs(model).find((s) => s.name === name)!;
     let value: string | undefined;
     if (eq >= 0) value = body.slice(eq + 1);
     else if (i + 1 < tokens.length && !isOptionToken(tokens[i + 1]!)) value = tokens[++i];

@@ -1,8 +1,17 @@
 /**
  * Command-line arguments for `stillmotion animate`, in the one option grammar: `--motion 180`,
- * `--motion=180` and `-motion 180` all work. Unknown flags are refused with the list of valid ones.
+ * `--motion=180` and `-motion 180` all work. The option flags are the option table's rows (a
+ * parameter, default the engine's); the others are the tool's own. Unknown flags are refused with
+ * the list of valid ones.
  */
-import { type AnimateOptionsInput, OptionError, type OptionName, optionSpecs } from '@stillmotion/engine';
+import {
+  type AnimateOptionsInput,
+  OptionError,
+  type OptionModel,
+  type OptionName,
+  type OptionTable,
+  optionSpecs,
+} from '@stillmotion/engine';
 
 export interface CliArgs {
   readonly command: 'animate' | 'help';
@@ -20,8 +29,8 @@ export class UsageError extends Error {
   override name = 'UsageError';
 }
 
-export function parseCliArgs(argv: readonly string[]): CliArgs {
-  const optionNames = new Set<string>(optionSpecs().map((s) => s.name));
+export function parseCliArgs(argv: readonly string[], table: OptionTable = optionSpecs): CliArgs {
+  const optionNames = new Set<string>(table().map((s) => s.name));
   const values: Record<string, string> = {};
   const positional: string[] = [];
   for (let i = 0; i < argv.length; i++) {
@@ -64,10 +73,10 @@ export function parseCliArgs(argv: readonly string[]): CliArgs {
 }
 
 /** Help text listing every option with its range and default, from the option table. */
-export function cliHelp(model?: Parameters<typeof optionSpecs>[0]): string {
+export function cliHelp(model?: OptionModel, table: OptionTable = optionSpecs): string {
   const row = (flag: string, range: string, def: string) =>
     `  ${flag.padEnd(14)}${range.padEnd(34)} default: ${def}`;
-  const rows = optionSpecs(model).map(
+  const rows = table(model).map(
     (s) => `${row(`--${s.name}`, s.range, s.defaultText)}\n${' '.repeat(16)}${s.description}`,
   );
   return [
@@ -85,8 +94,8 @@ export function cliHelp(model?: Parameters<typeof optionSpecs>[0]): string {
   ].join('\n');
 }
 
-export function isOptionName(name: string): name is OptionName {
-  return optionSpecs().some((s) => s.name === name);
+export function isOptionName(name: string, table: OptionTable = optionSpecs): name is OptionName {
+  return table().some((s) => s.name === name);
 }
 
 export { OptionError };

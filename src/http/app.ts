@@ -5,7 +5,7 @@
  *
  *   root     Host and Origin rules (site-guard.ts), who is calling (auth.ts); /healthz, /readyz,
  *            /metrics (admin token off loopback), the playground
- *   /v1      a token, or an anonymous caller on loopback: the job routes and /v1/model
+ *   /v1      a token, or an anonymous caller on loopback: the job routes, /v1/model and /v1/options
  *   /v1/queue  the admin token, always
  */
 import cookie from '@fastify/cookie';

@@ -1,4 +1,5 @@
 /** What the HTTP layer needs from the process around it. */
+import type { OptionTable } from '@stillmotion/engine';
 import type { Logger } from '../log.ts';
 import type { ModelSummary } from '../service/engine-port.ts';
 import type { ServiceMetrics } from '../service/metrics.ts';
@@ -48,4 +49,6 @@ export interface AppOptions {
   readonly resultFile?: ResultFile;
   /** Serve the playground page at `/` (default true). */
   readonly playground?: boolean;
+  /** The option table the form reads and the playground shows (default: the engine's). */
+  readonly optionTable?: OptionTable;
 }

@@ -32,7 +32,7 @@ function queryText(req: FastifyRequest, name: string): string | undefined {
 }
 
 export function registerJobRoutes(app: FastifyInstance, o: AppOptions): void {
-  const specs = optionSpecs(o.info.model);
+  const specs = (o.optionTable ?? optionSpecs)(o.info.model);
   const gate = new SubmitGate(o.service, o.limits?.submitsPerMinute ?? 30);
   const streams = new StreamCaps(o.limits?.streams);
 

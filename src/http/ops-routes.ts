@@ -1,5 +1,5 @@
 /** Health, readiness, metrics and the model description the playground reads. */
-import { chooseSize, optionSpecs, type SizeMode } from '@stillmotion/engine';
+import { chooseSize, findSpec, optionSpecs, type SizeMode } from '@stillmotion/engine';
 import type { FastifyInstance } from 'fastify';
 import { MOTION_STEP } from '../chat/render.ts';
 import { ServiceError } from '../service/types.ts';
@@ -25,8 +25,16 @@ export function registerOpsRoutes(app: FastifyInstance, o: AppOptions, policy: A
   });
 }
 
-/** `GET /v1/model`: inside the /v1 scope. */
+/**
+ * `GET /v1/model`, `GET /v1/options` and `GET /v1/sizes`: inside the /v1 scope, so they answer
+ * whoever may use the job routes. `/v1/options` is the option table for the model in use, the rows
+ * the playground builds its form from (names, labels, kinds, ranges, defaults, help text: nothing
+ * secret, all of it set with textContent there).
+ */
 export function registerModelRoute(app: FastifyInstance, o: AppOptions): void {
+  const table = o.optionTable ?? optionSpecs;
+  app.get('/v1/options', async () => ({ options: table(o.info.model) }));
+
   app.get('/v1/model', async () => {
     const m = o.info.model;
     return {
@@ -43,7 +51,7 @@ export function registerModelRoute(app: FastifyInstance, o: AppOptions): void {
       steerable: m.steerable,
       provider: o.info.provider() ?? null,
       ready: o.info.ready(),
-      options: optionSpecs(m),
+      options: table(m),
       // More / Less motion in the playground, as the chat buttons do it.
       motion_step: MOTION_STEP,
     };
@@ -66,7 +74,7 @@ export function registerModelRoute(app: FastifyInstance, o: AppOptions): void {
       throw new ServiceError(400, 'bad_size', 'give ?width=&height= as whole numbers of pixels', {
         option: 'size',
       });
-    const modes = optionSpecs(o.info.model).find((s) => s.name === 'size')?.choices ?? [];
+    const modes = findSpec(table(o.info.model), 'size')?.choices ?? [];
     return Object.fromEntries(
       modes.map((mode) => [mode, chooseSize(mode as SizeMode, width, height, o.info.model)]),
     );

@@ -1,4 +1,4 @@
-// The playground page: a form built from the option table, a crop preview for the chosen size, the
+// The playground page: a form built from the option table (GET /v1/options), a crop preview for the chosen size, the
 // job followed over SSE with its live preview, the result with Reroll / More / Less motion, and a
 // gallery of this browser's jobs. Plain browser JavaScript, no framework; everything goes through
 // the public job API. User text is only ever set with textContent, never as HTML.
@@ -7,7 +7,6 @@
 const $ = (id) => document.getElementById(id);
 const GALLERY = 'stillmotion.gallery';
 const TERMINAL = new Set(['succeeded', 'failed', 'canceled']);
-const TEXTAREA = new Set(['prompt']);
 
 let model = null;
 let specs = [];
@@ -105,13 +104,6 @@ async function renderGallery() {
 
 // ---- The form, from the option table ----------------------------------------------------------
 
-/** What a field's range and default cannot say. */
-const NOTES = {
-  steer:
-    "Experimental. Turns the picture's CLIP embedding toward the prompt's CLIP text embedding. Stable Video " +
-    'Diffusion was not trained with text, so results vary, and often nothing visible changes.',
-};
-
 function fieldFor(spec) {
   const id = spec.name;
   const wrap = el('div', { class: `field field-${id}` });
@@ -123,23 +115,18 @@ function fieldFor(spec) {
   });
   const error = el('span', { id: `${id}-error`, class: 'field-error', role: 'alert' });
   let input;
-  const numeric = spec.min !== undefined && spec.max !== undefined;
-  if (TEXTAREA.has(id)) {
-    input = el('textarea', { id, name: id, rows: '2', maxlength: '500' });
-  } else if (spec.choices && !numeric) {
+  if (spec.kind === 'text') {
+    input = el('textarea', { id, name: id, rows: '2' });
+    if (spec.maxLength !== undefined) input.setAttribute('maxlength', String(spec.maxLength));
+  } else if (spec.kind === 'choice') {
     input = el('select', { id, name: id });
     input.append(el('option', { value: '', text: `default (${spec.defaultText})` }));
-    for (const c of spec.choices) input.append(el('option', { value: c, text: c }));
-  } else if (numeric && !spec.choices) {
-    input = el('input', {
-      id,
-      name: id,
-      type: 'number',
-      min: String(spec.min),
-      max: String(spec.max),
-      step: spec.integer ? '1' : 'any',
-      inputmode: spec.integer ? 'numeric' : 'decimal',
-    });
+    for (const c of spec.choices ?? []) input.append(el('option', { value: c, text: c }));
+  } else if (spec.kind === 'integer' || spec.kind === 'number') {
+    input = el('input', { id, name: id, type: 'number', step: spec.integer ? '1' : 'any' });
+    if (spec.min !== undefined) input.setAttribute('min', String(spec.min));
+    if (spec.max !== undefined) input.setAttribute('max', String(spec.max));
+    input.setAttribute('inputmode', spec.integer ? 'numeric' : 'decimal');
   } else {
     input = el('input', { id, name: id, type: 'text' });
     if (spec.choices) {
@@ -154,7 +141,7 @@ function fieldFor(spec) {
   input.addEventListener('input', () => clearError(id));
   wrap.prepend(label);
   wrap.append(input, hint, error);
-  if (NOTES[id]) wrap.append(el('p', { id: `${id}-note`, class: 'hint', text: NOTES[id] }));
+  if (spec.note) wrap.append(el('p', { id: `${id}-note`, class: 'hint', text: spec.note }));
   return wrap;
 }
 
@@ -390,23 +377,14 @@ function again(changes) {
   const job = current;
   const picture = job && pictures.get(job.id);
   if (!picture) return;
-  const o = job.options;
-  const options = {
-    ...(o.prompt ? { prompt: o.prompt } : {}),
-    motion: o.motion,
-    fps: o.fps,
-    frames: o.frames,
-    steps: o.steps,
-    seed: job.seed,
-    noise: o.noise,
-    guidance: `${o.guidance[0]}-${o.guidance[1]}`,
-    size: o.size,
-    format: o.format,
-    ...(o.loop ? { loop: o.loop } : {}),
-    ...(o.smooth ? { smooth: o.smooth } : {}),
-    ...(o.steer ? { steer: o.steer } : {}),
-    ...changes(job),
-  };
+  // Every option of the table the job has, as the form sends it; an empty prompt stays out.
+  const options = {};
+  for (const spec of specs) {
+    const value = job.options[spec.name];
+    if (value === undefined || value === null || value === '') continue;
+    options[spec.name] = Array.isArray(value) ? value.join('-') : value;
+  }
+  Object.assign(options, { seed: job.seed }, changes(job));
   void submit(picture, options);
 }
 
@@ -420,8 +398,7 @@ function newSeed(old) {
 // ---- Start ------------------------------------------------------------------------------------
 
 async function start() {
-  model = await api('/v1/model');
-  specs = model.options ?? [];
+  [model, { options: specs }] = await Promise.all([api('/v1/model'), api('/v1/options')]);
   $('fields').replaceChildren(...specs.map(fieldFor));
   $('size')?.addEventListener('change', () => void drawCrop());
   if (model.steerable === false && $('steer')) {

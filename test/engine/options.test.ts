@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { OptionError } from '../../engine/src/errors.ts';
-import { formatOptions, optionSpecs, parseGuidance, resolveOptions } from '../../engine/src/options.ts';
+import {
+  formatOptions,
+  optionDefaults,
+  optionSpecs,
+  optionValueText,
+  parseGuidance,
+  resolveOptions,
+} from '../../engine/src/options.ts';
 
 const tiny = { frames: 14, fps: 7, motion: 127 };
 
@@ -154,6 +161,29 @@ describe('option table', () => {
       'steer',
     ]);
     for (const s of optionSpecs(tiny)) expect(s.range.length * s.defaultText.length).toBeGreaterThan(0);
+  });
+
+  it('holds the defaults once: the table shows, and the engine fills in, the same values', () => {
+    const lcm = { frames: 25, fps: 6, motion: 80, steps: 4, guidance: [1, 1.2] as const, maxSteps: 40 };
+    for (const model of [tiny, lcm]) {
+      const { seed, ...resolved } = resolveOptions({}, model);
+      expect(resolved).toEqual(optionDefaults(model));
+      for (const spec of optionSpecs(model)) {
+        if (spec.default === undefined) {
+          expect(spec.name).toBe('seed');
+          expect(spec.defaultText).toBe('random, always shown');
+          continue;
+        }
+        expect(spec.default, spec.name).toEqual(resolved[spec.name as keyof typeof resolved]);
+        const text = optionValueText(spec.default) || 'empty';
+        if (spec.fromModel) expect(spec.defaultText).toBe(`model (${text})`);
+        else expect(spec.defaultText.startsWith(text), spec.name).toBe(true);
+      }
+    }
+    expect(optionSpecs(lcm).find((s) => s.name === 'fps')!.defaultText).toBe('model (6)');
+    expect(optionSpecs(lcm).find((s) => s.name === 'motion')!.defaultText).toBe('model (80)');
+    expect(optionSpecs(tiny).find((s) => s.name === 'steer')!.defaultText).toBe('0 (off)');
+    expect(optionSpecs(tiny).find((s) => s.name === 'prompt')!.defaultText).toBe('empty');
   });
 
   it('formats options back in the grammar users type', () => {

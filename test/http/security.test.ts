@@ -165,7 +165,7 @@ describe('sidecar trust model', () => {
 
   describe('2. Host and Origin', () => {
     it('refuses a DNS-rebinding page (a foreign Host) with 421 JSON, on every route', async () => {
-      for (const url of ['/v1/jobs', '/v1/jobs?undelivered=1', '/v1/model', '/', '/healthz']) {
+      for (const url of ['/v1/jobs', '/v1/jobs?undelivered=1', '/v1/model', '/v1/options', '/', '/healthz']) {
         const res = await app.inject({ method: 'GET', url, headers: { host: 'evil.example:8080' } });
         expect(res.statusCode, url).toBe(421);
         expect(res.json()).toMatchObject({ code: 'host_not_served' });
@@ -358,7 +358,7 @@ describe('sidecar trust model', () => {
       for (const extra of [{ publicUrl: 'https://gpu.example.org' }, { trustProxy: true as const }]) {
         const pub = await appWith(extra);
         const host = { host: '127.0.0.1' };
-        for (const url of ['/v1/jobs', '/v1/model', '/metrics']) {
+        for (const url of ['/v1/jobs', '/v1/model', '/v1/options', '/metrics']) {
           const res = await pub.inject({ method: 'GET', url, headers: host, remoteAddress: '127.0.0.1' });
           expect(res.statusCode, `${JSON.stringify(extra)} ${url}`).toBe(401);
         }

@@ -4,7 +4,7 @@ import { helpText } from '../../../src/chat/help-text.ts';
 import { beginInteractionJob } from '../begin.ts';
 import type { BotContext, SlashCommand } from '../context.ts';
 import { refOfAttachment } from '../image-source.ts';
-import { AUTOCOMPLETE_OPTIONS, addAnimateOptions, readAnimateOptions, suggest } from '../option-builder.ts';
+import { addAnimateOptions, autocompletes, readAnimateOptions, suggest } from '../option-builder.ts';
 
 export function helpFor(ctx: BotContext): string {
   return helpText(ctx.model, {
@@ -49,7 +49,7 @@ export const animate = {
   async autocomplete(interaction) {
     const focused = interaction.options.getFocused(true);
     await interaction.respond(
-      AUTOCOMPLETE_OPTIONS.has(focused.name) ? suggest(focused.name, String(focused.value)) : [],
+      autocompletes(focused.name) ? suggest(focused.name, String(focused.value)) : [],
     );
   },
 } satisfies SlashCommand;

@@ -7,7 +7,7 @@ import type { App } from '@slack/bolt';
 import { OptionError, resolveOptions } from '@stillmotion/engine';
 import type { SlackDeps } from '../../context.ts';
 import { launchJob, replyError } from '../../job-runner.ts';
-import { IMAGE_BLOCK, MODAL_CALLBACK, MODAL_FIELDS, readSubmission } from '../../modal.ts';
+import { IMAGE_BLOCK, MODAL_CALLBACK, modalFields, readSubmission } from '../../modal.ts';
 import { fileInfo } from '../../slack-files.ts';
 
 export function register(app: App, deps: SlackDeps): void {
@@ -22,7 +22,7 @@ export function register(app: App, deps: SlackDeps): void {
         resolveOptions(options, deps.model);
       } catch (err) {
         if (!(err instanceof OptionError)) throw err;
-        const block = (MODAL_FIELDS as readonly string[]).includes(err.option) ? err.option : 'prompt';
+        const block = modalFields().includes(err.option) ? err.option : 'prompt';
         await ack({ response_action: 'errors', errors: { [block]: err.message } });
         return;
       }
