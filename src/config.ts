@@ -1,6 +1,6 @@
 /**
- * Service configuration from the environment, validated once at start (docs/product.md,
- * "Environment contracts"). Every problem is reported at once, naming the variable.
+ * Service configuration from the environment, validated once at start (README.md,
+ * "Configuration"). Every problem is reported at once, naming the variable.
  */
 import { createHmac } from 'node:crypto';
 import { isIP } from 'node:net';
@@ -59,7 +59,48 @@ export interface EngineSettings {
   readonly threads: number | undefined;
 }
 
+/** What every process that runs jobs reads (the sidecar and a worker): the model, the device, the engine, limits, logs. */
+export const runnerFields = {
+  SVD_MODEL_DIR: optionalText,
+  SVD_DEVICE: z.enum(DEVICES).default('auto'),
+  ...engineSchema.shape,
+  MAX_UPLOAD_MB: z.coerce.number().positive().max(1024).default(20),
+  MAX_PIXELS: int(1, 1_000_000_000).default(40_000_000),
+  RESULT_TTL_HOURS: z.coerce.number().positive().default(24),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Unset: readable lines when stderr is a terminal, else JSON. */
+  LOG_FORMAT: z.enum(['json', 'pretty']).optional(),
+};
+
+/** What {@link runnerSettings} returns: the settings the sidecar's and a worker's config share. */
+export interface RunnerSettings {
+  readonly modelDir: string | undefined;
+  readonly device: (typeof DEVICES)[number];
+  /** SVD_DECODE_CHUNK, SVD_MEMORY_BUDGET_GB, SVD_CPU_ARENA, SVD_THREADS, for SvdEngine.load. */
+  readonly engine: EngineSettings;
+  readonly maxUploadBytes: number;
+  readonly maxPixels: number;
+  readonly resultTtlMs: number;
+  readonly logLevel: string;
+  readonly logFormat: 'json' | 'pretty' | undefined;
+}
+
+/** {@link runnerFields} as parsed, in the units the code uses. */
+export function runnerSettings(c: z.infer<z.ZodObject<typeof runnerFields>>): RunnerSettings {
+  return {
+    modelDir: c.SVD_MODEL_DIR,
+    device: c.SVD_DEVICE,
+    engine: toEngineSettings(c),
+    maxUploadBytes: Math.round(c.MAX_UPLOAD_MB * 1_000_000),
+    maxPixels: c.MAX_PIXELS,
+    resultTtlMs: Math.round(c.RESULT_TTL_HOURS * 3_600_000),
+    logLevel: c.LOG_LEVEL,
+    logFormat: c.LOG_FORMAT,
+  };
+}
+
 const schema = z.object({
+  ...runnerFields,
   PORT: int(0, 65535).default(8080),
   HOST: z.string().min(1).default('127.0.0.1'),
   DATA_DIR: z.string().min(1).default('.data'),
@@ -75,17 +116,8 @@ const schema = z.object({
   CONCURRENCY: int(1, 64).default(1),
   PER_USER_LIMIT: int(1, 1000).default(3),
   MAX_QUEUED: int(1, 100_000).default(100),
-  MAX_UPLOAD_MB: z.coerce.number().positive().max(1024).default(20),
-  MAX_PIXELS: int(1, 1_000_000_000).default(40_000_000),
-  RESULT_TTL_HOURS: z.coerce.number().positive().default(24),
   DATA_DIR_MAX_MB: z.coerce.number().positive().default(10_240),
   ENGINE_URL: z.url().optional(),
-  SVD_MODEL_DIR: optionalText,
-  SVD_DEVICE: z.enum(DEVICES).default('auto'),
-  ...engineSchema.shape,
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  /** Unset: readable lines when stderr is a terminal, else JSON. */
-  LOG_FORMAT: z.enum(['json', 'pretty']).optional(),
   QUEUE_BACKEND: z.enum(['local', 'redis']).default('local'),
   REDIS_URL: optionalText.refine((v) => v === undefined || /^rediss?:\/\//.test(v), {
     message: 'must be a redis:// or rediss:// URL',
@@ -162,7 +194,7 @@ function configError(error: z.ZodError): ConfigError {
   return new ConfigError(`invalid configuration:\n  ${lines.join('\n  ')}`);
 }
 
-export interface Config {
+export interface Config extends RunnerSettings {
   readonly port: number;
   readonly host: string;
   readonly dataDir: string;
@@ -182,17 +214,8 @@ export interface Config {
   readonly concurrency: number;
   readonly perUser: number;
   readonly maxQueued: number;
-  readonly maxUploadBytes: number;
-  readonly maxPixels: number;
-  readonly resultTtlMs: number;
   readonly dataDirMaxBytes: number;
   readonly engineUrl: string | undefined;
-  readonly modelDir: string | undefined;
-  readonly device: 'auto' | 'cuda' | 'cpu';
-  /** SVD_DECODE_CHUNK, SVD_MEMORY_BUDGET_GB, SVD_CPU_ARENA, SVD_THREADS, for SvdEngine.load. */
-  readonly engine: EngineSettings;
-  readonly logLevel: string;
-  readonly logFormat: 'json' | 'pretty' | undefined;
   readonly queueBackend: 'local' | 'redis';
   readonly redisUrl: string | undefined;
   /** Key prefix of the shared queue state in Redis (BullMQ's keys: `<prefix>:bull`). */
@@ -235,6 +258,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     throw new ConfigError('invalid configuration:\n  REDIS_URL: required when QUEUE_BACKEND=redis');
   }
   return Object.freeze({
+    ...runnerSettings(c),
     port: c.PORT,
     host: c.HOST,
     dataDir: path.resolve(c.DATA_DIR),
@@ -257,16 +281,8 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     concurrency: c.CONCURRENCY,
     perUser: c.PER_USER_LIMIT,
     maxQueued: c.MAX_QUEUED,
-    maxUploadBytes: Math.round(c.MAX_UPLOAD_MB * 1_000_000),
-    maxPixels: c.MAX_PIXELS,
-    resultTtlMs: Math.round(c.RESULT_TTL_HOURS * 3_600_000),
     dataDirMaxBytes: Math.round(c.DATA_DIR_MAX_MB * 1_000_000),
     engineUrl: c.ENGINE_URL,
-    modelDir: c.SVD_MODEL_DIR,
-    device: c.SVD_DEVICE,
-    engine: toEngineSettings(c),
-    logLevel: c.LOG_LEVEL,
-    logFormat: c.LOG_FORMAT,
     queueBackend: c.QUEUE_BACKEND,
     redisUrl: c.REDIS_URL,
     redisPrefix: c.REDIS_PREFIX,

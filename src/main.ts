@@ -6,10 +6,11 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { FastifyInstance } from 'fastify';
-import { type Config, ConfigError, loadConfig } from './config.ts';
+import { type Config, loadConfig } from './config.ts';
 import { type AppOptions, buildApp, type SidecarInfo } from './http/app.ts';
 import { listen } from './http/server.ts';
 import { createLogger, type Logger } from './log.ts';
+import { configOrExit, stopOnSignals } from './process-control.ts';
 import { createRedisProducer } from './scale/producer.ts';
 import type { ModelSummary } from './service/engine-port.ts';
 import { HttpJobService } from './service/http-client.ts';
@@ -86,25 +87,17 @@ async function remoteInfo(client: HttpJobService, logger: Logger): Promise<Sidec
   }
 }
 
-function readConfig(): Config {
-  try {
-    return loadConfig();
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`stillmotion: ${err.message}\n`);
-      process.exit(2);
-    }
-    throw err;
-  }
+/** The job service this process serves, as the HTTP app takes it, and how to stop and warm it. */
+interface ServiceSetup {
+  readonly appOptions: AppOptions;
+  readonly stop: () => Promise<void>;
+  /** Loads and warms the in-process engine; absent when the jobs run elsewhere. */
+  readonly warm?: () => Promise<unknown>;
 }
 
-async function main(): Promise<void> {
-  const config = readConfig();
-  const logger = createLogger(config.logLevel, { format: config.logFormat });
-
-  let appOptions: AppOptions;
-  let stopService = async () => {};
-  let warm: (() => Promise<unknown>) | undefined;
+/** Where jobs run: a remote sidecar (ENGINE_URL), Redis workers (QUEUE_BACKEND=redis) or this process. */
+async function startJobService(config: Config, logger: Logger): Promise<ServiceSetup> {
+  const common = { logger, adminToken: config.adminToken, maxUploadBytes: config.maxUploadBytes };
   if (config.engineUrl) {
     // The bots here speak for their users: the remote sidecar trusts them by this token.
     const client = new HttpJobService({
@@ -113,45 +106,40 @@ async function main(): Promise<void> {
       adminToken: config.adminToken,
     });
     const info = await remoteInfo(client, logger);
-    appOptions = {
-      service: client,
-      info,
-      logger,
-      adminToken: config.adminToken,
-      maxUploadBytes: config.maxUploadBytes,
-    };
     logger.info({ engine: config.engineUrl }, 'using the remote sidecar (ENGINE_URL)');
-  } else if (config.queueBackend === 'redis') {
+    return { appOptions: { ...common, service: client, info }, stop: async () => {} };
+  }
+  if (config.queueBackend === 'redis') {
     // Scale-out: this process is a producer; GPU workers (`npm run worker`) run the jobs.
     const producer = await createRedisProducer(config, logger, { defaultMetrics: true });
-    appOptions = {
-      service: producer.service,
-      info: producer.info,
-      logger,
-      adminToken: config.adminToken,
-      maxUploadBytes: config.maxUploadBytes,
-      metrics: producer.metrics,
-    };
-    stopService = () => producer.close();
     logger.info(
       { prefix: config.redisPrefix },
       'queue backend: redis (jobs run on `npm run worker` processes)',
     );
-  } else {
-    const sidecar = await createLocalSidecar(config, logger, { defaultMetrics: true });
-    const service = sidecar.service;
-    appOptions = {
+    return {
+      appOptions: { ...common, service: producer.service, info: producer.info, metrics: producer.metrics },
+      stop: () => producer.close(),
+    };
+  }
+  const sidecar = await createLocalSidecar(config, logger, { defaultMetrics: true });
+  const service = sidecar.service;
+  return {
+    appOptions: {
+      ...common,
       service,
       info: { model: service.model, ready: () => service.ready, provider: () => service.provider },
-      logger,
-      adminToken: config.adminToken,
-      maxUploadBytes: config.maxUploadBytes,
       metrics: sidecar.metrics,
       resultFile: (id) => service.resultFile(id),
-    };
-    stopService = () => service.shutdown();
-    warm = sidecar.warm;
-  }
+    },
+    stop: () => service.shutdown(),
+    warm: sidecar.warm,
+  };
+}
+
+async function main(): Promise<void> {
+  const config = configOrExit('stillmotion', () => loadConfig());
+  const logger = createLogger(config.logLevel, { format: config.logFormat });
+  const { appOptions, stop: stopService, warm } = await startJobService(config, logger);
 
   const env = config.env;
   const wantDiscord = Boolean(env.DISCORD_TOKEN);
@@ -183,22 +171,16 @@ async function main(): Promise<void> {
   }
 
   const bots: BotHandle[] = [];
-  let stopping = false;
-  const shutdown = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal }, 'shutting down: no new jobs; the running job goes back to the queue');
-    try {
+  stopOnSignals(
+    logger,
+    'shutting down: no new jobs; the running job goes back to the queue',
+    'shutting down',
+    async () => {
       await Promise.all(bots.map((b) => b.stop?.()));
       await server.close(); // no new requests; the ones in flight finish
       await stopService(); // the running job goes back to the queue, the journal closes
-    } catch (err) {
-      logger.error({ err }, 'error while shutting down');
-    }
-    process.exit(0);
-  };
-  process.on('SIGTERM', () => void shutdown('SIGTERM'));
-  process.on('SIGINT', () => void shutdown('SIGINT'));
+    },
+  );
 
   warm?.().catch((err: unknown) => {
     logger.fatal({ err }, 'the engine cannot start');

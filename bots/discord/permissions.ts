@@ -1,5 +1,5 @@
 /**
- * Who may do what (docs/product.md, Discord "Scope"). Checked on every use, whatever Discord's
+ * Who may do what (bots/discord/README.md, "Admin scope"). Checked on every use, whatever Discord's
  * command permissions say.
  * - A guild admin (Manage Server in that guild, or a role in DISCORD_ADMIN_ROLE_IDS) acts on that
  *   guild's jobs only, and only while asking from that guild. Anyone can invite a public bot to a

@@ -1,6 +1,6 @@
 /**
- * The Slack adapter's settings, read from the environment (docs/product.md, "Environment
- * contracts"). No Slack library reads environment variables, so everything is passed explicitly.
+ * The Slack adapter's settings, read from the environment (bots/slack/README.md,
+ * "Settings"). No Slack library reads environment variables, so everything is passed explicitly.
  */
 import { DEFAULT_MAX_IMAGE_BYTES, parseHostList } from '../../src/chat/index.ts';
 

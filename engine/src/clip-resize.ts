@@ -1,5 +1,5 @@
 /**
- * The CLIP branch's pixels (docs/svd-pipeline.md, step 2): diffusers' antialiased resize of the
+ * The CLIP branch's pixels (step 2 of the shared SVD pipeline spec, svd-pipeline.md): diffusers' antialiased resize of the
  * picture to 224×224 (no crop: the picture is squashed), then CLIP's normalisation.
  *
  * diffusers (`_resize_with_antialiasing` in pipeline_stable_video_diffusion.py) works on the image
@@ -16,6 +16,7 @@
  */
 import { vaePixels } from './preprocess.ts';
 
+/** CLIP's input size. The bundled exports leave it dynamic; real encoders were trained at 224. */
 export const CLIP_SIZE = 224;
 /** OpenAI CLIP's normalisation, used by SVD's CLIPImageProcessor. */
 export const CLIP_MEAN: readonly number[] = [0.48145466, 0.4578275, 0.40821073];
@@ -108,24 +109,27 @@ function blurAxis(
   return out;
 }
 
-/**
- * The Gaussian blur that precedes the bicubic resize of [planes, h, w] to outH×outW: along the
- * width first, then along the height (diffusers' `_gaussian_blur2d`). Returns `src` itself when
- * both kernels are the identity, as when upscaling.
- */
-export function antialiasBlur(
+/** A step of the CLIP resize: [planes, h, w] in, for an outH×outW result. */
+type PlanesToSize = (
   src: Float32Array,
   planes: number,
   h: number,
   w: number,
   outH: number,
   outW: number,
-): Float32Array {
+) => Float32Array;
+
+/**
+ * The Gaussian blur that precedes the bicubic resize of [planes, h, w] to outH×outW: along the
+ * width first, then along the height (diffusers' `_gaussian_blur2d`). Returns `src` itself when
+ * both kernels are the identity, as when upscaling.
+ */
+export const antialiasBlur: PlanesToSize = (src, planes, h, w, outH, outW) => {
   const bh = blurParams(h, outH);
   const bw = blurParams(w, outW);
   const x = blurAxis(src, planes, h, w, gaussianKernel(bw.kernelSize, bw.sigma), true);
   return blurAxis(x, planes, h, w, gaussianKernel(bh.kernelSize, bh.sigma), false);
-}
+};
 
 /**
  * A fused multiply-add on float32 values: a·b is exact in float64 (24 + 24 bits), so one float64
@@ -182,14 +186,7 @@ function tap4(v0: number, v1: number, v2: number, v3: number, w: Float32Array, a
  * Bicubic resize of [planes, h, w] to [planes, outH, outW]: each output interpolates each of its
  * 4 source rows along the width, then those 4 values along the height.
  */
-function bicubic(
-  src: Float32Array,
-  planes: number,
-  h: number,
-  w: number,
-  outH: number,
-  outW: number,
-): Float32Array {
+const bicubic: PlanesToSize = (src, planes, h, w, outH, outW) => {
   const ys = bicubicTaps(h, outH);
   const xs = bicubicTaps(w, outW);
   const xi = xs.index;
@@ -218,7 +215,7 @@ function bicubic(
     }
   }
   return out;
-}
+};
 
 /**
  * CLIP `pixel_values` [3, 224, 224] (CHW float32) for an 8-bit HWC RGB picture, as diffusers'

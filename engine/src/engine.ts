@@ -138,21 +138,10 @@ export class SvdEngine {
     const model = loadModelInfo(options.modelDir || BUNDLED_MODEL_DIR);
     const device = parseDevice(options.device);
     const ort = await loadOrt();
+    checkLoadNumbers(options);
     const chunk = options.decodeChunkSize;
-    if (chunk !== undefined && !(Number.isInteger(chunk) && chunk >= 1)) {
-      throw new EngineError('bad_config', `SVD_DECODE_CHUNK must be a whole number ≥ 1 (got ${chunk})`);
-    }
     const budget = options.memoryBudgetBytes;
-    if (budget !== undefined && !(budget > 0)) {
-      throw new EngineError('bad_config', `SVD_MEMORY_BUDGET_GB must be above 0 (got ${budget} bytes)`);
-    }
     const cudaDeviceId = options.cudaDeviceId ?? 0;
-    if (!(Number.isInteger(cudaDeviceId) && cudaDeviceId >= 0)) {
-      throw new EngineError(
-        'bad_config',
-        `the CUDA device id must be a whole number ≥ 0 (got ${cudaDeviceId})`,
-      );
-    }
     const tuning = { cpuArena: options.cpuArena, threads: options.threads, cudaDeviceId };
     let lastError: unknown;
     for (const provider of providerCandidates(device)) {
@@ -370,6 +359,22 @@ export function toUint8(frames: Float32Array): Uint8Array {
   const out = new Uint8Array(frames.length);
   for (let k = 0; k < frames.length; k++) out[k] = Math.round(frames[k]! * 255);
   return out;
+}
+
+/** Refuses a decode chunk, memory budget or CUDA device id that is not a number the engine can use. */
+function checkLoadNumbers(o: EngineLoadOptions): void {
+  const chunk = o.decodeChunkSize;
+  if (chunk !== undefined && !(Number.isInteger(chunk) && chunk >= 1)) {
+    throw new EngineError('bad_config', `SVD_DECODE_CHUNK must be a whole number ≥ 1 (got ${chunk})`);
+  }
+  const budget = o.memoryBudgetBytes;
+  if (budget !== undefined && !(budget > 0)) {
+    throw new EngineError('bad_config', `SVD_MEMORY_BUDGET_GB must be above 0 (got ${budget} bytes)`);
+  }
+  const id = o.cudaDeviceId;
+  if (id !== undefined && !(Number.isInteger(id) && id >= 0)) {
+    throw new EngineError('bad_config', `the CUDA device id must be a whole number ≥ 0 (got ${id})`);
+  }
 }
 
 function firstLine(err: unknown): string {

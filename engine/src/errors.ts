@@ -39,29 +39,24 @@ export class ImageError extends EngineError {
   }
 }
 
-/** The model folder is missing or malformed. */
-export class ModelError extends EngineError {
-  override name = 'ModelError';
-  constructor(message: string, options?: ErrorOptions) {
-    super('model_error', message, options);
-  }
+/** A base for the errors that always carry one code: `class X extends withCode('X', 'x_error') {}`. */
+function withCode(name: string, code: string) {
+  return class extends EngineError {
+    override name = name;
+    constructor(message: string, options?: ErrorOptions) {
+      super(code, message, options);
+    }
+  };
 }
+
+/** The model folder is missing or malformed. */
+export class ModelError extends withCode('ModelError', 'model_error') {}
 
 /** The requested execution provider cannot be used. */
-export class DeviceError extends EngineError {
-  override name = 'DeviceError';
-  constructor(message: string, options?: ErrorOptions) {
-    super('device_error', message, options);
-  }
-}
+export class DeviceError extends withCode('DeviceError', 'device_error') {}
 
 /** ffmpeg is missing or failed. */
-export class VideoError extends EngineError {
-  override name = 'VideoError';
-  constructor(message: string, options?: ErrorOptions) {
-    super('video_error', message, options);
-  }
-}
+export class VideoError extends withCode('VideoError', 'video_error') {}
 
 /** The job was canceled through its AbortSignal. */
 export class CanceledError extends EngineError {

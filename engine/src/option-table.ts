@@ -2,7 +2,7 @@
  * The option table: one row per option, with its name, label, kind, range, default and help text.
  * Every surface is built from it (the CLI and its --help, the chat text and help, the Discord
  * command, the Slack modal, the HTTP form and the playground); options.ts checks values against it.
- * docs/product.md is the source.
+ * README.md, "Options", lists them for users.
  *
  * The defaults live here once, as values: {@link optionDefaults} gives them for a model (those that
  * depend on it come from model.json), and each row's `defaultText` is derived from its value.

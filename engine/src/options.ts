@@ -1,7 +1,7 @@
 /**
  * The one option grammar: the values every place a user sets an option (CLI flags, chat text,
  * Discord/Slack fields, the HTTP API) hands the engine, checked against the option table
- * (option-table.ts: names, ranges, defaults). docs/product.md is the source.
+ * (option-table.ts: names, ranges, defaults). README.md, "Options", lists them for users.
  *
  * Options are never clamped: out-of-range values raise an {@link OptionError} that names the
  * option and its range.

@@ -1,13 +1,13 @@
 /**
  * Stable Video Diffusion image-to-video, step by step as diffusers' StableVideoDiffusionPipeline runs
- * it (docs/svd-pipeline.md): encode the image twice (CLIP, VAE), denoise the latents with the UNet
+ * it (steps numbered as in the shared SVD pipeline spec, svd-pipeline.md): encode the image twice (CLIP, VAE), denoise the latents with the UNet
  * and the model's scheduler (SVD's Euler, or AnimateLCM's consistency sampler, as AnimateLCM's own
  * pipeline runs it) under a per-frame guidance ramp, then decode the frames in temporal chunks.
  *
  * Input is an RGB picture already cropped to the output size (preprocess.ts). Output frames stream
  * out chunk by chunk, so the video encoder can work while the next chunk decodes.
  */
-import { clipPixelValues } from './clip-resize.ts';
+import { CLIP_SIZE, clipPixelValues } from './clip-resize.ts';
 import { CanceledError } from './errors.ts';
 import type { ModelInfo } from './model-info.ts';
 import { type FloatTensor, ModelSession } from './onnx-session.ts';
@@ -15,7 +15,7 @@ import { type AnimateOptions, steerNeedsTextEncoder } from './options.ts';
 import { vaePixels } from './preprocess.ts';
 import type { ProgressCallback } from './progress.ts';
 import { NormalRng } from './rng.ts';
-import { inputScale, makeSchedule, schedulerStep, stepNeedsNoise } from './scheduler.ts';
+import { inputScale, makeSchedule, type Schedule, schedulerStep, stepNeedsNoise } from './scheduler.ts';
 import { steerEmbedding } from './steer.ts';
 import type { ClipTextEncoder } from './text-encoder.ts';
 
@@ -86,9 +86,6 @@ export interface PipelineResult {
   readonly imageLatents: Float32Array;
 }
 
-// CLIP's input size. The bundled exports leave it dynamic; real encoders were trained at 224.
-const CLIP_SIZE = 224;
-
 export async function runPipeline(
   model: ModelInfo,
   sessions: SvdSessions,
@@ -96,8 +93,7 @@ export async function runPipeline(
 ): Promise<PipelineResult> {
   const { options: o, width, height, signal } = run;
   const frames = o.frames;
-  const latentH = height / 8;
-  const latentW = width / 8;
+  const latentFrame = 4 * (height / 8) * (width / 8);
   const timings: StageTimings = { clip_ms: 0, vae_encode_ms: 0, unet_step_ms: [], vae_decode_ms: 0 };
   const rng = new NormalRng(o.seed);
   const checkAbort = () => {
@@ -105,45 +101,47 @@ export async function runPipeline(
   };
   checkAbort();
 
-  // 1. Encode the input image with CLIP (un-noised), as image_embeds [1,1,D].
+  // 1. Image to size: done before this function (preprocess.ts covers and centre-crops to W×H), so
+  //    both branches below see the same crop.
+
+  // 2. CLIP branch, on the un-noised image: image_embeds [1,1,D].
   let t = performance.now();
   const clipPixels = run.clipPixels ?? clipPixelValues(run.rgb, width, height);
   const imageEmbeds = await encodeImage(sessions.imageEncoder, clipPixels);
-  // 1b. Experimental steer: turn the image embedding toward the prompt's CLIP text embedding (steer.ts).
-  //     With steer 0 (the default) the image embedding goes on untouched.
+  //    Experimental steer: turn the image embedding toward the prompt's CLIP text embedding (steer.ts).
+  //    With steer 0 (the default) the image embedding goes on untouched.
   const conditioning = await steer(sessions.textEncoder, o, imageEmbeds);
   timings.clip_ms = performance.now() - t;
   checkAbort();
 
-  // 2. Classifier-free guidance is on only when the top of the ramp exceeds 1.
+  // 3. Guidance inputs. Classifier-free guidance is on only when the top of the ramp exceeds 1.
+  //    Negative embeddings are zeros; batch order [negative, positive].
   const [minGuidance, maxGuidance] = o.guidance;
   const guided = maxGuidance > 1;
-  const batch = guided ? 2 : 1;
   // Rows per UNet call: both halves at once, or one at a time.
-  const rows = guided && run.sequentialGuidance ? 1 : batch;
+  const rows = guided && !run.sequentialGuidance ? 2 : 1;
+  const negativeEmbeds = new Float32Array(conditioning.length);
+  //    NOTE: SVD was conditioned on fps − 1 (diffusers: `fps = fps - 1`).
+  const addedTimeIds = new Float32Array(rows * 3);
+  for (let b = 0; b < rows; b++) addedTimeIds.set([o.fps - 1, o.motion, o.noise], b * 3);
 
-  // 3. Encode the noise-augmented image with the VAE: the latent mode, NOT scaled by the scaling factor.
+  // 4. VAE branch: the noise-augmented image (draw 1) → the latent mode, NOT scaled by the scaling
+  //    factor. Negative image latents are zeros (fillUnetSample).
   t = performance.now();
   const noiseAug = run.noise?.noiseAug ?? rng.randn(3 * height * width);
   const imageLatents = await encodeVaeImage(sessions.vaeEncoder, run.rgb, width, height, noiseAug, o.noise);
   timings.vae_encode_ms = performance.now() - t;
   checkAbort();
 
-  // 4. Added time ids. NOTE: SVD was conditioned on fps − 1 (diffusers: `fps = fps - 1`).
-  const addedTimeIds = new Float32Array(rows * 3);
-  for (let b = 0; b < rows; b++) addedTimeIds.set([o.fps - 1, o.motion, o.noise], b * 3);
-
-  // 5. Timesteps: Karras sigmas, continuous t = 0.25 · ln σ (scheduler.ts).
+  // 5. Schedule: Karras sigmas, continuous t = 0.25 · ln σ (scheduler.ts).
   const schedule = makeSchedule(model.scheduler, o.steps);
 
   // 6. Initial latents [1,F,4,h,w] × init_noise_sigma (draw 2, after draw 1).
-  const latentFrame = 4 * latentH * latentW;
   const latents = run.noise?.initialLatents
     ? Float32Array.from(run.noise.initialLatents)
     : rng.randn(frames * latentFrame);
   for (let k = 0; k < latents.length; k++) latents[k] *= schedule.initNoiseSigma;
-
-  // Draw 3: the noise the consistency scheduler adds after step i.
+  //    Draw 3, AnimateLCM's only: the noise the consistency scheduler adds after step i.
   const stepNoise = (i: number): Float32Array => {
     const injected = run.noise?.stepNoise;
     if (!injected) return rng.randn(latents.length);
@@ -155,52 +153,22 @@ export async function runPipeline(
   // 7. Per-frame guidance scale, linspace(min, max, F).
   const guidance = linspace(minGuidance, maxGuidance, frames);
 
-  // 8. Denoising loop. Negative conditioning (embeddings and image latents) is all zeros, batch order [neg, pos].
-  const negativeEmbeds = new Float32Array(conditioning.length);
-  const sample = new Float32Array(rows * frames * 8 * latentH * latentW);
-  const half = frames * latentFrame;
-  const unetSample = sessions.unet.input(5, 'sample');
-  const unetTimestep = sessions.unet.input(1, 'timestep');
-  const unetEmbeds = sessions.unet.input(3, 'encoder_hidden_states');
-  const unetTimeIds = sessions.unet.input(2, 'added_time_ids');
+  // 8. Denoising loop: the UNet's v (guided), then one scheduler step on the latents.
+  const velocity = unetVelocity(sessions.unet, run, {
+    latents,
+    imageLatents,
+    conditioning,
+    negativeEmbeds,
+    addedTimeIds,
+    schedule,
+    guidance,
+    rows,
+  });
   const denoised = run.onDenoised ? new Float32Array(latents.length) : undefined;
   for (let i = 0; i < o.steps; i++) {
     t = performance.now();
-    const scale = 1 / inputScale(schedule, i);
-    // One call for `rows` rows from row `first`; the batch order is [negative, positive].
-    const callRows = async (first: number): Promise<Float32Array> => {
-      const positives = Array.from({ length: rows }, (_, r) => first + r === batch - 1);
-      fillUnetSample(sample, latents, imageLatents, scale, positives, frames, latentFrame);
-      const embeds =
-        rows === 2 ? concat(negativeEmbeds, conditioning) : positives[0] ? conditioning : negativeEmbeds;
-      // The last UNet call gives its arena back before the decoder needs the memory.
-      const last = i === o.steps - 1 && first + rows >= batch;
-      const out = await sessions.unet.run(
-        {
-          [unetSample.name]: { data: sample, dims: [rows, frames, 8, latentH, latentW] },
-          [unetTimestep.name]: { data: schedule.timesteps.subarray(i, i + 1), dims: [1] },
-          [unetEmbeds.name]: { data: embeds, dims: [rows, 1, conditioning.length] },
-          [unetTimeIds.name]: { data: addedTimeIds, dims: [rows, 3] },
-        },
-        last,
-      );
-      return out.data;
-    };
-    let pred: Float32Array;
-    if (!guided) pred = await callRows(0);
-    else {
-      const v = new Float32Array(2 * half);
-      for (let first = 0; first < batch; first += rows) v.set(await callRows(first), first * half);
-      pred = applyGuidance(v, guidance, frames, latentFrame);
-    }
-    schedulerStep(
-      schedule,
-      i,
-      latents,
-      pred,
-      stepNeedsNoise(schedule, i) ? stepNoise(i) : undefined,
-      denoised,
-    );
+    const v = await velocity(i);
+    schedulerStep(schedule, i, latents, v, stepNeedsNoise(schedule, i) ? stepNoise(i) : undefined, denoised);
     const stepMs = performance.now() - t;
     timings.unet_step_ms.push(stepMs);
     if (denoised) run.onDenoised!(denoised, i + 1, o.steps);
@@ -208,20 +176,106 @@ export async function runPipeline(
     checkAbort();
   }
 
-  // 9. Decode: divide by the scaling factor, then decode in temporal chunks of decode_chunk_size.
+  // 9–10. Decode in temporal chunks, then to pixels.
   t = performance.now();
   for (let k = 0; k < latents.length; k++) latents[k] /= model.vaeScalingFactor;
+  await decodeLatents(sessions.vaeDecoder, latents, run, checkAbort);
+  timings.vae_decode_ms = performance.now() - t;
+  return { timings, clipPixels, imageEmbeds, conditioning, imageLatents };
+}
+
+/** What step 8 feeds the UNet besides the step index. */
+interface UnetInputs {
+  readonly latents: Float32Array;
+  readonly imageLatents: Float32Array;
+  readonly conditioning: Float32Array;
+  readonly negativeEmbeds: Float32Array;
+  readonly addedTimeIds: Float32Array;
+  readonly schedule: Schedule;
+  readonly guidance: Float32Array;
+  /** Rows per UNet call: 2 (both guidance halves), or 1 (guidance off, or the halves one after the other). */
+  readonly rows: number;
+}
+
+/**
+ * Step 8's UNet evaluation at step i: x_in = cat([x, x]) / sqrt(σ_i² + 1) (x alone when guidance is
+ * off), concatenated with the image latents along channels, then v = v_neg + g_f · (v_pos − v_neg).
+ */
+function unetVelocity(
+  unet: ModelSession,
+  run: PipelineRun,
+  u: UnetInputs,
+): (step: number) => Promise<Float32Array> {
+  const { frames, steps } = run.options;
+  const latentH = run.height / 8;
+  const latentW = run.width / 8;
+  const latentFrame = 4 * latentH * latentW;
+  const guided = run.options.guidance[1] > 1;
+  const batch = guided ? 2 : 1;
+  const rows = u.rows;
+  const sample = new Float32Array(rows * frames * 8 * latentH * latentW);
+  const half = frames * latentFrame;
+  const unetSample = unet.input(5, 'sample');
+  const unetTimestep = unet.input(1, 'timestep');
+  const unetEmbeds = unet.input(3, 'encoder_hidden_states');
+  const unetTimeIds = unet.input(2, 'added_time_ids');
+  return async (i) => {
+    const scale = 1 / inputScale(u.schedule, i);
+    // One call for `rows` rows from row `first`; the batch order is [negative, positive].
+    const callRows = async (first: number): Promise<Float32Array> => {
+      const positives = Array.from({ length: rows }, (_, r) => first + r === batch - 1);
+      fillUnetSample(sample, u.latents, u.imageLatents, scale, positives, frames, latentFrame);
+      const embeds =
+        rows === 2
+          ? concat(u.negativeEmbeds, u.conditioning)
+          : positives[0]
+            ? u.conditioning
+            : u.negativeEmbeds;
+      // The last UNet call gives its arena back before the decoder needs the memory.
+      const last = i === steps - 1 && first + rows >= batch;
+      const out = await unet.run(
+        {
+          [unetSample.name]: { data: sample, dims: [rows, frames, 8, latentH, latentW] },
+          [unetTimestep.name]: { data: u.schedule.timesteps.subarray(i, i + 1), dims: [1] },
+          [unetEmbeds.name]: { data: embeds, dims: [rows, 1, u.conditioning.length] },
+          [unetTimeIds.name]: { data: u.addedTimeIds, dims: [rows, 3] },
+        },
+        last,
+      );
+      return out.data;
+    };
+    if (!guided) return callRows(0);
+    const v = new Float32Array(2 * half);
+    for (let first = 0; first < batch; first += rows) v.set(await callRows(first), first * half);
+    return applyGuidance(v, u.guidance, frames, latentFrame);
+  };
+}
+
+/**
+ * Steps 9–10: runs the VAE decoder on the latents [F,4,h,w] (already divided by the scaling factor) in
+ * chunks of decode_chunk_size, the last maybe shorter (the temporal layers mix frames only inside a
+ * chunk), and streams each chunk out as clamp(x/2 + 0.5, 0, 1) in HWC.
+ */
+async function decodeLatents(
+  decoder: ModelSession,
+  latents: Float32Array,
+  run: PipelineRun,
+  checkAbort: () => void,
+): Promise<void> {
+  const { width, height } = run;
+  const frames = run.options.frames;
+  const latentFrame = 4 * (height / 8) * (width / 8);
   const chunkSize = Math.max(1, Math.min(run.decodeChunkSize ?? frames, frames));
   const chunks = Math.ceil(frames / chunkSize);
-  const decoderInput = sessions.vaeDecoder.inputs[0]!;
+  const decoderInput = decoder.inputs[0]!;
   for (let c = 0; c < chunks; c++) {
     const start = c * chunkSize;
     const count = Math.min(chunkSize, frames - start);
-    const out = await sessions.vaeDecoder.run(
+    const out = await decoder.run(
       {
         [decoderInput.name]: {
           data: latents.subarray(start * latentFrame, (start + count) * latentFrame),
-          dims: [count, 4, latentH, latentW],
+          dims: [count, 4, height / 8, width / 8],
         },
       },
       c === chunks - 1,
@@ -232,8 +286,6 @@ export async function runPipeline(
     await run.onFrames?.(pixels, count);
     checkAbort();
   }
-  timings.vae_decode_ms = performance.now() - t;
-  return { timings, clipPixels, imageEmbeds, conditioning, imageLatents };
 }
 
 /** e' = |e| · normalize((1 − s)·ê + s·t̂) for steer s > 0 and a prompt; otherwise e itself. */

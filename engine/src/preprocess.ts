@@ -1,7 +1,7 @@
 /**
  * Image input: check an upload cheaply (inspectImage), then load it at the output size
- * (loadImage) and turn it into the VAE branch's tensor (vaePixels). Input rules are those of
- * docs/product.md, "Input rules"; step 1 of docs/svd-pipeline.md.
+ * (loadImage) and turn it into the VAE branch's tensor (vaePixels): step 1 of the shared SVD
+ * pipeline spec (svd-pipeline.md). The input rules follow.
  *
  * Accepted: png (8/16-bit, grey, alpha), jpeg, webp, gif (first frame) and avif. The type is
  * decided from the file's own magic bytes, so SVG, TIFF, HEIC and friends never reach a decoder.

@@ -1,5 +1,5 @@
 /**
- * Output sizes (docs/product.md, "Sizes"). The model's native size is W×H (1024×576 for SVD,
+ * Output sizes (README.md, "Options"). The model's native size is W×H (1024×576 for SVD,
  * 128×64 for the bundled tiny model):
  * - `landscape` = W×H, `portrait` = H×W;
  * - `square` = √(W·H) rounded to a multiple of 64;
@@ -15,7 +15,7 @@ export interface Size {
   readonly height: number;
 }
 
-/** Static exports need multiples of 64 (docs/svd-pipeline.md, "Known traps"). */
+/** Static exports need multiples of 64 (the shared SVD pipeline spec, svd-pipeline.md, "Known traps"). */
 export const SIZE_STEP = 64;
 
 /**

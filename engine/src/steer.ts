@@ -1,5 +1,5 @@
 /**
- * The experimental prompt steer (docs/svd-pipeline.md, "Prompt text"). SVD conditions on the CLIP image
+ * The experimental prompt steer (README.md, "The prompt steer (experimental)"). SVD conditions on the CLIP image
  * embedding only; OpenCLIP ViT-H/14's text tower embeds text into the same space, so the image embedding
  * can be turned toward the prompt's text embedding. SVD was never trained with text: this is a nudge in
  * CLIP space, not text-to-video, and what it does to a video varies.

@@ -104,16 +104,13 @@ async function smallerMp4(job: Job, info: Mp4Info): Promise<ReencodeResult> {
   ) {
     scale *= SCALE_STEP;
   }
-  let lastBytes = job.inBytes;
-  for (let attempt = 0; attempt < MAX_TRIES; attempt++) {
-    if (attempt >= 2) scale *= SCALE_STEP;
-    const width = evenSide(info.width, scale);
-    const height = evenSide(info.height, scale);
-    if (Math.min(width, height) < MIN_SIDE) break;
-    const bytes = await runToFile(
-      job.inPath,
-      job.outPath,
-      [
+  return firstThatFits(
+    job,
+    (attempt) => {
+      if (attempt >= 2) scale *= SCALE_STEP;
+      const width = evenSide(info.width, scale);
+      const height = evenSide(info.height, scale);
+      const args = [
         '-an',
         '-vf',
         `scale=${width}:${height}:flags=lanczos,format=yuv420p`,
@@ -133,43 +130,50 @@ async function smallerMp4(job: Job, info: Mp4Info): Promise<ReencodeResult> {
         '+faststart',
         '-f',
         'mp4',
-      ],
-      job.binary,
-      job.signal,
-    );
-    if (bytes <= job.maxBytes) return { path: job.outPath, bytes, width, height };
-    lastBytes = bytes;
-    kbps = Math.max(8, Math.floor(kbps * (job.maxBytes / bytes) * 0.9));
-  }
-  return fail(job, lastBytes);
+      ];
+      return { width, height, args };
+    },
+    (bytes) => {
+      kbps = Math.max(8, Math.floor(kbps * (job.maxBytes / bytes) * 0.9));
+    },
+  );
 }
 
 /** GIF: its size goes with the pixel count, so shrink by the square root of the overshoot. */
 async function smallerGif(job: Job, size: { width: number; height: number }): Promise<ReencodeResult> {
   let scale = Math.min(1, Math.sqrt(job.maxBytes / job.inBytes) * 0.9);
+  return firstThatFits(
+    job,
+    () => {
+      const width = Math.max(1, Math.round(size.width * scale));
+      const height = Math.max(1, Math.round(size.height * scale));
+      const filters = `scale=${width}:${height}:flags=lanczos,${GIF_PALETTE_GRAPH}`;
+      return { width, height, args: ['-an', '-vf', filters, '-loop', '0', '-f', 'gif'] };
+    },
+    (bytes) => {
+      scale *= Math.min(SCALE_STEP, Math.sqrt(job.maxBytes / bytes) * 0.9);
+    },
+  );
+}
+
+/**
+ * Up to MAX_TRIES encodes, each at the size and with the ffmpeg arguments `attempt` gives, until
+ * one fits in maxBytes; `overshot` learns each too-large size before the next try. Fails naming
+ * the last size when none fits or the picture would get smaller than MIN_SIDE.
+ */
+async function firstThatFits(
+  job: Job,
+  attempt: (index: number) => { width: number; height: number; args: string[] },
+  overshot: (bytes: number) => void,
+): Promise<ReencodeResult> {
   let lastBytes = job.inBytes;
-  for (let attempt = 0; attempt < MAX_TRIES; attempt++) {
-    const width = Math.max(1, Math.round(size.width * scale));
-    const height = Math.max(1, Math.round(size.height * scale));
+  for (let i = 0; i < MAX_TRIES; i++) {
+    const { width, height, args } = attempt(i);
     if (Math.min(width, height) < MIN_SIDE) break;
-    const bytes = await runToFile(
-      job.inPath,
-      job.outPath,
-      [
-        '-an',
-        '-vf',
-        `scale=${width}:${height}:flags=lanczos,${GIF_PALETTE_GRAPH}`,
-        '-loop',
-        '0',
-        '-f',
-        'gif',
-      ],
-      job.binary,
-      job.signal,
-    );
+    const bytes = await runToFile(job.inPath, job.outPath, args, job.binary, job.signal);
     if (bytes <= job.maxBytes) return { path: job.outPath, bytes, width, height };
     lastBytes = bytes;
-    scale *= Math.min(SCALE_STEP, Math.sqrt(job.maxBytes / bytes) * 0.9);
+    overshot(bytes);
   }
   return fail(job, lastBytes);
 }

@@ -1,6 +1,7 @@
 /**
- * Video output through fluent-ffmpeg: raw RGB frames piped to libx264 (MP4) or a palette GIF, and a
- * smaller re-encode for upload limits. The only module that runs ffmpeg for the engine.
+ * Video output through fluent-ffmpeg: raw RGB frames piped to libx264 (MP4) or a palette GIF. The
+ * smaller re-encode for upload limits is video-reencode.ts (re-exported here); ffmpeg-run.ts starts
+ * and tracks both kinds of ffmpeg child, and ffmpeg-path.ts finds the binary and probes it.
  *
  * ffmpeg runs as a plain child (same process group, never detached), so a kill of the group takes it
  * down; it is also SIGKILLed on abort and when this process exits.
@@ -10,13 +11,11 @@ import ffmpeg from 'fluent-ffmpeg';
 import { CanceledError, VideoError } from './errors.ts';
 import { resolveFfmpeg } from './ffmpeg-path.ts';
 import { GIF_PALETTE_GRAPH, launch, partialPath, QUIET, type Run } from './ffmpeg-run.ts';
-import { LOOP_MODES, type LoopMode } from './options.ts';
+import { LOOP_MODES, type LoopMode, type VideoFormat } from './options.ts';
 import { loopedFrames, minterpolateFilter, smoothedFrames } from './playback.ts';
 import { loopEncoder } from './video-loop.ts';
 
 export { type ReencodeOptions, type ReencodeResult, reencodeSmaller } from './video-reencode.ts';
-
-export type VideoFormat = 'mp4' | 'gif';
 
 export interface VideoResult {
   readonly path: string;
@@ -169,7 +168,7 @@ export function openVideoEncoder(options: VideoEncoderOptions): VideoEncoder {
     .output(tmpPath)
     .outputOptions(outputOptions(options));
   const run = launch(command, binary, tmpPath);
-  const encoder = rawEncoder(options, run, tmpPath, frameBytes);
+  const encoder = new RawEncoder(options, run, tmpPath, frameBytes);
   return loopEncoder(encoder, {
     loop: options.loop ?? 'off',
     sourceFrames: options.sourceFrames ?? 0,
@@ -179,106 +178,108 @@ export function openVideoEncoder(options: VideoEncoderOptions): VideoEncoder {
 }
 
 /** The encoder over one running ffmpeg: frames in order to its stdin, the file moved into place at the end. */
-function rawEncoder(
-  options: VideoEncoderOptions,
-  run: Run,
-  tmpPath: string,
-  frameBytes: number,
-): VideoEncoder {
-  let aborted = false;
+class RawEncoder implements VideoEncoder {
+  readonly #options: VideoEncoderOptions;
+  readonly #run: Run;
+  readonly #tmpPath: string;
+  readonly #frameBytes: number;
+  #aborted = false;
   /** finish() was called: no more writes. */
-  let closing = false;
-  let settled = false;
-  let framesWritten = 0;
-  let queue: Promise<void> = Promise.resolve();
-  let cleanup: Promise<void> | undefined;
+  #closing = false;
+  #settled = false;
+  #framesWritten = 0;
+  #queue: Promise<void> = Promise.resolve();
+  #cleanup: Promise<void> | undefined;
+  readonly #onAbort = () => void this.abort();
 
-  const onAbort = () => void abort();
-  options.signal?.addEventListener('abort', onAbort, { once: true });
+  constructor(options: VideoEncoderOptions, run: Run, tmpPath: string, frameBytes: number) {
+    this.#options = options;
+    this.#run = run;
+    this.#tmpPath = tmpPath;
+    this.#frameBytes = frameBytes;
+    options.signal?.addEventListener('abort', this.#onAbort, { once: true });
+  }
 
-  function abort(): Promise<void> {
-    if (!settled && !aborted) {
-      aborted = true;
-      run.kill();
+  write(frames: Uint8Array, count: number): Promise<void> {
+    if (this.#aborted) return Promise.reject(new CanceledError());
+    if (this.#settled || this.#closing) return Promise.reject(new VideoError('encoder is closed'));
+    const { width, height } = this.#options;
+    if (!Number.isInteger(count) || count < 1 || frames.length !== count * this.#frameBytes) {
+      return Promise.reject(
+        new VideoError(
+          `expected ${count} frames of ${width}×${height}×3 bytes (${count * this.#frameBytes}), got ${frames.length} bytes`,
+        ),
+      );
     }
-    return teardown();
+    const chunk = Buffer.from(frames.buffer, frames.byteOffset, frames.length);
+    const next = this.#queue.then(() => this.#writeNow(chunk, count));
+    this.#queue = next.catch(() => {});
+    return next;
   }
 
-  function teardown(): Promise<void> {
-    settled = true;
-    options.signal?.removeEventListener('abort', onAbort);
-    cleanup ??= run.done.then(
-      () => rm(tmpPath, { force: true }),
-      () => rm(tmpPath, { force: true }),
-    );
-    return cleanup;
+  async finish(): Promise<VideoResult> {
+    if (this.#aborted) throw new CanceledError();
+    if (this.#settled || this.#closing) throw new VideoError('encoder is closed');
+    this.#closing = true;
+    const { outPath } = this.#options;
+    try {
+      await this.#queue;
+      if (this.#aborted) throw new CanceledError();
+      if (this.#framesWritten === 0) throw new VideoError('no frames were written to the video');
+      const child = await this.#run.started;
+      child.stdin?.end();
+      await this.#run.done;
+      if (this.#aborted) throw new CanceledError();
+      await rename(this.#tmpPath, outPath);
+      this.#settled = true;
+      this.#options.signal?.removeEventListener('abort', this.#onAbort);
+      return { path: outPath, bytes: (await stat(outPath)).size };
+    } catch (err) {
+      if (!this.#aborted) this.#run.kill();
+      await this.#teardown();
+      throw this.#aborted ? new CanceledError() : err;
+    }
   }
 
-  async function writeNow(chunk: Buffer, count: number): Promise<void> {
-    if (aborted) throw new CanceledError();
-    const child = await run.started;
+  abort(): Promise<void> {
+    if (!this.#settled && !this.#aborted) {
+      this.#aborted = true;
+      this.#run.kill();
+    }
+    return this.#teardown();
+  }
+
+  #teardown(): Promise<void> {
+    this.#settled = true;
+    this.#options.signal?.removeEventListener('abort', this.#onAbort);
+    const removePartial = () => rm(this.#tmpPath, { force: true });
+    this.#cleanup ??= this.#run.done.then(removePartial, removePartial);
+    return this.#cleanup;
+  }
+
+  /** Pipes one chunk to ffmpeg's stdin; resolves once ffmpeg has taken it. */
+  async #writeNow(chunk: Buffer, count: number): Promise<void> {
+    if (this.#aborted) throw new CanceledError();
+    const child = await this.#run.started;
     const stdin = child.stdin;
     if (!stdin) throw new VideoError('ffmpeg has no stdin');
     const written = new Promise<void>((resolve, reject) => {
       stdin.write(chunk, (err) => (err ? reject(err) : resolve()));
     });
-    const exitedEarly = run.done.then(() => {
+    const exitedEarly = this.#run.done.then(() => {
       throw new VideoError('ffmpeg exited before it read all frames');
     });
     try {
       await Promise.race([written, exitedEarly]);
     } catch (err) {
-      if (aborted) throw new CanceledError();
+      if (this.#aborted) throw new CanceledError();
       if (err instanceof VideoError || err instanceof CanceledError) throw err;
       // A broken pipe: ffmpeg died. Its own error says why.
-      await run.done;
+      await this.#run.done;
       throw new VideoError(`ffmpeg stopped reading frames: ${(err as Error).message}`, { cause: err });
     }
-    framesWritten += count;
+    this.#framesWritten += count;
   }
-
-  return {
-    write(frames, count) {
-      if (aborted) return Promise.reject(new CanceledError());
-      if (settled || closing) return Promise.reject(new VideoError('encoder is closed'));
-      if (!Number.isInteger(count) || count < 1 || frames.length !== count * frameBytes) {
-        return Promise.reject(
-          new VideoError(
-            `expected ${count} frames of ${options.width}×${options.height}×3 bytes (${count * frameBytes}), got ${frames.length} bytes`,
-          ),
-        );
-      }
-      const chunk = Buffer.from(frames.buffer, frames.byteOffset, frames.length);
-      const next = queue.then(() => writeNow(chunk, count));
-      queue = next.catch(() => {});
-      return next;
-    },
-
-    async finish() {
-      if (aborted) throw new CanceledError();
-      if (settled || closing) throw new VideoError('encoder is closed');
-      closing = true;
-      try {
-        await queue;
-        if (aborted) throw new CanceledError();
-        if (framesWritten === 0) throw new VideoError('no frames were written to the video');
-        const child = await run.started;
-        child.stdin?.end();
-        await run.done;
-        if (aborted) throw new CanceledError();
-        await rename(tmpPath, options.outPath);
-        settled = true;
-        options.signal?.removeEventListener('abort', onAbort);
-        return { path: options.outPath, bytes: (await stat(options.outPath)).size };
-      } catch (err) {
-        if (!aborted) run.kill();
-        await teardown();
-        throw aborted ? new CanceledError() : err;
-      }
-    },
-
-    abort,
-  };
 }
 
 /** Encodes numFrames RGB frames into an MP4 or GIF at outPath. */

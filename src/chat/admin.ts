@@ -12,7 +12,8 @@ import {
   type Range,
   rangeText,
 } from '../service/admin-ranges.ts';
-import { type Actor, type JobService, type JobView, type QueueView, ServiceError } from '../service/types.ts';
+import { refuse } from '../service/errors.ts';
+import type { Actor, JobService, JobView, QueueView } from '../service/types.ts';
 import { Refusal } from './refusal.ts';
 import { formatEta } from './render.ts';
 
@@ -110,7 +111,7 @@ export async function runAdminAction(
       const job = await service.get(req.job);
       // A job outside the scope is answered like a missing one: its id says nothing here.
       if (!job || (!scope.operator && !scope.here(job)))
-        throw new ServiceError(404, 'not_found', `job ${req.job} not found`);
+        throw refuse('not_found', `job ${req.job} not found`);
       const after = await service.cancel(job.id, scope.actor);
       const who = scope.here(job) ? after.user : 'elsewhere';
       const head =

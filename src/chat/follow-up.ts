@@ -5,7 +5,8 @@
  * again and make the API calls.
  */
 import { type AnimateOptions, randomSeed } from '@stillmotion/engine';
-import { type Actor, type JobService, type JobView, ServiceError } from '../service/types.ts';
+import { refuse } from '../service/errors.ts';
+import type { Actor, JobService, JobView } from '../service/types.ts';
 import { Refusal } from './refusal.ts';
 import { MOTION_STEP, nextMotion } from './render.ts';
 
@@ -34,7 +35,7 @@ export async function pressedJob(
   presser: Presser,
 ): Promise<{ job: JobView; actor: Actor }> {
   const job = await service.get(jobId);
-  if (!job) throw new ServiceError(404, 'not_found', `job ${jobId} not found`);
+  if (!job) throw refuse('not_found', `job ${jobId} not found`);
   const admin = presser.isAdmin(job);
   if (job.user !== presser.user && !admin) {
     presser.onRefused?.(job);

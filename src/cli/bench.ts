@@ -19,6 +19,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import {
+  type AnimateOptions,
   type AnimateTimings,
   encodePreview,
   latentsToRgb,
@@ -100,19 +101,7 @@ export async function bench(opts: {
     seed: 1,
     size: 'landscape',
   });
-  // A smooth test picture at the model's native size.
-  const picture = await sharp({
-    create: { width, height, channels: 3, background: { r: 40, g: 90, b: 160 } },
-  })
-    .composite([
-      {
-        input: Buffer.from(
-          `<svg width="${width}" height="${height}"><circle cx="${width / 2}" cy="${height / 2}" r="${height / 3}" fill="orange"/></svg>`,
-        ),
-      },
-    ])
-    .png()
-    .toBuffer();
+  const picture = await testPicture(width, height);
   const dir = mkdtempSync(path.join(tmpdir(), 'stillmotion-bench-'));
   try {
     log(`warm-up on ${engine.provider}`);
@@ -120,23 +109,13 @@ export async function bench(opts: {
     await engine.warmup();
     const warmup_ms = performance.now() - t;
     const runs = Math.max(1, opts.runs ?? 1);
-    const results: AnimateTimings[] = [];
-    let plan: MemoryPlan | undefined;
     const cpuBefore = process.cpuUsage();
-    for (let r = 0; r < runs; r++) {
-      t = performance.now();
-      const result = await engine.animate(picture, options, {
-        outPath: path.join(dir, `run${r}.mp4`),
-        skipVideo: opts.skipVideo,
-        onPreview: () => {},
-        onProgress: (e) => {
-          if (e.stage === 'denoise')
-            log(`run ${r + 1}/${runs} step ${e.step}/${e.steps} ${e.stepMs.toFixed(0)} ms`);
-        },
-      });
-      results.push(result.timings);
-      plan = result.plan;
-    }
+    const { results, plan } = await timedRuns(engine, picture, options, {
+      runs,
+      dir,
+      skipVideo: opts.skipVideo,
+      log,
+    });
     const pick = (f: (x: AnimateTimings) => number) => round(median(results.map(f)));
     const unet_step_ms = pick((x) => median(x.unet_step_ms));
     const own = await previewCost(engine, options.frames, height / 8, width / 8, options.fps);
@@ -155,8 +134,8 @@ export async function bench(opts: {
       load_ms: round(load_ms),
       warmup_ms: round(warmup_ms),
       run_total_ms: results.map((x) => round(x.total_ms)),
-      decode_chunk: plan!.decodeChunk,
-      sequential_guidance: plan!.sequentialGuidance,
+      decode_chunk: plan.decodeChunk,
+      sequential_guidance: plan.sequentialGuidance,
       preprocess_ms: pick((x) => x.preprocess_ms),
       clip_ms: pick((x) => x.clip_ms),
       vae_encode_ms: pick((x) => x.vae_encode_ms),
@@ -179,6 +158,45 @@ export async function bench(opts: {
     await engine.release();
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** A smooth test picture (an orange disc on blue) at the model's native size. */
+function testPicture(width: number, height: number): Promise<Buffer> {
+  return sharp({ create: { width, height, channels: 3, background: { r: 40, g: 90, b: 160 } } })
+    .composite([
+      {
+        input: Buffer.from(
+          `<svg width="${width}" height="${height}"><circle cx="${width / 2}" cy="${height / 2}" r="${height / 3}" fill="orange"/></svg>`,
+        ),
+      },
+    ])
+    .png()
+    .toBuffer();
+}
+
+/** `runs` whole jobs one after another, with previews on (as the bots ask), logging each step. */
+async function timedRuns(
+  engine: SvdEngine,
+  picture: Buffer,
+  options: AnimateOptions,
+  o: { runs: number; dir: string; skipVideo?: boolean; log: (msg: string) => void },
+): Promise<{ results: AnimateTimings[]; plan: MemoryPlan }> {
+  const results: AnimateTimings[] = [];
+  let plan: MemoryPlan | undefined;
+  for (let r = 0; r < o.runs; r++) {
+    const result = await engine.animate(picture, options, {
+      outPath: path.join(o.dir, `run${r}.mp4`),
+      skipVideo: o.skipVideo,
+      onPreview: () => {},
+      onProgress: (e) => {
+        if (e.stage === 'denoise')
+          o.log(`run ${r + 1}/${o.runs} step ${e.step}/${e.steps} ${e.stepMs.toFixed(0)} ms`);
+      },
+    });
+    results.push(result.timings);
+    plan = result.plan;
+  }
+  return { results, plan: plan! };
 }
 
 /** The preview's two costs for latents [frames,4,h,w], medians of 5, with this model's map. */

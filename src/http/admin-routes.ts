@@ -11,7 +11,7 @@ import {
   type Range,
   rangeText,
 } from '../service/admin-ranges.ts';
-import { ServiceError } from '../service/types.ts';
+import { refuse } from '../service/errors.ts';
 import type { AppOptions } from './context.ts';
 
 const within = (r: Range) => z.number().int().min(r.min).max(r.max).optional();
@@ -29,16 +29,11 @@ export function registerAdminRoutes(app: FastifyInstance, o: AppOptions): void {
     if (!parsed.success) {
       const issue = parsed.error.issues[0]!;
       const option = String(issue.path[0] ?? issue.message);
-      throw new ServiceError(
-        400,
-        'bad_quota',
-        `${option}: ${issue.message} (user, guild: ${rangeText(DAILY_QUOTA)})`,
-        {
-          option,
-        },
-      );
+      throw refuse('bad_quota', `${option}: ${issue.message} (user, guild: ${rangeText(DAILY_QUOTA)})`, {
+        option,
+      });
     }
-    if (!o.service.setQuotas) throw new ServiceError(501, 'no_quotas', 'this service keeps no quotas');
+    if (!o.service.setQuotas) throw refuse('no_quotas', 'this service keeps no quotas');
     req.log.info({ quotas: parsed.data }, 'admin: quotas');
     return o.service.setQuotas(parsed.data);
   });
@@ -65,13 +60,10 @@ export function registerAdminRoutes(app: FastifyInstance, o: AppOptions): void {
     if (!parsed.success) {
       const issue = parsed.error.issues[0]!;
       const option = String(issue.path[0] ?? issue.message);
-      throw new ServiceError(
-        400,
+      throw refuse(
         'bad_limit',
         `${option}: ${issue.message} (per_user ${rangeText(PER_USER_LIMIT)}, max_queued ${rangeText(MAX_QUEUED_LIMIT)})`,
-        {
-          option,
-        },
+        { option },
       );
     }
     req.log.info({ limits: parsed.data }, 'admin: limits');

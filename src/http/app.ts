@@ -12,6 +12,7 @@ import cookie from '@fastify/cookie';
 import multipart from '@fastify/multipart';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import { registerPlayground } from '../playground/routes.ts';
+import { ERROR_STATUS } from '../service/errors.ts';
 import { registerAdminRoutes } from './admin-routes.ts';
 import { type AccessPolicy, adminAccess, apiAccess, type Caller, identify } from './auth.ts';
 import type { AppOptions } from './context.ts';
@@ -48,7 +49,7 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler((req, reply) => {
     void reply
-      .code(404)
+      .code(ERROR_STATUS.not_found)
       .send({ error: `no route ${req.method} ${req.url.split('?')[0]?.slice(0, 200)}`, code: 'not_found' });
   });
   await app.register(cookie);

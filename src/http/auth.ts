@@ -1,5 +1,5 @@
 /**
- * Who is calling (docs/product.md, "Who is calling"): the admin token, the narrower bot token, or
+ * Who is calling (SECURITY.md, "The sidecar: who is calling"): the admin token, the narrower bot token, or
  * nobody. Anonymous callers act as themselves only (`web:<session>` for a playground session,
  * else `http:<ip>`) and are served from loopback only, and never when a public URL or a proxy is
  * configured. Nothing else grants rights.
@@ -10,7 +10,8 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { isLoopback } from '../config.ts';
-import { ServiceError, type UserId } from '../service/types.ts';
+import { refuse } from '../service/errors.ts';
+import type { UserId } from '../service/types.ts';
 import { sessionOf } from './session.ts';
 
 export interface Caller {
@@ -69,10 +70,9 @@ export function peerIsLocal(req: FastifyRequest, p: AccessPolicy): boolean {
 export function apiAccess(p: AccessPolicy) {
   return async (req: FastifyRequest, _reply: FastifyReply): Promise<void> => {
     const c = req.caller;
-    if (c.badToken) throw new ServiceError(401, 'unauthorized', 'the Bearer token is not valid');
+    if (c.badToken) throw refuse('unauthorized', 'the Bearer token is not valid');
     if (c.kind !== 'anonymous' || peerIsLocal(req, p)) return;
-    throw new ServiceError(
-      401,
+    throw refuse(
       'unauthorized',
       p.publicMode
         ? 'this sidecar is public (PUBLIC_URL or TRUST_PROXY): every /v1 route needs the Bearer token'
@@ -85,8 +85,7 @@ export function apiAccess(p: AccessPolicy) {
 export function adminAccess(p: AccessPolicy) {
   return async (req: FastifyRequest, _reply: FastifyReply): Promise<void> => {
     if (req.caller.kind === 'admin') return;
-    throw new ServiceError(
-      401,
+    throw refuse(
       'unauthorized',
       p.adminToken
         ? 'this route needs the admin Bearer token (STILLMOTION_ADMIN_TOKEN)'
@@ -98,7 +97,7 @@ export function adminAccess(p: AccessPolicy) {
 /** Anonymous callers may not speak for others: `user`, `delivery`, `?user=`, `delivered`. */
 export function requireTrusted(c: Caller | boolean, what: string, option?: string): void {
   if (typeof c === 'boolean' ? c : isTrusted(c)) return;
-  throw new ServiceError(403, 'forbidden', `${what} needs the Bearer token (a bot or an admin)`, { option });
+  throw refuse('forbidden', `${what} needs the Bearer token (a bot or an admin)`, { option });
 }
 
 /** Whether the caller may see this job: token holders see every job, anonymous ones their own. */

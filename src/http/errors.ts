@@ -1,8 +1,10 @@
 /**
- * One error catalog for the HTTP API: every refusal is JSON `{error, code, …}` with its status.
- * ServiceErrors carry their own status; fastify and multipart errors are mapped here.
+ * How the HTTP API answers errors: every refusal is JSON `{error, code, …}` with its status.
+ * ServiceErrors carry their own status (the catalog, src/service/errors.ts); fastify and multipart
+ * errors are mapped here onto codes of the same catalog.
  */
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { refuse } from '../service/errors.ts';
 import { ServiceError } from '../service/types.ts';
 
 export interface ErrorBody {
@@ -16,32 +18,33 @@ export function errorBody(err: ServiceError, extra: Record<string, unknown> = {}
   return { error: err.message, code: err.code, ...(err.option ? { option: err.option } : {}), ...extra };
 }
 
+function answer(err: ServiceError): { status: number; body: ErrorBody } {
+  return { status: err.status, body: errorBody(err) };
+}
+
 export function mapError(err: unknown): { status: number; body: ErrorBody } {
-  if (err instanceof ServiceError) return { status: err.status, body: errorBody(err) };
+  if (err instanceof ServiceError) return answer(err);
   const e = err as FastifyError;
   switch (e?.code) {
     case 'FST_REQ_FILE_TOO_LARGE':
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return { status: 413, body: { error: 'the upload is larger than the limit', code: 'file_too_large' } };
+      return answer(refuse('file_too_large', 'the upload is larger than the limit'));
     case 'FST_FILES_LIMIT':
-      return { status: 400, body: { error: 'send exactly one file, named image', code: 'too_many_files' } };
+      return answer(refuse('too_many_files', 'send exactly one file, named image'));
     case 'FST_PARTS_LIMIT':
     case 'FST_FIELDS_LIMIT':
-      return { status: 400, body: { error: 'too many form fields', code: 'too_many_fields' } };
+      return answer(refuse('too_many_fields', 'too many form fields'));
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
     case 'FST_INVALID_MULTIPART_CONTENT_TYPE':
-      return {
-        status: 415,
-        body: { error: 'send multipart/form-data with an image field', code: 'unsupported_media_type' },
-      };
+      return answer(refuse('unsupported_media_type', 'send multipart/form-data with an image field'));
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
-      return { status: 400, body: { error: 'the body is not valid JSON', code: 'bad_json' } };
+      return answer(refuse('bad_json', 'the body is not valid JSON'));
   }
   if (typeof e?.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
     return { status: e.statusCode, body: { error: e.message, code: e.code ?? 'bad_request' } };
   }
-  return { status: 500, body: { error: 'internal error; see the service log', code: 'internal' } };
+  return answer(refuse('internal', 'internal error; see the service log'));
 }
 
 export function errorHandler(err: unknown, req: FastifyRequest, reply: FastifyReply): void {

@@ -5,7 +5,8 @@
  */
 import type { AnimateOptionsInput, OptionSpec } from '@stillmotion/engine';
 import type { FastifyRequest } from 'fastify';
-import { type DeliveryTarget, ServiceError } from '../service/types.ts';
+import { refuse } from '../service/errors.ts';
+import type { DeliveryTarget } from '../service/types.ts';
 import { requireTrusted } from './auth.ts';
 
 export interface JobForm {
@@ -28,7 +29,7 @@ export async function readJobForm(
   rules: FormRules,
 ): Promise<JobForm> {
   if (!req.isMultipart()) {
-    throw new ServiceError(415, 'unsupported_media_type', 'send multipart/form-data with an image field');
+    throw refuse('unsupported_media_type', 'send multipart/form-data with an image field');
   }
   const names = new Set<string>(specs.map((s) => s.name));
   const options: Record<string, string> = {};
@@ -39,7 +40,7 @@ export async function readJobForm(
     if (part.type === 'file') {
       if (part.fieldname !== 'image' || image) {
         await part.toBuffer().catch(() => undefined);
-        throw new ServiceError(400, 'bad_field', 'send exactly one file, in a field named image', {
+        throw refuse('bad_field', 'send exactly one file, in a field named image', {
           option: part.fieldname,
         });
       }
@@ -48,13 +49,13 @@ export async function readJobForm(
       continue;
     }
     if (part.valueTruncated || part.fieldnameTruncated) {
-      throw new ServiceError(413, 'field_too_large', `the form field ${part.fieldname} is too long`, {
+      throw refuse('field_too_large', `the form field ${part.fieldname} is too long`, {
         option: part.fieldname,
       });
     }
     const value = typeof part.value === 'string' ? part.value : String(part.value);
     if (part.fieldname === 'image') {
-      throw new ServiceError(400, 'missing_image', 'image must be sent as a file', { option: 'image' });
+      throw refuse('missing_image', 'image must be sent as a file', { option: 'image' });
     } else if (part.fieldname === 'user') {
       requireTrusted(rules.trusted, 'naming a user', 'user');
       user = value.trim() || undefined;
@@ -65,8 +66,7 @@ export async function readJobForm(
       // Empty fields (an untouched form input) mean "default".
       if (value.trim() !== '') options[part.fieldname] = value;
     } else {
-      throw new ServiceError(
-        400,
+      throw refuse(
         'unknown_option',
         `unknown option "${part.fieldname}"; options are ${[...names].join(', ')}`,
         { option: part.fieldname },
@@ -74,7 +74,7 @@ export async function readJobForm(
     }
   }
   if (!image || image.length === 0) {
-    throw new ServiceError(400, 'missing_image', 'the image field is missing or empty', { option: 'image' });
+    throw refuse('missing_image', 'the image field is missing or empty', { option: 'image' });
   }
   return { image, options, user, delivery };
 }
@@ -84,10 +84,10 @@ function parseDelivery(text: string): DeliveryTarget {
   try {
     value = JSON.parse(text);
   } catch {
-    throw new ServiceError(400, 'bad_delivery', 'delivery must be a JSON object', { option: 'delivery' });
+    throw refuse('bad_delivery', 'delivery must be a JSON object', { option: 'delivery' });
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new ServiceError(400, 'bad_delivery', 'delivery must be a JSON object', { option: 'delivery' });
+    throw refuse('bad_delivery', 'delivery must be a JSON object', { option: 'delivery' });
   }
   return value as DeliveryTarget;
 }

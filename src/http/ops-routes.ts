@@ -2,7 +2,7 @@
 import { chooseSize, findSpec, optionSpecs, type SizeMode } from '@stillmotion/engine';
 import type { FastifyInstance } from 'fastify';
 import { MOTION_STEP } from '../chat/render.ts';
-import { ServiceError } from '../service/types.ts';
+import { ERROR_STATUS, refuse } from '../service/errors.ts';
 import { type AccessPolicy, adminAccess, peerIsLocal } from './auth.ts';
 import type { AppOptions } from './context.ts';
 
@@ -20,7 +20,8 @@ export function registerOpsRoutes(app: FastifyInstance, o: AppOptions, policy: A
     if (!peerIsLocal(req, policy) || req.caller.badToken) await admin(req, reply);
   };
   app.get('/metrics', { onRequest: metricsAccess }, async (_req, reply) => {
-    if (!o.metrics) return reply.code(404).send({ error: 'metrics are off', code: 'not_found' });
+    if (!o.metrics)
+      return reply.code(ERROR_STATUS.not_found).send({ error: 'metrics are off', code: 'not_found' });
     return reply.type(o.metrics.registry.contentType).send(await o.metrics.registry.metrics());
   });
 }
@@ -71,7 +72,7 @@ export function registerModelRoute(app: FastifyInstance, o: AppOptions): void {
         width * height <= 1e9
       )
     )
-      throw new ServiceError(400, 'bad_size', 'give ?width=&height= as whole numbers of pixels', {
+      throw refuse('bad_size', 'give ?width=&height= as whole numbers of pixels', {
         option: 'size',
       });
     const modes = findSpec(table(o.info.model), 'size')?.choices ?? [];

@@ -4,9 +4,9 @@
  */
 import { createReadStream } from 'node:fs';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { ERROR_STATUS, noSuchJob, refuse } from '../service/errors.ts';
 import type { ResultLinks } from '../service/result-links.ts';
 import type { JobService } from '../service/types.ts';
-import { ServiceError } from '../service/types.ts';
 
 export type ResultFile = (id: string) => { path: string; bytes: number; format: 'mp4' | 'gif' };
 
@@ -20,9 +20,9 @@ export async function sendResult(
   reply: FastifyReply,
 ): Promise<unknown> {
   const job = await service.get(id);
-  if (!job) throw new ServiceError(404, 'not_found', `no job ${id}`);
+  if (!job) throw noSuchJob(id);
   if (job.state !== 'succeeded') {
-    return reply.code(409).send({
+    return reply.code(ERROR_STATUS.not_ready).send({
       error: `job ${id} is ${job.state}; the result is not ready`,
       code: 'not_ready',
       state: job.state,
@@ -40,7 +40,7 @@ export async function sendResult(
   const range = parseRange(req.headers.range, file.bytes);
   if (range === 'invalid') {
     return reply
-      .code(416)
+      .code(ERROR_STATUS.bad_range)
       .header('content-range', `bytes */${file.bytes}`)
       .type('application/json')
       .send({ error: 'bad range', code: 'bad_range' });
@@ -68,17 +68,11 @@ export function registerSignedResultRoute(
   app.get('/links/:id/result', async (req, reply) => {
     const id = (req.params as { id?: unknown }).id;
     const q = req.query as Record<string, unknown>;
-    if (typeof id !== 'string' || !/^[A-Za-z0-9_-]{1,64}$/.test(id))
-      throw new ServiceError(404, 'not_found', 'no such job');
+    if (typeof id !== 'string' || !/^[A-Za-z0-9_-]{1,64}$/.test(id)) throw refuse('not_found', 'no such job');
     const check = links.check(id, q.exp, q.sig);
     if (check === 'bad')
-      throw new ServiceError(
-        403,
-        'bad_signature',
-        'this link is not valid (it was changed or is incomplete)',
-      );
-    if (check === 'expired')
-      throw new ServiceError(403, 'link_expired', 'this link has expired; ask for the video again');
+      throw refuse('bad_signature', 'this link is not valid (it was changed or is incomplete)');
+    if (check === 'expired') throw refuse('link_expired', 'this link has expired; ask for the video again');
     return sendResult(service, resultFile, id, req, reply);
   });
 }

@@ -1,5 +1,5 @@
 /**
- * Host and Origin rules (docs/product.md, "Who is calling"). Only Host names this sidecar serves
+ * Host and Origin rules (SECURITY.md, "The sidecar: who is calling"). Only Host names this sidecar serves
  * are answered (loopback names and addresses, the bound HOST, the host of PUBLIC_URL and
  * ALLOWED_HOSTS): a DNS-rebinding page arrives with its own name and gets 421. A state-changing
  * request from a page of another origin (`Origin`, or `Sec-Fetch-Site: cross-site`) gets 403, so a
@@ -7,7 +7,8 @@
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { hostName, isLoopback } from '../config.ts';
-import { ServiceError } from '../service/types.ts';
+import { refuse } from '../service/errors.ts';
+import type { ServiceError } from '../service/types.ts';
 
 export interface SitePolicy {
   /** The address the server binds (a specific one is served as a Host too). */
@@ -30,8 +31,7 @@ export function siteGuard(p: SitePolicy) {
     const host = req.headers.host ?? '';
     const name = hostName(host);
     if (!name || !hostServed(name)) {
-      throw new ServiceError(
-        421,
+      throw refuse(
         'host_not_served',
         `this sidecar does not serve the host "${name.slice(0, 100)}" (add it to ALLOWED_HOSTS or PUBLIC_URL)`,
       );
@@ -57,5 +57,5 @@ function sameOrigin(origin: string, host: string): boolean {
 }
 
 function crossSite(): ServiceError {
-  return new ServiceError(403, 'cross_site', 'requests from other web pages are refused');
+  return refuse('cross_site', 'requests from other web pages are refused');
 }

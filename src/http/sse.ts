@@ -6,10 +6,9 @@
  * and in total.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { refuse } from '../service/errors.ts';
 import { type Following, followJob } from '../service/follow-job.ts';
-import { type JobService, type JobView, ServiceError } from '../service/types.ts';
-
-const TERMINAL = new Set(['succeeded', 'failed', 'canceled']);
+import { type JobService, type JobView, TERMINAL } from '../service/types.ts';
 
 export interface StreamLimits {
   /** Open streams per caller (an anonymous identity, or a token). */
@@ -41,10 +40,10 @@ export class StreamCaps {
     const mine = this.#open.get(caller) ?? 0;
     const cap = caller.startsWith('token:') ? this.#limits.perCaller * TOKEN_SHARE : this.#limits.perCaller;
     if (this.#total >= this.#limits.total) {
-      throw new ServiceError(429, 'too_many_streams', 'too many event streams are open; try again shortly');
+      throw refuse('too_many_streams', 'too many event streams are open; try again shortly');
     }
     if (mine >= cap) {
-      throw new ServiceError(429, 'too_many_streams', `you have ${mine} event streams open (limit ${cap})`);
+      throw refuse('too_many_streams', `you have ${mine} event streams open (limit ${cap})`);
     }
     this.#open.set(caller, mine + 1);
     this.#total++;

@@ -5,7 +5,8 @@
  */
 import type { FastifyReply } from 'fastify';
 import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
-import { type JobService, ServiceError, type UserId } from '../service/types.ts';
+import { refuse } from '../service/errors.ts';
+import type { JobService, UserId } from '../service/types.ts';
 
 export class SubmitGate {
   readonly #service: JobService;
@@ -31,8 +32,7 @@ export class SubmitGate {
       if (!(err instanceof RateLimiterRes)) throw err;
       const seconds = Math.max(1, Math.ceil(err.msBeforeNext / 1000));
       reply.header('retry-after', String(seconds));
-      throw new ServiceError(
-        429,
+      throw refuse(
         'rate_limited',
         `too many submissions (limit ${this.#perMinute} a minute); try again in ${seconds} s`,
       );

@@ -4,6 +4,7 @@
  * 503 at once; every client reconnects by itself, so service comes back with Redis.
  */
 import { Redis, type RedisOptions } from 'ioredis';
+import { ERROR_STATUS } from '../service/errors.ts';
 import { ServiceError } from '../service/types.ts';
 
 export type ConnectionRole = 'producer' | 'subscriber' | 'worker';
@@ -30,7 +31,7 @@ export class QueueUnavailableError extends ServiceError {
   override name = 'QueueUnavailableError';
   constructor(cause: unknown) {
     super(
-      503,
+      ERROR_STATUS.queue_unavailable,
       'queue_unavailable',
       'queue unavailable: the job queue (Redis) cannot be reached right now; try again shortly',
     );

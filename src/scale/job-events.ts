@@ -13,9 +13,7 @@ import { EventEmitter } from 'node:events';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../log.ts';
 import { lostView } from '../service/job-view.ts';
-import type { JobView } from '../service/types.ts';
-
-const TERMINAL = new Set(['succeeded', 'failed', 'canceled']);
+import { type JobView, TERMINAL } from '../service/types.ts';
 
 type Read = (ids: string[]) => Promise<(JobView | undefined)[]>;
 

@@ -3,26 +3,30 @@
  * are producers. A job is admitted atomically into the shared state (caps, fair round, picture),
  * then handed to one BullMQ queue with its round as priority; GPU workers anywhere take it from
  * there (src/scale/worker.ts). Events come back over Redis pub/sub. Same contract, same states
- * and same refusals as the in-process service; while Redis is away every call answers a 503
- * "queue unavailable" ServiceError, and the connections come back by themselves.
+ * and same refusals as the in-process service, through the same submit checks, ownership and
+ * views (src/service/job-lifecycle.ts); while Redis is away every call answers a 503 "queue
+ * unavailable" ServiceError, and the connections come back by themselves.
  */
-import { randomBytes } from 'node:crypto';
-import { type AnimateOptions, ImageError, OptionError, resolveOptions } from '@stillmotion/engine';
+import { type AnimateOptions, resolveOptions } from '@stillmotion/engine';
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../log.ts';
 import type { InspectImage, ModelSummary } from '../service/engine-port.ts';
+import { capReached, noSuchJob, refuse } from '../service/errors.ts';
+import { type Following, followJob } from '../service/follow-job.ts';
+import { ownedJob } from '../service/job-lifecycle.ts';
 import { EMPTY_PROGRESS, queueView } from '../service/job-view.ts';
 import {
   checkQuotas,
   type DailyQuotas,
   guildOf,
   type QuotaUsage,
-  quotaCount,
   quotaRefusal,
   quotaResetAt,
+  quotasLeft,
   utcDay,
 } from '../service/quota.ts';
+import { checkLimits, checkSubmission, checkUser, imageLimits, newJobId } from '../service/submit-checks.ts';
 import {
   type Actor,
   type DeliveryTarget,
@@ -30,18 +34,18 @@ import {
   type JobView,
   type QueueLimits,
   type QueueView,
-  ServiceError,
   type StoredPreview,
   type SubmitRequest,
+  TERMINAL,
   type UserId,
 } from '../service/types.ts';
 import { asServiceError, connect, QueueUnavailableError, withTimeout } from './connection.ts';
 import { JobEvents } from './job-events.ts';
 import { type AdmitResult, ScaleStore, type StoredJob } from './store.ts';
 
-const MB = 1_000_000;
-
 import { readSnapshot, type ScaleSnapshot, toView } from './views.ts';
+
+const MB = 1_000_000;
 
 export interface RedisJobServiceOptions {
   readonly redisUrl: string;
@@ -68,8 +72,6 @@ export interface RedisJobServiceOptions {
 }
 
 export const QUEUE_NAME = 'animate';
-const TERMINAL = new Set(['succeeded', 'failed', 'canceled']);
-const USER_RE = /^[a-z]+:\S{1,200}$/;
 
 export class RedisJobService implements JobService {
   readonly model: ModelSummary;
@@ -166,19 +168,9 @@ export class RedisJobService implements JobService {
 
   /** A cheap refusal before the upload is read: the caps as they stand (submit checks them again). */
   async admit(user: UserId): Promise<void> {
-    this.#checkUser(user);
+    checkUser(user, this.#closed);
     this.#requireConnection();
     this.#refuse(await this.#guard(() => this.store.checkCaps(user, this.#o.limits)), Date.now());
-  }
-
-  #checkUser(user: UserId): void {
-    if (this.#closed)
-      throw new ServiceError(503, 'shutting_down', 'the service is shutting down; try again shortly');
-    if (typeof user !== 'string' || !USER_RE.test(user)) {
-      throw new ServiceError(400, 'bad_user', 'user must be a namespaced id such as discord:123 or web:abc', {
-        option: 'user',
-      });
-    }
   }
 
   /** Throws the refusal an admission answered; returns when it was admitted. */
@@ -188,43 +180,23 @@ export class RedisJobService implements JobService {
       throw quotaRefusal(r.kind === 'daily_quota_user' ? 'user' : 'guild', r.limit, now);
     if (r.kind === 'memory_budget') {
       this.#log.warn({ used: r.count, budget: r.limit }, 'redis memory budget reached: job refused');
-      throw new ServiceError(
-        503,
+      throw refuse(
         'memory_budget',
         `the job store is full: pictures and results use ${(r.count / MB).toFixed(1)} MB of its ${(r.limit / MB).toFixed(0)} MB memory budget (REDIS_MEMORY_BUDGET_MB); try again later`,
       );
     }
-    if (r.kind === 'user_limit') {
-      throw new ServiceError(
-        429,
-        'user_limit',
-        `you already have ${r.count} jobs queued or running (limit ${r.limit} per user); wait for one to finish`,
-      );
-    }
-    throw new ServiceError(
-      429,
-      'queue_full',
-      `the queue is full (${r.count} jobs waiting, limit ${r.limit}); try again later`,
-    );
+    throw capReached(r.kind, r.count, r.limit);
   }
 
   async submit(req: SubmitRequest): Promise<{ id: string; position: number }> {
-    this.#checkUser(req.user);
-    let options: AnimateOptions;
-    try {
-      await this.#o.inspectImage(req.image, {
-        maxBytes: this.#o.maxUploadBytes ?? 20_000_000,
-        maxPixels: this.#o.maxPixels ?? 40_000_000,
-      });
-      options = resolveOptions(req.options, this.model);
-    } catch (err) {
-      if (err instanceof ImageError) throw new ServiceError(err.status, err.code, err.message);
-      if (err instanceof OptionError)
-        throw new ServiceError(400, 'bad_option', err.message, { option: err.option });
-      throw err;
-    }
+    const { options } = await checkSubmission(req, {
+      model: this.model,
+      inspect: this.#o.inspectImage,
+      limits: imageLimits(this.#o),
+      closed: () => this.#closed,
+    });
     this.#requireConnection();
-    const id = randomBytes(9).toString('base64url');
+    const id = newJobId();
     const now = Date.now();
     const admitted = await this.#guard(() =>
       this.store.admit({
@@ -299,11 +271,10 @@ export class RedisJobService implements JobService {
 
   async result(id: string): Promise<Buffer> {
     const job = await this.#guard(() => this.store.job(id));
-    if (!job) throw new ServiceError(404, 'not_found', `no job ${id}`);
-    if (job.state !== 'succeeded')
-      throw new ServiceError(409, 'not_ready', `job ${id} is ${job.state}, not succeeded`);
+    if (!job) throw noSuchJob(id);
+    if (job.state !== 'succeeded') throw refuse('not_ready', `job ${id} is ${job.state}, not succeeded`);
     const bytes = await this.#guard(() => this.store.result(id));
-    if (!bytes) throw new ServiceError(410, 'result_gone', `the result of job ${id} was deleted or expired`);
+    if (!bytes) throw refuse('result_gone', `the result of job ${id} was deleted or expired`);
     return bytes;
   }
 
@@ -314,8 +285,7 @@ export class RedisJobService implements JobService {
   }
 
   async markDelivered(id: string): Promise<void> {
-    if (!(await this.#guard(() => this.store.markDelivered(id))))
-      throw new ServiceError(404, 'not_found', `no job ${id}`);
+    if (!(await this.#guard(() => this.store.markDelivered(id)))) throw noSuchJob(id);
   }
 
   async undelivered(): Promise<readonly JobView[]> {
@@ -374,13 +344,7 @@ export class RedisJobService implements JobService {
   }
 
   async setLimits(limits: Partial<QueueLimits>): Promise<QueueLimits> {
-    for (const [name, value] of Object.entries(limits)) {
-      if (value !== undefined && (!Number.isInteger(value) || value < 1)) {
-        throw new ServiceError(400, 'bad_limit', `${name} must be a whole number ≥ 1 (got ${value})`, {
-          option: name,
-        });
-      }
-    }
+    checkLimits(limits);
     const next = await this.#guard(async () => {
       const fields: string[] = [];
       if (limits.per_user !== undefined) fields.push('per_user', String(limits.per_user));
@@ -406,17 +370,9 @@ export class RedisJobService implements JobService {
   }
 
   async quotaLeft(user: UserId, delivery?: DeliveryTarget): Promise<QuotaUsage> {
-    return this.#guard(async () => {
-      const now = Date.now();
-      const day = utcDay(now);
-      const q = await this.#currentQuotas();
-      const guild = guildOf(user, delivery);
-      return {
-        user: quotaCount(q.user, await this.store.quotaUsed(day, `user:${user}`)),
-        guild: guild ? quotaCount(q.guild, await this.store.quotaUsed(day, `guild:${guild}`)) : null,
-        resets_at: quotaResetAt(now),
-      };
-    });
+    return this.#guard(async () =>
+      quotasLeft(await this.#currentQuotas(), (day, key) => this.store.quotaUsed(day, key), user, delivery),
+    );
   }
 
   async #currentQuotas(): Promise<DailyQuotas> {
@@ -567,29 +523,22 @@ export class RedisJobService implements JobService {
   }
 
   async #owned(id: string, actor: Actor): Promise<StoredJob> {
-    const job = await this.#guard(() => this.store.job(id));
-    if (!job) throw new ServiceError(404, 'not_found', `no job ${id}`);
-    if (!actor.admin && actor.user !== job.user) {
-      throw new ServiceError(
-        403,
-        'not_owner',
-        'only the person who asked for this job, or an admin, can do that',
-      );
-    }
-    return job;
+    return ownedJob(await this.#guard(() => this.store.job(id)), id, actor);
   }
 
+  /** Resolves once the job has ended, or after `ms`. */
   #waitEnded(id: string, ms: number): Promise<void> {
     return new Promise((resolve) => {
+      let following: Following | undefined;
+      const done = (): void => {
+        clearTimeout(timer);
+        following?.stop();
+        resolve();
+      };
       const timer = setTimeout(done, ms);
       timer.unref();
-      const off = this.subscribe(id, (v) => TERMINAL.has(v.state) && done());
-      function done(): void {
-        clearTimeout(timer);
-        off();
-        resolve();
-      }
-      void this.get(id).then((v) => v && TERMINAL.has(v.state) && done(), done);
+      following = followJob(this, id, (v) => TERMINAL.has(v.state) && done());
+      following.current.catch(done);
     });
   }
 }

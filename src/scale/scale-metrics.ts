@@ -15,10 +15,10 @@ interface FleetNumbers {
   readonly stats: Record<string, string>;
 }
 
-export function attachScaleMetrics(metrics: ServiceMetrics, service: RedisJobService): void {
-  const registers = [metrics.registry];
+/** The fleet's numbers, read from Redis at most every 500 ms however many gauges a scrape collects. */
+function fleetReader(service: RedisJobService): () => Promise<FleetNumbers | undefined> {
   let cached: { at: number; value: Promise<FleetNumbers | undefined> } | undefined;
-  const fleet = (): Promise<FleetNumbers | undefined> => {
+  return () => {
     if (cached && Date.now() - cached.at < 500) return cached.value;
     const value = (async () => {
       if (!service.connected) return undefined;
@@ -34,74 +34,79 @@ export function attachScaleMetrics(metrics: ServiceMetrics, service: RedisJobSer
     cached = { at: Date.now(), value };
     return value;
   };
+}
+
+type Worker = ScaleSnapshot['workers'][number];
+
+export function attachScaleMetrics(metrics: ServiceMetrics, service: RedisJobService): void {
+  const fleet = fleetReader(service);
   metrics.depthSource = async () => {
     const f = await fleet();
     return f ? { queued: f.snap.queued.length, running: f.snap.running.length } : { queued: 0, running: 0 };
   };
-
-  const up: Gauge = new Gauge({
-    name: 'stillmotion_queue_up',
-    help: '1 while the shared queue (Redis) answers, else 0',
-    registers,
-    collect: async () => up.set((await fleet()) ? 1 : 0),
-  });
-  const live: Gauge = new Gauge({
-    name: 'stillmotion_workers_live',
-    help: 'Workers that sent a heartbeat in the last 15 s',
-    registers,
-    collect: async () => live.set((await fleet())?.snap.workers.length ?? 0),
-  });
-  const perWorker = (name: string, help: string, pick: (w: ScaleSnapshot['workers'][number]) => number) => {
-    const g: Gauge<'worker' | 'host' | 'provider'> = new Gauge({
+  /** A gauge emptied and filled again from the fleet's numbers (undefined while Redis does not answer) at each scrape. */
+  const gauge = <L extends string>(
+    name: string,
+    help: string,
+    labelNames: readonly L[],
+    fill: (g: Gauge<L>, f: FleetNumbers | undefined) => void,
+  ) => {
+    const g: Gauge<L> = new Gauge({
       name,
       help,
-      labelNames: ['worker', 'host', 'provider'],
-      registers,
+      labelNames,
+      registers: [metrics.registry],
       collect: async () => {
+        const f = await fleet();
         g.reset();
-        for (const w of (await fleet())?.snap.workers ?? [])
-          g.set({ worker: w.id, host: w.host, provider: w.provider }, pick(w));
+        fill(g, f);
       },
     });
   };
+  const perWorker = (name: string, help: string, pick: (w: Worker) => number) =>
+    gauge(name, help, ['worker', 'host', 'provider'], (g, f) => {
+      for (const w of f?.snap.workers ?? [])
+        g.set({ worker: w.id, host: w.host, provider: w.provider }, pick(w));
+    });
+
+  gauge('stillmotion_queue_up', '1 while the shared queue (Redis) answers, else 0', [], (g, f) =>
+    g.set(f ? 1 : 0),
+  );
+  gauge('stillmotion_workers_live', 'Workers that sent a heartbeat in the last 15 s', [], (g, f) =>
+    g.set(f?.snap.workers.length ?? 0),
+  );
   perWorker('stillmotion_worker_slots', 'Jobs a worker runs at once (its GPUs)', (w) => w.concurrency);
   perWorker('stillmotion_worker_running', 'Jobs running on a worker now', (w) => w.running);
   perWorker('stillmotion_worker_last_seen_seconds', 'Unix time of the last heartbeat', (w) => w.seen / 1000);
-  const done: Gauge<'worker' | 'outcome'> = new Gauge({
-    name: 'stillmotion_worker_jobs',
-    help: 'Jobs a worker ended since it started, by outcome (retried: tries taken over from a dead worker)',
-    labelNames: ['worker', 'outcome'],
-    registers,
-    collect: async () => {
-      done.reset();
-      for (const w of (await fleet())?.snap.workers ?? []) {
+  gauge(
+    'stillmotion_worker_jobs',
+    'Jobs a worker ended since it started, by outcome (retried: tries taken over from a dead worker)',
+    ['worker', 'outcome'],
+    (g, f) => {
+      for (const w of f?.snap.workers ?? []) {
         for (const outcome of ['succeeded', 'failed', 'canceled', 'retried'] as const)
-          done.set({ worker: w.id, outcome }, w[outcome]);
+          g.set({ worker: w.id, outcome }, w[outcome]);
       }
     },
-  });
-  const bull: Gauge<'state'> = new Gauge({
-    name: 'stillmotion_bullmq_jobs',
-    help: "BullMQ's job counts by its own state (prioritized = waiting in fair order)",
-    labelNames: ['state'],
-    registers,
-    collect: async () => {
-      bull.reset();
-      for (const [state, n] of Object.entries((await fleet())?.bull ?? {})) bull.set({ state }, n);
+  );
+  gauge(
+    'stillmotion_bullmq_jobs',
+    "BullMQ's job counts by its own state (prioritized = waiting in fair order)",
+    ['state'],
+    (g, f) => {
+      for (const [state, n] of Object.entries(f?.bull ?? {})) g.set({ state }, n);
     },
-  });
-  const ended: Gauge<'state' | 'reason'> = new Gauge({
-    name: 'stillmotion_jobs_ended',
-    help: 'Jobs ended across all workers, by state and (for failures) reason',
-    labelNames: ['state', 'reason'],
-    registers,
-    collect: async () => {
-      ended.reset();
-      for (const [field, n] of Object.entries((await fleet())?.stats ?? {})) {
+  );
+  gauge(
+    'stillmotion_jobs_ended',
+    'Jobs ended across all workers, by state and (for failures) reason',
+    ['state', 'reason'],
+    (g, f) => {
+      for (const [field, n] of Object.entries(f?.stats ?? {})) {
         const [state, reason] = field.split(':');
-        if (reason) ended.set({ state, reason }, Number(n));
-        else if (state !== 'failed') ended.set({ state, reason: '' }, Number(n));
+        if (reason) g.set({ state: state!, reason }, Number(n));
+        else if (state !== 'failed') g.set({ state: state!, reason: '' }, Number(n));
       }
     },
-  });
+  );
 }

@@ -1,22 +1,23 @@
 /**
  * A GPU worker in redis mode: a BullMQ Worker whose concurrency is its engines (one per GPU).
  * It claims each job in the shared state (fenced by the attempt number), runs it on a warm
- * engine, streams progress, and ends it exactly once. Cancels arrive over pub/sub and, as a
+ * engine as the in-process service does (src/service/run-job.ts), streams progress into Redis,
+ * and ends it exactly once. Cancels arrive over pub/sub and, as a
  * fallback, through the progress writes. Killed mid-job, its lock lapses and BullMQ's stalled-job
  * check hands the job to another worker; stopped with SIGTERM, it puts its jobs back first.
  */
 import { readFile, rm } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import path from 'node:path';
-import { type AnimateOptions, EngineError, type ProgressEvent } from '@stillmotion/engine';
+import { type AnimateOptions, EngineError } from '@stillmotion/engine';
 import { type Job, WaitingError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../log.ts';
-import type { EnginePort } from '../service/engine-port.ts';
-import { describeFailure } from '../service/failure.ts';
+import type { AnimateRun, EnginePort } from '../service/engine-port.ts';
+import { JobAbort } from '../service/job-lifecycle.ts';
+import { startProgress } from '../service/job-view.ts';
 import type { ServiceMetrics } from '../service/metrics.ts';
-import { JobAbort } from '../service/queue-backend.ts';
-import type { JobProgress } from '../service/types.ts';
+import { type RunOutcome, type RunSink, runJob } from '../service/run-job.ts';
 import { connect } from './connection.ts';
 import { QUEUE_NAME } from './redis-job-service.ts';
 import { describeRefusal, type Refusal, ScaleStore } from './store.ts';
@@ -39,14 +40,6 @@ export interface ScaleWorkerOptions {
   readonly device?: string;
   readonly metrics?: ServiceMetrics;
   readonly tmpDir?: string;
-}
-
-/** The job is no longer this worker's: gone from Redis, ended meanwhile, or handed to another worker. */
-class LostJob extends Error {
-  override name = 'LostJob';
-  constructor(refusal: Refusal) {
-    super(describeRefusal(refusal));
-  }
 }
 
 /** Redis refused a write because it is at `maxmemory` (noeviction). */
@@ -147,6 +140,52 @@ export class ScaleWorker {
   async #process(job: Job, token: string | undefined): Promise<void> {
     const id = job.id!;
     const log = this.#log.child({ job: id });
+    const claimed = await this.#claim(id, log);
+    if (!claimed) return;
+    const { attempt, options, image } = claimed;
+    const abort = new AbortController();
+    this.#running.set(id, { abort, attempt });
+    const engine = this.#free.pop()!;
+    const outPath = path.join(this.#o.tmpDir ?? tmpdir(), `stillmotion-${this.id}-${id}.${options.format}`);
+    let outcome: RunOutcome;
+    try {
+      outcome = await runJob(
+        {
+          id,
+          engine,
+          options,
+          image: () => {
+            if (image.length === 0)
+              throw new EngineError('input_missing', 'the input picture is gone from the store');
+            return image;
+          },
+          outPath,
+          signal: abort.signal,
+          limits: this.#o.limits,
+          live: startProgress(options),
+          log,
+          startLine: { attempt },
+          metrics: this.#o.metrics,
+        },
+        this.#sink(job, token, attempt, options, log),
+      );
+    } finally {
+      this.#running.delete(id);
+      this.#free.push(engine);
+      await rm(outPath, { force: true });
+    }
+    // The sink moved the job back to waiting: BullMQ must not complete it.
+    if (outcome === 'put_back') throw new WaitingError();
+  }
+
+  /**
+   * Claims the job in the shared state (fenced by the attempt number) and checks its stored
+   * options against the model; undefined when it is not to run here (the reason is logged).
+   */
+  async #claim(
+    id: string,
+    log: Logger,
+  ): Promise<{ attempt: number; options: AnimateOptions; image: Buffer } | undefined> {
     const claim = await this.#persist(() =>
       this.#store.claim(id, this.id, this.#o.maxTries, this.#o.resultTtlMs),
     );
@@ -155,131 +194,102 @@ export class ScaleWorker {
         log.warn('job not run: its record is gone from Redis (flushed, or restarted without its AOF)');
       else log.info({ claim }, 'job not run');
       if (claim.kind === 'exhausted') this.#stats.failed++;
-      return;
+      return undefined;
     }
     if (claim.attempt > 1) this.#stats.retried++;
     const { attempt, image } = claim;
-    let options: AnimateOptions;
     try {
-      options = checkStoredOptions(claim.options, this.#o.engines[0].model);
+      return { attempt, image, options: checkStoredOptions(claim.options, this.#o.engines[0].model) };
     } catch (err) {
       const why = (err as Error).message;
-      const refused = await this.#persist(() =>
-        this.#store.end(
-          id,
-          attempt,
-          'failed',
-          `the job's stored options were refused (${why}), so it was not run`,
-          'bad_record',
-          this.#o.resultTtlMs,
-        ),
-      );
-      if (!refused) this.#stats.failed++;
+      const message = `the job's stored options were refused (${why}), so it was not run`;
+      await this.#end(id, attempt, 'failed', message, 'bad_record');
       this.#o.metrics?.failures.inc({ reason: 'bad_record' });
       log.error({ why }, 'stored options refused (a damaged or tampered record): job failed, not run');
-      return;
+      return undefined;
     }
-    const abort = new AbortController();
-    this.#running.set(id, { abort, attempt });
-    const engine = this.#free.pop()!;
-    const outPath = path.join(this.#o.tmpDir ?? tmpdir(), `stillmotion-${this.id}-${id}.${options.format}`);
-    const started = performance.now();
-    let progress: JobProgress = { step: 0, steps: options.steps, chunk: 0, chunks: 0 };
-    let encoding = false;
+  }
+
+  /**
+   * Where a run's changes and outcome go: Redis, every write fenced by the attempt. A progress
+   * write also brings back a cancel, or the news that the job is no longer this try's.
+   */
+  #sink(job: Job, token: string | undefined, attempt: number, options: AnimateOptions, log: Logger): RunSink {
+    const id = job.id!;
+    const ttl = this.#o.resultTtlMs;
     let writes = Promise.resolve();
-    const stepMs: number[] = [];
-    log.info({ attempt }, 'job started');
-    const onProgress = (e: ProgressEvent) => {
-      if (e.stage === 'denoise') {
-        progress = { ...progress, step: e.step, steps: e.steps };
-        stepMs.push(e.stepMs);
-        this.#o.metrics?.stepDuration.observe(e.stepMs / 1000);
-      } else if (e.stage === 'decode') progress = { ...progress, chunk: e.chunk, chunks: e.chunks };
-      else encoding = true;
-      const p = progress;
-      const enc = encoding;
-      writes = writes.then(async () => {
-        const r = await this.#store.progress(id, attempt, p, enc).catch(() => 'ok' as const);
-        if (r === 'cancel') this.#abort(id, new JobAbort('canceled'));
-        else if (r !== 'ok') this.#abort(id, new LostJob(r));
-      });
-    };
-    try {
-      if (image.length === 0)
-        throw new EngineError('input_missing', 'the input picture is gone from the store');
-      const out = await engine.animate(image, options, {
-        outPath,
-        signal: abort.signal,
-        onProgress,
-        onPreview: (p) => {
-          writes = writes.then(() =>
-            this.#store.savePreview(id, p.step, p.data, this.#o.resultTtlMs).catch(() => {}),
-          );
-        },
-        limits: this.#o.limits,
-      });
-      await writes;
-      const video = await readFile(out.path);
-      const runMs = performance.now() - started;
-      const refused = await this.#persist(
-        () => this.#store.complete(id, attempt, video, this.#o.resultTtlMs, runMs),
-        // Redis at maxmemory: fail the job with a reason instead of retrying for ever.
-        (err) => (isOutOfMemory(err) ? new Error('the job store (Redis) is full') : undefined),
-      ).catch(async (err: Error) => {
-        log.error({ bytes: video.length, err: err.message }, 'result could not be stored');
-        return this.#persist(() =>
-          this.#store.end(
-            id,
-            attempt,
-            'failed',
-            'the result could not be stored: the job store is full; try again later',
-            'store_full',
-            this.#o.resultTtlMs,
-          ),
-        );
-      });
-      if (!refused) {
-        this.#stats.succeeded++;
-        this.#o.metrics?.jobDuration.observe({ outcome: 'succeeded' }, runMs / 1000);
-        await this.#recordSpeed(out.timings.total_ms, stepMs, options.frames).catch(() => {});
-        log.info({ ms: Math.round(runMs), bytes: video.length }, 'job succeeded');
-      } else log.warn({ refused: refused.kind }, `finished, but ${describeRefusal(refused)}: result dropped`);
-    } catch (err) {
-      await writes;
-      const reason = abort.signal.aborted ? abort.signal.reason : undefined;
-      if (reason instanceof JobAbort && reason.why === 'shutdown') {
+    return {
+      progress: ({ progress, encoding }) => {
+        writes = writes.then(async () => {
+          const r = await this.#store.progress(id, attempt, progress, encoding).catch(() => 'ok' as const);
+          if (r === 'cancel') this.#abort(id, new JobAbort('canceled'));
+          else if (r !== 'ok') this.#abort(id, new JobAbort('lost', describeRefusal(r)));
+        });
+      },
+      preview: (step, data) => {
+        writes = writes.then(() => this.#store.savePreview(id, step, data, ttl).catch(() => {}));
+      },
+      settle: () => writes,
+      succeeded: (out, run) => this.#complete(id, attempt, out, { ...run, frames: options.frames }, log),
+      putBack: async () => {
         const round = await this.#persist(() => this.#store.release(id, attempt));
         if (round !== undefined) await job.changePriority({ priority: Math.min(round + 1, 2_097_152) });
         if (token) await job.moveToWait(token);
         log.info('job put back in the queue (try not used)');
-        throw new WaitingError();
-      }
-      if (reason instanceof LostJob) {
-        log.warn(`stopped here: ${reason.message}`);
-      } else if (reason instanceof JobAbort) {
-        const refused = await this.#persist(() =>
-          this.#store.end(id, attempt, 'canceled', 'canceled while running', 'canceled', this.#o.resultTtlMs),
-        );
-        if (!refused) this.#stats.canceled++;
-        else log.warn(`cancel not recorded: ${describeRefusal(refused)}`);
-        this.#o.metrics?.jobDuration.observe({ outcome: 'canceled' }, (performance.now() - started) / 1000);
-        log.info('job canceled while running');
-      } else {
-        const { message, code } = describeFailure(err, id);
-        const refused = await this.#persist(() =>
-          this.#store.end(id, attempt, 'failed', message, code, this.#o.resultTtlMs),
-        );
-        if (!refused) this.#stats.failed++;
-        else log.warn(`failure not recorded: ${describeRefusal(refused)}`);
-        this.#o.metrics?.failures.inc({ reason: code });
-        this.#o.metrics?.jobDuration.observe({ outcome: 'failed' }, (performance.now() - started) / 1000);
-        log.error({ err, code }, 'job failed');
-      }
-    } finally {
-      this.#running.delete(id);
-      this.#free.push(engine);
-      await rm(outPath, { force: true });
+      },
+      canceled: async () => {
+        const refused = await this.#end(id, attempt, 'canceled', 'canceled while running', 'canceled');
+        if (refused) log.warn(`cancel not recorded: ${describeRefusal(refused)}`);
+      },
+      failed: async (message, code) => {
+        const refused = await this.#end(id, attempt, 'failed', message, code);
+        if (refused) log.warn(`failure not recorded: ${describeRefusal(refused)}`);
+      },
+    };
+  }
+
+  /** Stores the video and ends the job; answers its bytes, or undefined when the store refused it. */
+  async #complete(
+    id: string,
+    attempt: number,
+    out: AnimateRun,
+    run: { readonly ms: number; readonly stepMs: readonly number[]; readonly frames: number },
+    log: Logger,
+  ): Promise<number | undefined> {
+    const video = await readFile(out.path);
+    const refused = await this.#persist(
+      () => this.#store.complete(id, attempt, video, this.#o.resultTtlMs, run.ms),
+      // Redis at maxmemory: fail the job with a reason instead of retrying for ever.
+      (err) => (isOutOfMemory(err) ? new Error('the job store (Redis) is full') : undefined),
+    ).catch(async (err: Error) => {
+      log.error({ bytes: video.length, err: err.message }, 'result could not be stored');
+      const message = 'the result could not be stored: the job store is full; try again later';
+      return this.#persist(() =>
+        this.#store.end(id, attempt, 'failed', message, 'store_full', this.#o.resultTtlMs),
+      );
+    });
+    if (refused) {
+      log.warn({ refused: refused.kind }, `finished, but ${describeRefusal(refused)}: result dropped`);
+      return undefined;
     }
+    this.#stats.succeeded++;
+    await this.#recordSpeed(out.timings.total_ms, run.stepMs, run.frames).catch(() => {});
+    return video.length;
+  }
+
+  /** Ends the job as this try (fenced); counts it when it landed, else answers why not. */
+  async #end(
+    id: string,
+    attempt: number,
+    state: 'failed' | 'canceled',
+    message: string,
+    code: string,
+  ): Promise<Refusal | undefined> {
+    const refused = await this.#persist(() =>
+      this.#store.end(id, attempt, state, message, code, this.#o.resultTtlMs),
+    );
+    if (!refused) this.#stats[state]++;
+    return refused;
   }
 
   /**

@@ -1,10 +1,11 @@
 /**
  * Reads one consistent-enough picture of the shared queue (waiting order, running jobs, limits,
  * live workers, measured speeds) and turns stored jobs into the {@link JobView}s every client sees,
- * exactly as the in-process service shapes them.
+ * through the same shaping as the in-process service (src/service/job-view.ts).
  */
-import { EtaEstimator, etaSeconds, queuedEta } from '../service/eta.ts';
-import type { JobProgress, JobView, QueueLimits } from '../service/types.ts';
+import { EtaEstimator } from '../service/eta.ts';
+import { EMPTY_PROGRESS, jobView, type QueueSnapshot, type ViewContext } from '../service/job-view.ts';
+import type { JobView, QueueLimits } from '../service/types.ts';
 import type { ScaleStore, StoredJob } from './store.ts';
 
 /** What each worker writes into `<prefix>:workers` on every heartbeat. */
@@ -25,12 +26,7 @@ export interface WorkerBeat {
   readonly seen: number;
 }
 
-export interface ScaleSnapshot {
-  readonly paused: boolean;
-  readonly limits: QueueLimits;
-  /** Waiting job ids in start order. */
-  readonly queued: readonly string[];
-  readonly running: readonly string[];
+export interface ScaleSnapshot extends QueueSnapshot {
   /** The waiting and running jobs, for ETAs. */
   readonly active: ReadonlyMap<string, StoredJob>;
   readonly eta: EtaEstimator;
@@ -39,9 +35,6 @@ export interface ScaleSnapshot {
   /** Job slots of the live workers (0 when none is up). */
   readonly slots: number;
 }
-
-const TERMINAL = new Set(['succeeded', 'failed', 'canceled']);
-const EMPTY: JobProgress = { step: 0, steps: 0, chunk: 0, chunks: 0 };
 
 /** Worker heartbeats older than this are not counted as live. */
 export const WORKER_LIVE_MS = 15_000;
@@ -105,54 +98,20 @@ export async function readSnapshot(store: ScaleStore, defaults: QueueLimits): Pr
   };
 }
 
-function runningProgress(job: StoredJob): JobProgress {
-  return job.progress ?? { ...EMPTY, steps: job.options.steps };
-}
-
-/** Seconds until the job is done (and, while waiting, until it starts); 0 once ended; null before anything was measured. */
-function estimate(
-  job: StoredJob,
-  snap: ScaleSnapshot,
-): { eta_s: number | null; start_eta_s?: number | null } {
-  if (TERMINAL.has(job.state)) return { eta_s: 0 };
-  if (job.state === 'running') {
-    const left = snap.eta.remaining(job.options, runningProgress(job));
-    return { eta_s: left === undefined ? null : etaSeconds(left) };
-  }
-  const jobs = (ids: readonly string[]) => ids.flatMap((id) => snap.active.get(id) ?? []);
-  const e = queuedEta(
-    snap.eta,
-    jobs(snap.running).map((r) => ({ shape: r.options, progress: runningProgress(r) })),
-    jobs(snap.queued.slice(0, Math.max(0, snap.queued.indexOf(job.id)))).map((r) => r.options),
-    job.options,
-    snap.slots,
-  );
-  return { eta_s: e?.done_s ?? null, start_eta_s: e?.start_s ?? null };
+/** Where the views of stored jobs find their queue place, progress and ETAs: the snapshot. */
+function context(snap: ScaleSnapshot): ViewContext<StoredJob> {
+  return {
+    queued: snap.queued,
+    running: snap.running,
+    eta: snap.eta,
+    slots: snap.slots,
+    job: (id) => snap.active.get(id),
+    progress: (job) => job.progress ?? { ...EMPTY_PROGRESS, steps: job.options.steps },
+    encoding: (job) => job.encoding,
+    previewStep: (job) => job.previewStep,
+  };
 }
 
 export function toView(job: StoredJob, snap: ScaleSnapshot): JobView {
-  const progress =
-    job.state === 'running'
-      ? runningProgress(job)
-      : job.state === 'succeeded'
-        ? { step: job.options.steps, steps: job.options.steps, chunk: 1, chunks: 1 }
-        : EMPTY;
-  return {
-    id: job.id,
-    user: job.user,
-    state: job.state,
-    position: job.state === 'queued' ? snap.queued.indexOf(job.id) + 1 : 0,
-    progress,
-    ...estimate(job, snap),
-    ...(job.error ? { error: job.error } : {}),
-    ...(job.errorCode ? { error_code: job.errorCode } : {}),
-    options: job.options,
-    seed: job.options.seed,
-    ...(job.delivery ? { delivery: job.delivery } : {}),
-    delivered: job.delivered,
-    created_at: job.createdAt,
-    ...(job.state === 'running' && job.encoding ? { encoding: true } : {}),
-    format: job.format,
-    ...(job.previewStep ? { preview_step: job.previewStep } : {}),
-  };
+  return jobView(job, context(snap));
 }

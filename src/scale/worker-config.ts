@@ -4,7 +4,7 @@
  */
 import { hostname } from 'node:os';
 import { z } from 'zod';
-import { ConfigError, type EngineSettings, engineSettings } from '../config.ts';
+import { ConfigError, type RunnerSettings, runnerFields, runnerSettings } from '../config.ts';
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 const text = z
@@ -35,16 +35,10 @@ const schema = z.object({
   /** Serve this worker's Prometheus metrics on this port (unset: off). */
   WORKER_METRICS_PORT: int(0, 65535).optional(),
   WORKER_METRICS_HOST: z.string().min(1).default('127.0.0.1'),
-  SVD_MODEL_DIR: text,
-  SVD_DEVICE: z.enum(['auto', 'cuda', 'cpu']).default('auto'),
-  RESULT_TTL_HOURS: z.coerce.number().positive().default(24),
-  MAX_UPLOAD_MB: z.coerce.number().positive().max(1024).default(20),
-  MAX_PIXELS: int(1, 1_000_000_000).default(40_000_000),
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  LOG_FORMAT: z.enum(['json', 'pretty']).optional(),
+  ...runnerFields,
 });
 
-export interface WorkerConfig {
+export interface WorkerConfig extends RunnerSettings {
   readonly redisUrl: string;
   readonly prefix: string;
   readonly workerId: string;
@@ -57,14 +51,6 @@ export interface WorkerConfig {
   readonly heartbeatMs: number;
   readonly metricsPort: number | undefined;
   readonly metricsHost: string;
-  readonly modelDir: string | undefined;
-  readonly device: 'auto' | 'cuda' | 'cpu';
-  readonly resultTtlMs: number;
-  readonly maxUploadBytes: number;
-  readonly maxPixels: number;
-  readonly logLevel: string;
-  readonly logFormat: 'json' | 'pretty' | undefined;
-  readonly engine: EngineSettings;
 }
 
 export function loadWorkerConfig(
@@ -84,6 +70,7 @@ export function loadWorkerConfig(
     );
   }
   return Object.freeze({
+    ...runnerSettings(c),
     redisUrl: c.REDIS_URL,
     prefix: c.REDIS_PREFIX,
     workerId: c.WORKER_ID ?? `${hostname()}-${process.pid}`,
@@ -95,13 +82,5 @@ export function loadWorkerConfig(
     heartbeatMs: c.WORKER_HEARTBEAT_MS,
     metricsPort: c.WORKER_METRICS_PORT,
     metricsHost: c.WORKER_METRICS_HOST,
-    modelDir: c.SVD_MODEL_DIR,
-    device: c.SVD_DEVICE,
-    resultTtlMs: Math.round(c.RESULT_TTL_HOURS * 3_600_000),
-    maxUploadBytes: Math.round(c.MAX_UPLOAD_MB * 1_000_000),
-    maxPixels: c.MAX_PIXELS,
-    logLevel: c.LOG_LEVEL,
-    logFormat: c.LOG_FORMAT,
-    engine: engineSettings(env),
   });
 }

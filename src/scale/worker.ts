@@ -6,24 +6,40 @@
  */
 import { createServer } from 'node:http';
 import { checkFfmpeg } from '@stillmotion/engine';
-import { ConfigError } from '../config.ts';
 import { createLogger } from '../log.ts';
+import { configOrExit, stopOnSignals } from '../process-control.ts';
 import { ServiceMetrics } from '../service/metrics.ts';
 import { ScaleWorker } from './scale-worker.ts';
 import { loadWorkerConfig, type WorkerConfig } from './worker-config.ts';
 import { loadEngines } from './worker-engines.ts';
 
-async function main(): Promise<void> {
-  let config: WorkerConfig;
-  try {
-    config = loadWorkerConfig();
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`stillmotion worker: ${err.message}\n`);
-      process.exit(2);
+/**
+ * This worker's /metrics and /healthz on WORKER_METRICS_PORT. It starts once the engine is warm and
+ * the worker has joined, so /healthz answering means both (the image's HEALTHCHECK).
+ */
+function serveMetrics(config: WorkerConfig, metrics: ServiceMetrics, worker: ScaleWorker): void {
+  if (config.metricsPort === undefined) return;
+  const server = createServer((req, res) => {
+    if (req.url === '/healthz') {
+      res
+        .writeHead(200, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ ok: true, worker: worker.id }));
+      return;
     }
-    throw err;
-  }
+    if (req.url !== '/metrics') {
+      res.writeHead(404).end();
+      return;
+    }
+    void metrics.registry.metrics().then((text) => {
+      res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(text);
+    });
+  });
+  server.listen(config.metricsPort, config.metricsHost);
+  server.unref();
+}
+
+async function main(): Promise<void> {
+  const config = configOrExit('stillmotion worker', () => loadWorkerConfig());
   const logger = createLogger(config.logLevel, { format: config.logFormat });
   const ffmpeg = await checkFfmpeg();
   logger.info({ ffmpeg: ffmpeg.path, version: ffmpeg.version }, 'ffmpeg found');
@@ -56,42 +72,8 @@ async function main(): Promise<void> {
   });
   metrics.depthSource = async () => ({ queued: 0, running: worker.running });
   await worker.start();
-
-  if (config.metricsPort !== undefined) {
-    // /healthz answers once the engine is warm and the worker joined (the image's HEALTHCHECK).
-    const server = createServer((req, res) => {
-      if (req.url === '/healthz') {
-        res
-          .writeHead(200, { 'content-type': 'application/json' })
-          .end(JSON.stringify({ ok: true, worker: worker.id }));
-        return;
-      }
-      if (req.url !== '/metrics') {
-        res.writeHead(404).end();
-        return;
-      }
-      void metrics.registry.metrics().then((text) => {
-        res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(text);
-      });
-    });
-    server.listen(config.metricsPort, config.metricsHost);
-    server.unref();
-  }
-
-  let stopping = false;
-  const stop = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal }, 'stopping: running jobs go back to the queue');
-    try {
-      await worker.stop();
-    } catch (err) {
-      logger.error({ err }, 'error while stopping');
-    }
-    process.exit(0);
-  };
-  process.on('SIGTERM', () => void stop('SIGTERM'));
-  process.on('SIGINT', () => void stop('SIGINT'));
+  serveMetrics(config, metrics, worker);
+  stopOnSignals(logger, 'stopping: running jobs go back to the queue', 'stopping', () => worker.stop());
 }
 
 process.on('unhandledRejection', (reason) => {

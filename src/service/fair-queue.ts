@@ -6,7 +6,7 @@
  * cursor and moves the cursor on. A user who joins goes to the end of the current round, so a
  * user with 20 queued jobs holds back a newcomer by at most one job per other user.
  */
-import { ServiceError } from './types.ts';
+import { capReached } from './errors.ts';
 
 export interface QueueCaps {
   readonly per_user: number;
@@ -40,20 +40,9 @@ export class FairQueue<T extends { readonly id: string; readonly user: string }>
 
   /** Throws ServiceError 429 naming the cap that a new job of `user` would exceed. */
   checkCaps(user: string, caps: QueueCaps): void {
-    if (this.activeOf(user) >= caps.per_user) {
-      throw new ServiceError(
-        429,
-        'user_limit',
-        `you already have ${this.activeOf(user)} jobs queued or running (limit ${caps.per_user} per user); wait for one to finish`,
-      );
-    }
-    if (this.#size >= caps.max_queued) {
-      throw new ServiceError(
-        429,
-        'queue_full',
-        `the queue is full (${this.#size} jobs waiting, limit ${caps.max_queued}); try again later`,
-      );
-    }
+    const mine = this.activeOf(user);
+    if (mine >= caps.per_user) throw capReached('user_limit', mine, caps.per_user);
+    if (this.#size >= caps.max_queued) throw capReached('queue_full', this.#size, caps.max_queued);
   }
 
   /** Adds a job at the back of its user's line (or the front, for a job put back after a stop). */

@@ -6,8 +6,7 @@
  * subscription is dropped. The chat watchers, the Discord delivery recovery and the SSE stream
  * all follow jobs this way.
  */
-import { TERMINAL } from './job-view.ts';
-import type { JobService, JobView } from './types.ts';
+import { type JobService, type JobView, TERMINAL } from './types.ts';
 
 export interface Following {
   /** Stops following (idempotent); no view is handed over afterwards. */

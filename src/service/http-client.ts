@@ -4,6 +4,8 @@
  */
 import type { AnimateOptionsInput } from '@stillmotion/engine';
 import type { ModelSummary } from './engine-port.ts';
+import { noSuchJob, refuse } from './errors.ts';
+import { ownedJob } from './job-lifecycle.ts';
 import { lostView } from './job-view.ts';
 import type { DailyQuotas, QuotaUsage } from './quota.ts';
 import {
@@ -16,10 +18,9 @@ import {
   ServiceError,
   type StoredPreview,
   type SubmitRequest,
+  TERMINAL,
   type UserId,
 } from './types.ts';
-
-const TERMINAL = new Set(['succeeded', 'failed', 'canceled']);
 
 export interface HttpJobServiceOptions {
   /** Base URL of the sidecar, e.g. http://gpu-box:8080 */
@@ -65,8 +66,7 @@ export class HttpJobService implements JobService {
         signal: init.signal ?? (stream ? undefined : AbortSignal.timeout(this.#timeoutMs)),
       });
     } catch (err) {
-      throw new ServiceError(
-        503,
+      throw refuse(
         'engine_unreachable',
         `the GPU service at ${this.#base} cannot be reached (${(err as Error).message})`,
       );
@@ -140,15 +140,7 @@ export class HttpJobService implements JobService {
   }
 
   async cancel(id: string, actor: Actor): Promise<JobView> {
-    const job = await this.get(id);
-    if (!job) throw new ServiceError(404, 'not_found', `no job ${id}`);
-    if (!actor.admin && job.user !== actor.user) {
-      throw new ServiceError(
-        403,
-        'not_owner',
-        'only the person who asked for this job, or an admin, can do that',
-      );
-    }
+    const job = ownedJob(await this.get(id), id, actor);
     if (TERMINAL.has(job.state)) return job;
     return this.#json<JobView>(this.#deletePath(id, actor), { method: 'DELETE' }, actor.admin);
   }
@@ -227,9 +219,8 @@ export class HttpJobService implements JobService {
 
   async deleteResult(id: string, actor: Actor): Promise<void> {
     const job = await this.get(id);
-    if (!job) throw new ServiceError(404, 'not_found', `no job ${id}`);
-    if (!TERMINAL.has(job.state))
-      throw new ServiceError(409, 'not_ended', `job ${id} is ${job.state}; cancel it first`);
+    if (!job) throw noSuchJob(id);
+    if (!TERMINAL.has(job.state)) throw refuse('not_ended', `job ${id} is ${job.state}; cancel it first`);
     await this.#fetch(this.#deletePath(id, actor), { method: 'DELETE' }, false, actor.admin);
   }
 

@@ -1,45 +1,41 @@
 /**
- * The in-process job service: journals every job before answering, queues it fairly through a
- * {@link QueueBackend}, runs it on the engine, and tells subscribers about every change.
+ * The in-process job service: journals every job before answering, queues it fairly on the
+ * {@link LocalBackend}, runs it on the engine, and tells subscribers about every change. What a
+ * job is (the submit checks, ownership, the run, the view) it shares with redis mode
+ * (`job-lifecycle.ts`); its own are where state lives (the journal and files under DATA_DIR) and
+ * how work is handed out (a fair queue in this process).
  *
- * Lifecycle: queued → running → succeeded | failed | canceled. Recovery on open: queued jobs are
- * queued again; a job found `running` (the process died under it) is retried once, then failed.
- * On shutdown the running job goes back to the queue without using up its retry.
+ * Recovery on open: queued jobs are queued again; a job found `running` (the process died under
+ * it) is retried once, then failed. On shutdown the running job goes back to the queue without
+ * using up its retry.
  */
-import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { readFileSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
-import {
-  type AnimateOptions,
-  EngineError,
-  formatOptions,
-  ImageError,
-  OptionError,
-  type ProgressEvent,
-  resolveOptions,
-} from '@stillmotion/engine';
+import { EngineError, formatOptions } from '@stillmotion/engine';
 import type { Logger } from '../log.ts';
 import { sweep } from './cleanup.ts';
 import type { EnginePort, InspectImage, ModelSummary } from './engine-port.ts';
+import { noSuchJob, refuse } from './errors.ts';
 import { EtaEstimator } from './eta.ts';
-import { describeFailure } from './failure.ts';
-import { EMPTY_PROGRESS, JobViews, type LiveProgress, queueView, TERMINAL } from './job-view.ts';
+import { ownedJob } from './job-lifecycle.ts';
+import {
+  EMPTY_PROGRESS,
+  jobView,
+  type LiveProgress,
+  type QueueSnapshot,
+  queueView,
+  startProgress,
+  type ViewContext,
+} from './job-view.ts';
 import type { JobRecord, Journal } from './journal.ts';
+import type { BackendJob, LocalBackend } from './local-backend.ts';
 import type { ServiceMetrics } from './metrics.ts';
 import { PreviewStore, type StoredPreview } from './preview-store.ts';
-import { type BackendJob, JobAbort, type QueueBackend } from './queue-backend.ts';
-import {
-  checkQuotas,
-  type DailyQuotas,
-  guildOf,
-  type QuotaUsage,
-  quotaCount,
-  quotaRefusal,
-  quotaResetAt,
-  utcDay,
-} from './quota.ts';
+import { checkQuotas, type DailyQuotas, type QuotaUsage, quotasLeft, takeQuotas } from './quota.ts';
 import { type RecoveryReport, recoverJournal } from './recovery.ts';
+import { type RunSink, runJob } from './run-job.ts';
+import { checkSubmission, checkUser, imageLimits, newJobId } from './submit-checks.ts';
 import {
   type Actor,
   type DeliveryTarget,
@@ -47,14 +43,14 @@ import {
   type JobView,
   type QueueLimits,
   type QueueView,
-  ServiceError,
   type SubmitRequest,
+  TERMINAL,
   type UserId,
 } from './types.ts';
 
 export interface LocalJobServiceOptions {
   readonly journal: Journal;
-  readonly backend: QueueBackend<BackendJob>;
+  readonly backend: LocalBackend<BackendJob>;
   readonly model: ModelSummary;
   readonly inspectImage: InspectImage;
   readonly logger: Logger;
@@ -68,21 +64,16 @@ export interface LocalJobServiceOptions {
   readonly quotas?: DailyQuotas;
 }
 
-function newId(): string {
-  return randomBytes(9).toString('base64url');
-}
-
 export class LocalJobService implements JobService {
   readonly model: ModelSummary;
   readonly #journal: Journal;
-  readonly #backend: QueueBackend<BackendJob>;
+  readonly #backend: LocalBackend<BackendJob>;
   readonly #inspect: InspectImage;
   readonly #log: Logger;
   readonly #metrics: ServiceMetrics | undefined;
   readonly #eta = new EtaEstimator();
   readonly #events = new EventEmitter();
   readonly #live = new Map<string, LiveProgress>();
-  readonly #views: JobViews;
   readonly #previews: PreviewStore;
   readonly #ended = new Map<string, { promise: Promise<void>; resolve: () => void }>();
   readonly #concurrency: number;
@@ -102,17 +93,11 @@ export class LocalJobService implements JobService {
     this.#log = options.logger;
     this.#metrics = options.metrics;
     this.#concurrency = options.concurrency ?? 1;
-    this.#limits = {
-      maxBytes: options.maxUploadBytes ?? 20_000_000,
-      maxPixels: options.maxPixels ?? 40_000_000,
-    };
+    this.#limits = imageLimits(options);
     this.#cleanup = { ttlMs: options.resultTtlMs ?? 86_400_000, maxBytes: options.dataDirMaxBytes ?? 10e9 };
     this.#quotas = { user: 0, guild: 0, ...options.quotas, ...options.journal.getQuotas() };
     this.#events.setMaxListeners(0);
     this.#previews = new PreviewStore(path.join(this.#journal.dir, 'previews'));
-    this.#views = new JobViews(this.#journal, this.#eta, this.#live, this.#concurrency, (id) =>
-      this.#previews.step(id),
-    );
     if (this.#metrics) {
       this.#metrics.depthSource = async () => {
         const snap = await this.#backend.snapshot();
@@ -199,38 +184,19 @@ export class LocalJobService implements JobService {
   }
 
   async admit(user: UserId): Promise<void> {
-    this.#checkUser(user);
+    checkUser(user, this.#closed);
     await this.#backend.checkCaps(user);
   }
 
-  #checkUser(user: UserId): void {
-    if (this.#closed)
-      throw new ServiceError(503, 'shutting_down', 'the service is shutting down; try again shortly');
-    if (typeof user !== 'string' || !/^[a-z]+:\S{1,200}$/.test(user)) {
-      throw new ServiceError(400, 'bad_user', 'user must be a namespaced id such as discord:123 or web:abc', {
-        option: 'user',
-      });
-    }
-  }
-
   async submit(req: SubmitRequest): Promise<{ id: string; position: number }> {
-    this.#checkUser(req.user);
-    let meta: Awaited<ReturnType<InspectImage>>;
-    let options: AnimateOptions;
-    try {
-      meta = await this.#inspect(req.image, this.#limits);
-      options = resolveOptions(req.options, this.model);
-    } catch (err) {
-      if (err instanceof ImageError) throw new ServiceError(err.status, err.code, err.message);
-      if (err instanceof OptionError)
-        throw new ServiceError(400, 'bad_option', err.message, { option: err.option });
-      throw err;
-    }
-    // The checks are asynchronous: the service may have started to stop meanwhile.
-    if (this.#closed)
-      throw new ServiceError(503, 'shutting_down', 'the service is shutting down; try again shortly');
-    this.#takeQuota(req);
-    const id = newId();
+    const { meta, options } = await checkSubmission(req, {
+      model: this.model,
+      inspect: this.#inspect,
+      limits: this.#limits,
+      closed: () => this.#closed,
+    });
+    takeQuotas(this.#quotas, req.user, req.delivery, (day, limits) => this.#journal.takeQuota(day, limits));
+    const id = newJobId();
     this.#journal.insert({
       id,
       user: req.user,
@@ -256,12 +222,12 @@ export class LocalJobService implements JobService {
 
   async get(id: string): Promise<JobView | undefined> {
     const rec = this.#journal.get(id);
-    return rec ? this.#views.view(rec, await this.#backend.snapshot()) : undefined;
+    return rec ? this.#view(rec, await this.#backend.snapshot()) : undefined;
   }
 
   async list(user: UserId): Promise<readonly JobView[]> {
     const snap = await this.#backend.snapshot();
-    return this.#journal.listByUser(user).map((r) => this.#views.view(r, snap));
+    return this.#journal.listByUser(user).map((r) => this.#view(r, snap));
   }
 
   async cancel(id: string, actor: Actor): Promise<JobView> {
@@ -292,22 +258,21 @@ export class LocalJobService implements JobService {
     try {
       return readFileSync(file.path);
     } catch {
-      throw new ServiceError(410, 'result_gone', `the result of job ${id} is no longer on disk`);
+      throw refuse('result_gone', `the result of job ${id} is no longer on disk`);
     }
   }
 
   /** Where the result lives on disk (for streaming), after the same checks as {@link result}. */
   resultFile(id: string): { path: string; bytes: number; format: 'mp4' | 'gif' } {
     const rec = this.#journal.get(id);
-    if (!rec) throw new ServiceError(404, 'not_found', `no job ${id}`);
-    if (rec.state !== 'succeeded') throw new ServiceError(409, 'not_ready', `job ${id} is ${rec.state}`);
-    if (!rec.resultPath)
-      throw new ServiceError(410, 'result_gone', `the result of job ${id} was deleted or expired`);
+    if (!rec) throw noSuchJob(id);
+    if (rec.state !== 'succeeded') throw refuse('not_ready', `job ${id} is ${rec.state}`);
+    if (!rec.resultPath) throw refuse('result_gone', `the result of job ${id} was deleted or expired`);
     let bytes: number;
     try {
       bytes = statSync(rec.resultPath).size;
     } catch {
-      throw new ServiceError(410, 'result_gone', `the result of job ${id} is no longer on disk`);
+      throw refuse('result_gone', `the result of job ${id} is no longer on disk`);
     }
     return { path: rec.resultPath, bytes, format: rec.options.format };
   }
@@ -321,19 +286,19 @@ export class LocalJobService implements JobService {
   }
 
   async markDelivered(id: string): Promise<void> {
-    if (!this.#journal.markDelivered(id)) throw new ServiceError(404, 'not_found', `no job ${id}`);
+    if (!this.#journal.markDelivered(id)) throw noSuchJob(id);
   }
 
   async undelivered(): Promise<readonly JobView[]> {
     const snap = await this.#backend.snapshot();
-    return this.#journal.undelivered().map((r) => this.#views.view(r, snap));
+    return this.#journal.undelivered().map((r) => this.#view(r, snap));
   }
 
   async queue(): Promise<QueueView> {
     const snap = await this.#backend.snapshot();
     return queueView(snap, (id) => {
       const rec = this.#journal.get(id);
-      return rec && this.#views.view(rec, snap);
+      return rec && this.#view(rec, snap);
     });
   }
 
@@ -380,116 +345,57 @@ export class LocalJobService implements JobService {
   }
 
   async quotaLeft(user: UserId, delivery?: DeliveryTarget): Promise<QuotaUsage> {
-    const now = Date.now();
-    const day = utcDay(now);
-    const guild = guildOf(user, delivery);
-    return {
-      user: quotaCount(this.#quotas.user, this.#journal.quotaUsed(day, `user:${user}`)),
-      guild: guild ? quotaCount(this.#quotas.guild, this.#journal.quotaUsed(day, `guild:${guild}`)) : null,
-      resets_at: quotaResetAt(now),
-    };
+    return quotasLeft(this.#quotas, (day, key) => this.#journal.quotaUsed(day, key), user, delivery);
   }
 
   // ---------------------------------------------------------------------------------------------
 
-  /** Counts the job against today's quotas, or refuses it (429 daily_quota). */
-  #takeQuota(req: SubmitRequest): void {
-    if (!this.#quotas.user && !this.#quotas.guild) return;
-    const guild = guildOf(req.user, req.delivery);
-    const full = this.#journal.takeQuota(utcDay(), [
-      { key: `user:${req.user}`, limit: this.#quotas.user },
-      ...(guild ? [{ key: `guild:${guild}`, limit: this.#quotas.guild }] : []),
-    ]);
-    if (full) {
-      const which = full.startsWith('user:') ? 'user' : 'guild';
-      throw quotaRefusal(which, which === 'user' ? this.#quotas.user : this.#quotas.guild);
-    }
+  #owned(id: string, actor: Actor): JobRecord {
+    return ownedJob(this.#journal.get(id), id, actor);
   }
 
-  #owned(id: string, actor: Actor): JobRecord {
-    const rec = this.#journal.get(id);
-    if (!rec) throw new ServiceError(404, 'not_found', `no job ${id}`);
-    if (!actor.admin && actor.user !== rec.user) {
-      throw new ServiceError(
-        403,
-        'not_owner',
-        'only the person who asked for this job, or an admin, can do that',
-      );
-    }
-    return rec;
+  #view(rec: JobRecord, snap: QueueSnapshot): JobView {
+    const ctx: ViewContext<JobRecord> = {
+      queued: snap.queued,
+      running: snap.running,
+      eta: this.#eta,
+      slots: this.#concurrency,
+      job: (id) => this.#journal.get(id),
+      progress: (job) => this.#live.get(job.id)?.progress ?? EMPTY_PROGRESS,
+      encoding: (job) => this.#live.get(job.id)?.encoding ?? false,
+      previewStep: (job) => this.#previews.step(job.id),
+    };
+    return jobView(rec, ctx);
   }
 
   /** Runs one job on the engine; never throws (every outcome is journaled). */
   async #run(job: BackendJob, signal: AbortSignal): Promise<void> {
-    const engine = this.#engine!;
-    const log = this.#log.child({ job: job.id });
     let ended!: () => void;
     this.#ended.set(job.id, { promise: new Promise<void>((r) => (ended = r)), resolve: () => ended() });
     const rec = this.#journal.markRunning(job.id);
-    const live: LiveProgress = { progress: { ...EMPTY_PROGRESS, steps: rec.options.steps }, encoding: false };
+    const live = startProgress(rec.options);
     this.#live.set(job.id, live);
-    const started = performance.now();
-    const outPath = path.join(this.#journal.resultsDir, `${job.id}.${rec.options.format}`);
-    // One line at the start and one at the end of every job: id (the child's `job`), user, options, time.
-    const waited = Math.round((Date.now() - rec.createdAt) / 100) / 10;
-    const line = { user: rec.user, options: formatOptions(rec.options) };
-    log.info({ ...line, attempt: rec.attempts, waited_s: waited }, 'job started');
-    const took = () => Math.round(performance.now() - started) / 1000;
     this.#emit(job.id);
     this.#notifyQueued();
     try {
-      const image = this.#readInput(rec);
-      const onProgress = (e: ProgressEvent) => {
-        if (e.stage === 'denoise') {
-          live.progress = { ...live.progress, step: e.step, steps: e.steps };
-          this.#eta.recordStep(e.stepMs, rec.options.frames);
-          this.#metrics?.stepDuration.observe(e.stepMs / 1000);
-        } else if (e.stage === 'decode') {
-          live.progress = { ...live.progress, chunk: e.chunk, chunks: e.chunks };
-        } else {
-          live.encoding = true;
-        }
-        this.#emit(job.id);
-      };
-      const out = await engine.animate(image, rec.options, {
-        outPath,
-        signal,
-        onProgress,
-        onPreview: (p) => {
-          this.#previews.put(job.id, p.step, p.data);
-          this.#emit(job.id);
+      await runJob(
+        {
+          id: job.id,
+          engine: this.#engine!,
+          options: rec.options,
+          image: () => this.#readInput(rec),
+          outPath: path.join(this.#journal.resultsDir, `${job.id}.${rec.options.format}`),
+          signal,
+          limits: this.#limits,
+          live,
+          log: this.#log.child({ job: job.id }),
+          // One line at the start and one at the end of every job: id (the child's `job`), user, options, time.
+          line: { user: rec.user, options: formatOptions(rec.options) },
+          startLine: { attempt: rec.attempts, waited_s: Math.round((Date.now() - rec.createdAt) / 100) / 10 },
+          metrics: this.#metrics,
         },
-        limits: this.#limits,
-      });
-      const bytes = out.bytes ?? statSync(out.path).size;
-      const seconds = (performance.now() - started) / 1000;
-      this.#eta.recordJob(
-        out.timings.total_ms,
-        out.timings.unet_step_ms.reduce((a, b) => a + b, 0),
-        rec.options.frames,
+        this.#sink(rec),
       );
-      this.#journal.markSucceeded(job.id, out.path, bytes);
-      this.#finishFiles(rec);
-      this.#metrics?.jobDuration.observe({ outcome: 'succeeded' }, seconds);
-      log.info({ ...line, seconds: took(), bytes }, 'job succeeded');
-    } catch (err) {
-      const abort = signal.aborted && signal.reason instanceof JobAbort ? signal.reason : undefined;
-      rmSync(outPath, { force: true });
-      if (abort?.why === 'shutdown') {
-        this.#journal.requeue(job.id, true);
-        log.info('job put back in the queue for the next start (retry not used)');
-      } else if (abort?.why === 'canceled') {
-        this.#endCanceled(rec, 'canceled while running');
-        log.info({ ...line, seconds: took() }, 'job canceled while running');
-        this.#metrics?.jobDuration.observe({ outcome: 'canceled' }, (performance.now() - started) / 1000);
-      } else {
-        const { message, code } = describeFailure(err, job.id);
-        this.#journal.markEnded(job.id, 'failed', message, code);
-        this.#finishFiles(rec);
-        this.#metrics?.failures.inc({ reason: code });
-        this.#metrics?.jobDuration.observe({ outcome: 'failed' }, (performance.now() - started) / 1000);
-        log.error({ ...line, seconds: took(), err, code }, 'job failed');
-      }
     } finally {
       this.#live.delete(job.id);
       this.#previews.settle(job.id);
@@ -497,6 +403,38 @@ export class LocalJobService implements JobService {
       this.#ended.get(job.id)?.resolve();
       this.#ended.delete(job.id);
     }
+  }
+
+  /** A run's changes and outcome go to the journal, the files under DATA_DIR and the subscribers. */
+  #sink(rec: JobRecord): RunSink {
+    const { id, options } = rec;
+    return {
+      progress: (_live, e) => {
+        if (e.stage === 'denoise') this.#eta.recordStep(e.stepMs, options.frames);
+        this.#emit(id);
+      },
+      preview: (step, data) => {
+        this.#previews.put(id, step, data);
+        this.#emit(id);
+      },
+      succeeded: async (out) => {
+        const bytes = out.bytes ?? statSync(out.path).size;
+        const stepSum = out.timings.unet_step_ms.reduce((a, b) => a + b, 0);
+        this.#eta.recordJob(out.timings.total_ms, stepSum, options.frames);
+        this.#journal.markSucceeded(id, out.path, bytes);
+        this.#finishFiles(rec);
+        return bytes;
+      },
+      putBack: async () => {
+        this.#journal.requeue(id, true);
+        this.#log.info({ job: id }, 'job put back in the queue for the next start (retry not used)');
+      },
+      canceled: async () => this.#endCanceled(rec, 'canceled while running'),
+      failed: async (message, code) => {
+        this.#journal.markEnded(id, 'failed', message, code);
+        this.#finishFiles(rec);
+      },
+    };
   }
 
   #readInput(rec: JobRecord): Buffer {

@@ -1,19 +1,36 @@
 /**
- * The embedded queue backend: a {@link FairQueue} decides the order, p-queue limits how many
- * jobs run at once (one per GPU by default; never exceeded). Jobs are handed to p-queue only
- * when a slot is free, so p-queue's own FIFO never reorders the round-robin.
+ * How the in-process service hands out work: a {@link FairQueue} decides the order, p-queue
+ * limits how many jobs run at once (one per GPU by default; never exceeded). Jobs are handed to
+ * p-queue only when a slot is free, so p-queue's own FIFO never reorders the round-robin. The
+ * service keeps the journal, the engine and the events; this only decides which job starts
+ * when, under the caps, and carries cancellation to the running job. (Redis mode hands work out
+ * through BullMQ instead: src/scale.)
  */
 import PQueue from 'p-queue';
+import { shuttingDown } from './errors.ts';
 import { FairQueue } from './fair-queue.ts';
-import {
-  type BackendJob,
-  type EnqueueOptions,
-  JobAbort,
-  type Processor,
-  type QueueBackend,
-  type QueueSnapshot,
-} from './queue-backend.ts';
-import { type QueueLimits, ServiceError } from './types.ts';
+import { JobAbort } from './job-lifecycle.ts';
+import type { QueueSnapshot } from './job-view.ts';
+import { checkLimits } from './submit-checks.ts';
+import type { QueueLimits } from './types.ts';
+
+export interface BackendJob {
+  readonly id: string;
+  readonly user: string;
+}
+
+/** Runs one job. It must end soon after `signal` aborts (reason: a {@link JobAbort}). */
+export type Processor<J extends BackendJob> = (
+  job: J,
+  ctx: { readonly signal: AbortSignal },
+) => Promise<void>;
+
+export interface EnqueueOptions {
+  /** Skip the caps: for jobs already accepted before a restart. */
+  readonly bypassCaps?: boolean;
+  /** Start this job before the others (a job put back after a stop). */
+  readonly front?: boolean;
+}
 
 export interface LocalBackendOptions {
   readonly concurrency: number;
@@ -23,7 +40,7 @@ export interface LocalBackendOptions {
   readonly onError?: (job: BackendJob, err: unknown) => void;
 }
 
-export class LocalBackend<J extends BackendJob> implements QueueBackend<J> {
+export class LocalBackend<J extends BackendJob> {
   readonly #fair = new FairQueue<J>();
   readonly #limiter: PQueue;
   readonly #running = new Map<string, { job: J; abort: AbortController }>();
@@ -47,9 +64,9 @@ export class LocalBackend<J extends BackendJob> implements QueueBackend<J> {
     return this.#limiter.concurrency;
   }
 
+  /** Admits a job under the caps (ServiceError 429 naming the cap otherwise); answers its 1-based position. */
   async enqueue(job: J, options: EnqueueOptions = {}): Promise<{ position: number }> {
-    if (this.#stopping)
-      throw new ServiceError(503, 'shutting_down', 'the service is shutting down; try again shortly');
+    if (this.#stopping) throw shuttingDown();
     if (!options.bypassCaps) this.#fair.checkCaps(job.user, this.#limits);
     this.#fair.push(job, options.front);
     const position = this.#fair.position(job.id);
@@ -57,12 +74,13 @@ export class LocalBackend<J extends BackendJob> implements QueueBackend<J> {
     return { position };
   }
 
+  /** Throws what {@link enqueue} would throw for a new job of `user` under the caps; admits nothing. */
   async checkCaps(user: string): Promise<void> {
-    if (this.#stopping)
-      throw new ServiceError(503, 'shutting_down', 'the service is shutting down; try again shortly');
+    if (this.#stopping) throw shuttingDown();
     this.#fair.checkCaps(user, this.#limits);
   }
 
+  /** Removes a waiting job or aborts a running one with JobAbort('canceled'). */
   async cancel(id: string): Promise<'queued' | 'running' | 'unknown'> {
     if (this.#fair.remove(id)) return 'queued';
     const run = this.#running.get(id);
@@ -73,6 +91,7 @@ export class LocalBackend<J extends BackendJob> implements QueueBackend<J> {
     return 'unknown';
   }
 
+  /** 1-based place in the queue, 0 when not waiting. */
   async position(id: string): Promise<number> {
     return this.#fair.position(id);
   }
@@ -95,6 +114,7 @@ export class LocalBackend<J extends BackendJob> implements QueueBackend<J> {
     };
   }
 
+  /** Stops new starts; running jobs finish. Waiting jobs stay and new ones are still accepted. */
   async pause(): Promise<void> {
     this.#paused = true;
   }
@@ -108,18 +128,13 @@ export class LocalBackend<J extends BackendJob> implements QueueBackend<J> {
     return this.#paused;
   }
 
+  /** Removes every waiting job; answers their ids. */
   async clear(): Promise<string[]> {
     return this.#fair.drain().map((j) => j.id);
   }
 
   async setLimits(limits: Partial<QueueLimits>): Promise<QueueLimits> {
-    for (const [name, value] of Object.entries(limits)) {
-      if (value !== undefined && (!Number.isInteger(value) || value < 1)) {
-        throw new ServiceError(400, 'bad_limit', `${name} must be a whole number ≥ 1 (got ${value})`, {
-          option: name,
-        });
-      }
-    }
+    checkLimits(limits);
     this.#limits = {
       per_user: limits.per_user ?? this.#limits.per_user,
       max_queued: limits.max_queued ?? this.#limits.max_queued,
@@ -127,11 +142,13 @@ export class LocalBackend<J extends BackendJob> implements QueueBackend<J> {
     return { ...this.#limits };
   }
 
+  /** Starts taking jobs with this processor. */
   start(processor: Processor<J>): void {
     this.#processor = processor;
     this.#pump();
   }
 
+  /** Stops starting jobs, aborts the running ones with JobAbort('shutdown') and waits for them to end. */
   async stop(): Promise<void> {
     this.#stopping = true;
     for (const run of this.#running.values()) run.abort.abort(new JobAbort('shutdown'));

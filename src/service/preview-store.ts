@@ -1,5 +1,5 @@
 /**
- * The latest live preview of each job (docs/product.md, `GET /v1/jobs/:id/preview`): kept in memory
+ * The latest live preview of each job (`GET /v1/jobs/:id/preview`, src/service/README.md): kept in memory
  * while the job runs and written to `DATA_DIR/previews/<id>.<step>.webp`, so it is still there after
  * the job ends and after a restart. One file per job; a newer step replaces the older file.
  */

@@ -7,8 +7,8 @@
  * namespaced user id (`slack:<team>:<user>`), and a Discord guild is the `guildId` of the delivery
  * target, which only trusted callers (the bots) may pass.
  */
-import type { DeliveryTarget, UserId } from './types.ts';
-import { ServiceError } from './types.ts';
+import { refuse } from './errors.ts';
+import type { DeliveryTarget, ServiceError, UserId } from './types.ts';
 
 /** Jobs per UTC day; 0 means no quota. */
 export interface DailyQuotas {
@@ -67,7 +67,7 @@ export function quotaRefusal(which: 'user' | 'guild', limit: number, now = Date.
     which === 'user'
       ? `you have used your daily quota of ${limit} jobs (DAILY_QUOTA_USER)`
       : `this server or workspace has used its daily quota of ${limit} jobs (DAILY_QUOTA_GUILD)`;
-  return new ServiceError(429, 'daily_quota', `${who}; it resets at ${when}`, {
+  return refuse('daily_quota', `${who}; it resets at ${when}`, {
     option: which === 'user' ? 'daily_quota_user' : 'daily_quota_guild',
   });
 }
@@ -76,11 +76,55 @@ export function quotaCount(limit: number, used: number): QuotaCount | null {
   return limit > 0 ? { limit, used, left: Math.max(0, limit - used) } : null;
 }
 
+/**
+ * Counts a job against today's quotas of its user and guild, or throws the refusal (429
+ * `daily_quota`) of the first one used up. `take` counts all or none in the store, answering the
+ * key (`user:<id>` or `guild:<id>`) of a quota already used up.
+ */
+export function takeQuotas(
+  quotas: DailyQuotas,
+  user: UserId,
+  delivery: DeliveryTarget | undefined,
+  take: (day: string, limits: readonly { key: string; limit: number }[]) => string | undefined,
+  now = Date.now(),
+): void {
+  if (!quotas.user && !quotas.guild) return;
+  const guild = guildOf(user, delivery);
+  const full = take(utcDay(now), [
+    { key: `user:${user}`, limit: quotas.user },
+    ...(guild ? [{ key: `guild:${guild}`, limit: quotas.guild }] : []),
+  ]);
+  if (full) {
+    const which = full.startsWith('user:') ? 'user' : 'guild';
+    throw quotaRefusal(which, which === 'user' ? quotas.user : quotas.guild, now);
+  }
+}
+
+/**
+ * What is left today for `user` and the guild of `delivery`, from a store's counts (`used` reads
+ * the count of `user:<id>` or `guild:<id>` on a UTC day).
+ */
+export async function quotasLeft(
+  quotas: DailyQuotas,
+  used: (day: string, key: string) => number | Promise<number>,
+  user: UserId,
+  delivery?: DeliveryTarget,
+  now = Date.now(),
+): Promise<QuotaUsage> {
+  const day = utcDay(now);
+  const guild = guildOf(user, delivery);
+  return {
+    user: quotaCount(quotas.user, await used(day, `user:${user}`)),
+    guild: guild ? quotaCount(quotas.guild, await used(day, `guild:${guild}`)) : null,
+    resets_at: quotaResetAt(now),
+  };
+}
+
 /** Checks an admin's change: whole numbers ≥ 0 (0 turns a quota off). */
 export function checkQuotas(q: Partial<DailyQuotas>): void {
   for (const [name, value] of Object.entries(q)) {
     if (value !== undefined && (!Number.isInteger(value) || value < 0)) {
-      throw new ServiceError(400, 'bad_quota', `${name} must be a whole number ≥ 0 (got ${value})`, {
+      throw refuse('bad_quota', `${name} must be a whole number ≥ 0 (got ${value})`, {
         option: name,
       });
     }

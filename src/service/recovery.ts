@@ -6,7 +6,7 @@
  */
 import type { Logger } from '../log.ts';
 import type { JobRecord, Journal } from './journal.ts';
-import type { BackendJob, QueueBackend } from './queue-backend.ts';
+import type { BackendJob, LocalBackend } from './local-backend.ts';
 
 export interface RecoveryReport {
   readonly requeued: number;
@@ -19,7 +19,7 @@ export const MAX_ATTEMPTS = 2;
 
 export async function recoverJournal(
   journal: Journal,
-  backend: QueueBackend<BackendJob>,
+  backend: LocalBackend<BackendJob>,
   logger: Logger,
   onFailed: (rec: JobRecord) => void,
 ): Promise<RecoveryReport> {

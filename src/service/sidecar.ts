@@ -10,9 +10,8 @@ import { lockDataDir } from './data-lock.ts';
 import type { EnginePort } from './engine-port.ts';
 import { LocalJobService } from './job-service.ts';
 import { Journal } from './journal.ts';
-import { LocalBackend } from './local-backend.ts';
+import { type BackendJob, LocalBackend } from './local-backend.ts';
 import { ServiceMetrics } from './metrics.ts';
-import type { BackendJob } from './queue-backend.ts';
 
 export type SidecarConfig = Pick<
   Config,

@@ -1,7 +1,7 @@
 /**
  * The job service contract: what the bots, the CLI, the playground and the HTTP API need from
- * whoever owns the GPU. The in-process service and the HTTP client (ENGINE_URL) both implement it;
- * a distributed backend (BullMQ) implements {@link QueueBackend} behind the same service.
+ * whoever owns the GPU. The in-process service, the redis-mode producer (src/scale) and the HTTP
+ * client (ENGINE_URL) implement it.
  */
 import type { AnimateOptions, AnimateOptionsInput } from '@stillmotion/engine';
 import type { ModelSummary } from './engine-port.ts';
@@ -11,6 +11,9 @@ import type { DailyQuotas, QuotaUsage } from './quota.ts';
 export type { StoredPreview };
 
 export type JobState = 'queued' | 'running' | 'succeeded' | 'failed' | 'canceled';
+
+/** The states a job ends in and never leaves. */
+export const TERMINAL: ReadonlySet<string> = new Set<JobState>(['succeeded', 'failed', 'canceled']);
 
 /** Namespaced user id: `discord:<id>`, `slack:<team>:<id>`, `web:<session>`, `http:<ip>`. */
 export type UserId = string;
@@ -25,7 +28,7 @@ export interface JobProgress {
   readonly chunks: number;
 }
 
-/** The job as every client sees it (docs/product.md, `GET /v1/jobs/:id`). */
+/** The job as every client sees it (`GET /v1/jobs/:id`). */
 export interface JobView {
   readonly id: string;
   readonly user: UserId;

@@ -6,7 +6,7 @@ import { userError } from '../../src/chat/user-error.ts';
 import { ServiceError } from '../../src/service/types.ts';
 
 describe('userError', () => {
-  it('says what is wrong and what to do for each case in docs/product.md', () => {
+  it('says what is wrong and what to do for each case', () => {
     const cases: [unknown, RegExp][] = [
       [
         new ImageError('unsupported_type', 'not an image', 415),

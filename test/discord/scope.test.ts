@@ -1,5 +1,5 @@
 /**
- * Admin scope with several guilds (docs/product.md, Discord "Scope"). Guild A is the fake's own
+ * Admin scope with several guilds (bots/discord/README.md, "Admin scope"). Guild A is the fake's own
  * guild; guild B is one the bot never saw (anyone can invite a public bot to a server of their
  * own); a third is the operators' home guild; a fourth is not on DISCORD_GUILD_IDS. The bot is set
  * up as `npm start` does, from the environment.

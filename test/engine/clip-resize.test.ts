@@ -1,5 +1,5 @@
 /**
- * The CLIP branch's antialiased resize (docs/svd-pipeline.md, step 2) against diffusers' own
+ * The CLIP branch's antialiased resize (step 2 of the shared SVD pipeline spec) against diffusers' own
  * output, recorded in test/fixtures/case_public, and against PyTorch for the blur that only a
  * downscale exercises.
  */

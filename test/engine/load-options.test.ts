@@ -2,6 +2,8 @@
  * Settings are arguments: the engine takes its model folder, device, CUDA device id, decode chunk and
  * memory budget from SvdEngine.load's options, and an `SVD_*` variable in the environment changes nothing.
  */
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BUNDLED_MODEL_DIR, SvdEngine } from '../../engine/src/index.ts';
 import { sessionOptions } from '../../engine/src/runtime.ts';
@@ -72,5 +74,36 @@ describe('sessionOptions', () => {
     ]);
     expect(sessionOptions('cuda').executionProviders).toEqual([{ name: 'cuda', deviceId: 0 }]);
     expect(sessionOptions('cpu', { cudaDeviceId: 2 }).executionProviders).toEqual(['cpu']);
+  });
+});
+
+describe('who reads the environment', () => {
+  const sources = (dir: string) =>
+    readdirSync(dir, { recursive: true, encoding: 'utf8' })
+      .filter((f) => f.endsWith('.ts'))
+      .map((f) => path.join(dir, f));
+  const reads = (file: string) =>
+    readFileSync(file, 'utf8')
+      .split('\n')
+      .filter(
+        (line) => /process\.env|\benv\.SVD_|\benv\[['"]SVD_/.test(line) && !/^\s*(\*|\/\/|\/\*)/.test(line),
+      );
+
+  it('the engine reads no SVD_* variable: only where ffmpeg and onnxruntime are found, as injectable defaults', () => {
+    const offenders = sources('engine/src').flatMap((file) =>
+      reads(file)
+        .filter(
+          (line) =>
+            /SVD_/.test(line) ||
+            !/(env: NodeJS\.ProcessEnv = process\.env|options\.env \?\? process\.env)/.test(line),
+        )
+        .map((line) => `${file}: ${line.trim()}`),
+    );
+    expect(offenders).toEqual([]);
+  });
+
+  it('in src/, only the config modules read process.env', () => {
+    const readers = sources('src').filter((file) => reads(file).some((line) => line.includes('process.env')));
+    expect(readers.sort()).toEqual(['src/config.ts', 'src/scale/worker-config.ts']);
   });
 });

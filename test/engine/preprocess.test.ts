@@ -1,5 +1,5 @@
 /**
- * Image input rules (docs/product.md, "Input rules") and the VAE branch's pixels. Every picture is
+ * Image input rules (engine/src/preprocess.ts) and the VAE branch's pixels. Every picture is
  * made here with sharp, or crafted byte by byte, so each case is exactly what it claims to be.
  */
 import { readFileSync } from 'node:fs';

@@ -1,4 +1,4 @@
-/** Output sizes (docs/product.md, "Sizes") on the tiny model (128×64) and on SVD (1024×576). */
+/** Output sizes (README.md, "Options") on the tiny model (128×64) and on SVD (1024×576). */
 import { describe, expect, it } from 'vitest';
 import { EngineError } from '../../engine/src/errors.ts';
 import type { SizeMode } from '../../engine/src/options.ts';

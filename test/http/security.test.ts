@@ -1,5 +1,5 @@
 /**
- * The sidecar's trust model (docs/product.md, "Who is calling"), attack by attack: each attack
+ * The sidecar's trust model (SECURITY.md, "The sidecar: who is calling"), attack by attack: each attack
  * that must fail, beside the legitimate use that must keep working. Real sidecar (tiny model, not
  * warmed, so jobs wait), real SQLite; raw HTTP where the URL's exact bytes matter (fetch and
  * inject normalise paths), app.inject where a peer address or a header is the point.

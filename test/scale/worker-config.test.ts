@@ -1,6 +1,6 @@
 /** The worker's configuration: defaults, GPU pinning and clear refusals naming the variable. */
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '../../src/config.ts';
+import { ConfigError, loadConfig } from '../../src/config.ts';
 import { loadWorkerConfig } from '../../src/scale/worker-config.ts';
 
 describe('worker configuration', () => {
@@ -36,5 +36,40 @@ describe('worker configuration', () => {
     })();
     expect(err).toBeInstanceOf(ConfigError);
     expect((err as Error).message).toMatch(/WORKER_CONCURRENCY: 4 does not match the 2 GPUs/);
+  });
+
+  it('reads the model, device, engine, limits and logs as the sidecar does, and reports every bad one at once', () => {
+    const env = {
+      REDIS_URL: 'redis://r:6379',
+      SVD_MODEL_DIR: '/models/xt',
+      SVD_DEVICE: 'cuda',
+      SVD_DECODE_CHUNK: '4',
+      MAX_UPLOAD_MB: '8',
+      MAX_PIXELS: '1000',
+      RESULT_TTL_HOURS: '2',
+      LOG_LEVEL: 'warn',
+    };
+    const shared = [
+      'modelDir',
+      'device',
+      'engine',
+      'maxUploadBytes',
+      'maxPixels',
+      'resultTtlMs',
+      'logLevel',
+    ] as const;
+    const worker = loadWorkerConfig(env);
+    const sidecar = loadConfig(env);
+    for (const key of shared) expect(worker[key], key).toEqual(sidecar[key]);
+    expect(worker).toMatchObject({
+      modelDir: '/models/xt',
+      device: 'cuda',
+      maxUploadBytes: 8_000_000,
+      resultTtlMs: 7_200_000,
+    });
+    expect(worker.engine.decodeChunkSize).toBe(4);
+    expect(() =>
+      loadWorkerConfig({ REDIS_URL: 'redis://x', SVD_DECODE_CHUNK: '0', WORKER_GPUS: 'gpu0' }),
+    ).toThrow(/invalid worker configuration:[\s\S]*WORKER_GPUS[\s\S]*SVD_DECODE_CHUNK/);
   });
 });

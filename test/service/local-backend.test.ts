@@ -3,8 +3,8 @@
  * functions we control, so start order and overlap are observed exactly.
  */
 import { describe, expect, it } from 'vitest';
+import { JobAbort } from '../../src/service/job-lifecycle.ts';
 import { LocalBackend } from '../../src/service/local-backend.ts';
-import { JobAbort } from '../../src/service/queue-backend.ts';
 
 type J = { id: string; user: string };
 const limits = { per_user: 10, max_queued: 100 };

@@ -8,8 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/log.ts';
 import { LocalJobService } from '../../src/service/job-service.ts';
 import { Journal } from '../../src/service/journal.ts';
-import { LocalBackend } from '../../src/service/local-backend.ts';
-import type { BackendJob } from '../../src/service/queue-backend.ts';
+import { type BackendJob, LocalBackend } from '../../src/service/local-backend.ts';
 
 const model = loadModelInfo();
 const dirs: string[] = [];

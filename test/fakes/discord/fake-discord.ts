@@ -69,7 +69,7 @@ export class FakeDiscord {
   readonly modRoleId = snowflake();
   /**
    * A second guild the bot is in but never got GUILD_CREATE for, as when anyone invites a public
-   * bot to a server of their own: its interactions still arrive (docs/platform-notes.md).
+   * bot to a server of their own: its interactions still arrive (bots/discord/README.md, "Admin scope").
    */
   readonly otherGuildId = snowflake();
   /** A text channel of the second guild. */

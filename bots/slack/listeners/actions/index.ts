@@ -6,7 +6,7 @@
 import type { App, BlockAction, ButtonAction } from '@slack/bolt';
 import { type FollowUp, followUpOptions, pressedJob } from '../../../../src/chat/follow-up.ts';
 import { Refusal } from '../../../../src/chat/refusal.ts';
-import { ServiceError } from '../../../../src/service/types.ts';
+import { refuse } from '../../../../src/service/errors.ts';
 import { ACTION, deletedBlocks } from '../../blocks.ts';
 import { actorOf, asSlackTarget, type SlackDeps, slackUserId } from '../../context.ts';
 import { launchJob, replyError } from '../../job-runner.ts';
@@ -48,7 +48,7 @@ export function register(app: App, deps: SlackDeps): void {
         return;
       }
       const target = asSlackTarget(job.delivery);
-      if (!target) throw new ServiceError(404, 'not_found', 'that job has no Slack picture to start from');
+      if (!target) throw refuse('not_found', 'that job has no Slack picture to start from');
       const followUp = FOLLOW_UPS[action.action_id];
       if (!followUp) throw new Refusal('unknown_button', 'That button is no longer valid.');
       const options = followUpOptions(job, followUp, deps.randomSeed);
