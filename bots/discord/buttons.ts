@@ -7,44 +7,35 @@
  * - Delete: removes the result message and the stored result.
  */
 
-import { randomSeed } from '@stillmotion/engine';
 import { type ButtonInteraction, MessageFlags } from 'discord.js';
 import { downloadImage } from '../../src/chat/download.ts';
-import { MOTION_STEP, nextMotion } from '../../src/chat/render.ts';
-import { type JobView, ServiceError } from '../../src/service/types.ts';
+import { followUpOptions, type Presser, pressedJob } from '../../src/chat/follow-up.ts';
+import { Refusal } from '../../src/chat/refusal.ts';
+import type { JobView } from '../../src/service/types.ts';
 import { beginInteractionJob } from './begin.ts';
 import { parseButtonId } from './components.ts';
 import { type BotContext, userIdOf } from './context.ts';
 import { isDiscordDelivery } from './deliver.ts';
 import { guildOfJob, isAdminOfJob } from './permissions.ts';
-import { Refusal } from './refusal.ts';
 
-async function ownedJob(
-  interaction: ButtonInteraction,
-  ctx: BotContext,
-  jobId: string,
-): Promise<{ job: JobView; admin: boolean }> {
-  const job = await ctx.service.get(jobId);
-  if (!job) throw new ServiceError(404, 'not_found', `job ${jobId} not found`);
-  // Rights are checked against the job's guild, not the guild the button was clicked in.
-  const admin = isAdminOfJob(interaction, ctx.config, job);
-  if (job.user !== userIdOf(interaction.user.id) && !admin) {
-    ctx.logger.info(
-      {
-        jobId,
-        user: userIdOf(interaction.user.id),
-        guild: interaction.guildId,
-        jobGuild: guildOfJob(job),
-        action: interaction.customId,
-      },
-      'button refused',
-    );
-    throw new Refusal(
-      'not_owner',
-      `Only <@${job.user.replace(/^discord:/, '')}> or an admin can use these buttons.`,
-    );
-  }
-  return { job, admin };
+function pressedBy(interaction: ButtonInteraction, ctx: BotContext): Presser {
+  return {
+    user: userIdOf(interaction.user.id),
+    // Rights are checked against the job's guild, not the guild the button was clicked in.
+    isAdmin: (job) => isAdminOfJob(interaction, ctx.config, job),
+    owner: (job) => `<@${job.user.replace(/^discord:/, '')}>`,
+    onRefused: (job) =>
+      ctx.logger.info(
+        {
+          jobId: job.id,
+          user: userIdOf(interaction.user.id),
+          guild: interaction.guildId,
+          jobGuild: guildOfJob(job),
+          action: interaction.customId,
+        },
+        'button refused',
+      ),
+  };
 }
 
 async function inputImage(ctx: BotContext, job: JobView): Promise<Buffer> {
@@ -68,9 +59,8 @@ export async function handleButton(interaction: ButtonInteraction, ctx: BotConte
   const parsed = parseButtonId(interaction.customId);
   if (!parsed) throw new Refusal('unknown_button', 'That button is no longer valid.');
   const { action, jobId } = parsed;
-  const { job, admin } = await ownedJob(interaction, ctx, jobId);
-  const actor = { user: userIdOf(interaction.user.id), admin };
-  if (admin && job.user !== actor.user) {
+  const { job, actor } = await pressedJob(ctx.service, jobId, pressedBy(interaction, ctx));
+  if (actor.admin && job.user !== actor.user) {
     ctx.logger.info({ jobId, admin: actor.user, guild: interaction.guildId, action }, 'admin action');
   }
   switch (action) {
@@ -93,26 +83,14 @@ export async function handleButton(interaction: ButtonInteraction, ctx: BotConte
     case 'reroll':
     case 'more':
     case 'less': {
-      const motion =
-        action === 'reroll'
-          ? job.options.motion
-          : nextMotion(job, action === 'more' ? MOTION_STEP : -MOTION_STEP);
-      if (motion === null) throw new Refusal('motion_range', 'Motion would leave 1–255.');
-      const o = job.options;
+      const options = followUpOptions(job, action);
       const image = await inputImage(ctx, job);
       await beginInteractionJob(ctx, interaction, {
         image,
         source: isDiscordDelivery(job.delivery) ? job.delivery.source : undefined,
-        // Every option as the job had it (loop, smooth, … included), with the new motion and seed.
-        options: { ...o, motion, seed: action === 'reroll' ? newSeed(job.seed) : job.seed },
+        options,
       });
       return;
     }
   }
-}
-
-function newSeed(old: number): number {
-  let seed = randomSeed();
-  while (seed === old) seed = randomSeed();
-  return seed;
 }

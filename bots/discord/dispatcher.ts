@@ -5,6 +5,7 @@
  * deleted first (a follow-up would otherwise be public); after a reply, an ephemeral follow-up.
  */
 import { type Interaction, MessageFlags, type RepliableInteraction } from 'discord.js';
+import { Refusal } from '../../src/chat/refusal.ts';
 import { userError } from '../../src/chat/user-error.ts';
 import { handleButton } from './buttons.ts';
 import { messageCommands, slashCommands } from './commands/index.ts';
@@ -12,7 +13,6 @@ import type { BotContext } from './context.ts';
 import { safeErr } from './log-safe.ts';
 import { escapeDiscord } from './message-text.ts';
 import { isServedGuild, NOT_SERVED } from './permissions.ts';
-import { Refusal } from './refusal.ts';
 import { isDeadToken } from './surface.ts';
 
 export async function dispatch(interaction: Interaction, ctx: BotContext): Promise<void> {

@@ -1,16 +1,19 @@
 /**
  * After a restart: results finished while the bot was away are posted from the job journal's
  * delivery targets (as channel messages that mention the user), and Discord jobs still waiting or
- * running are followed to the end and delivered the same way.
+ * running are followed to the end and delivered the same way. Failed deliveries are retried by the
+ * shared policy's sweep.
  */
+import { DeliveryRecovery } from '../../src/chat/delivery-recovery.ts';
 import { isFinished } from '../../src/chat/render.ts';
 import { followJob } from '../../src/service/follow-job.ts';
 import type { JobView } from '../../src/service/types.ts';
 import type { BotContext } from './context.ts';
-import { deliver, isDiscordDelivery } from './deliver.ts';
+import { type DiscordDelivery, deliver, isDiscordDelivery } from './deliver.ts';
 import { track } from './job-flow.ts';
 import { safeErr } from './log-safe.ts';
 
+/** Follows a job that waits or runs without a follower, and delivers it once it ends. */
 async function followUnattended(ctx: BotContext, job: JobView): Promise<void> {
   const target = job.delivery;
   if (!isDiscordDelivery(target) || ctx.active.has(job.id)) return;
@@ -36,21 +39,25 @@ function untilFinished(ctx: BotContext, id: string): Promise<JobView> {
   });
 }
 
-export async function recoverDeliveries(ctx: BotContext): Promise<number> {
-  const pending = (await ctx.service.undelivered()).filter((j) => isDiscordDelivery(j.delivery));
-  let active: JobView[] = [];
-  try {
-    const q = await ctx.service.queue();
-    active = [...q.running, ...q.queued].filter((j) => isDiscordDelivery(j.delivery));
-  } catch (err) {
-    ctx.logger.warn(
-      { err: String(err) },
-      'cannot list the queue; waiting jobs are delivered after the next restart',
-    );
-  }
-  for (const job of [...pending, ...active]) track(ctx, followUnattended(ctx, job));
-  if (pending.length + active.length > 0) {
-    ctx.logger.info({ finished: pending.length, waiting: active.length }, 'resuming Discord deliveries');
-  }
-  return pending.length + active.length;
+/**
+ * Discord's part of the shared delivery-recovery policy (src/chat/delivery-recovery.ts): which
+ * jobs are Discord's, how one is delivered or followed, and how a user hears that a result could
+ * not be posted (a DM).
+ */
+export function discordRecovery(ctx: BotContext, sweepMs?: number): DeliveryRecovery {
+  const target = (job: JobView) => job.delivery as DiscordDelivery;
+  return new DeliveryRecovery(
+    ctx.service,
+    {
+      owns: (job) => isDiscordDelivery(job.delivery),
+      deliver: (job) => deliver(ctx, job, target(job)),
+      follow: (job) => track(ctx, followUnattended(ctx, job)),
+      giveUp: (job, attempts) =>
+        ctx.client.users.send(target(job).userId, {
+          content: `❌ Your video (job \`${job.id}\`) finished, but I could not post it in <#${target(job).channelId}> after ${attempts} tries. Check that I may post there, and ask again.`,
+          allowedMentions: { parse: [] },
+        }),
+    },
+    { logger: ctx.logger, label: 'discord', active: ctx.active, ...(sweepMs ? { sweepMs } : {}) },
+  );
 }

@@ -16,7 +16,7 @@ import { ImageCache } from './image-cache.ts';
 import { track } from './job-flow.ts';
 import { safeErr } from './log-safe.ts';
 import { handleMessage } from './mentions.ts';
-import { recoverDeliveries } from './recover.ts';
+import { discordRecovery } from './recover.ts';
 
 export interface StartDiscordOptions {
   readonly service: JobService;
@@ -35,6 +35,8 @@ export interface StartDiscordOptions {
   readonly model?: BotModel;
   /** Signed links for results too big to upload (PUBLIC_URL set). */
   readonly resultLinks?: ResultLinks;
+  /** How often finished but undelivered jobs are looked for again. @default 30000 */
+  readonly sweepMs?: number;
 }
 
 export interface DiscordBot {
@@ -97,9 +99,17 @@ export async function startDiscord(options: StartDiscordOptions): Promise<Discor
   await client.login(config.token);
   await ready;
   logger.info({ user: client.user?.tag, app: client.application?.id }, 'discord ready');
-  await recoverDeliveries(ctx).catch((err) =>
-    logger.error({ err: safeErr(err) }, 'could not resume deliveries'),
+  const recovery = discordRecovery(ctx, options.sweepMs);
+  track(
+    ctx,
+    recovery.resume().then(
+      (r) =>
+        (r.delivered || r.followed) && logger.info(r, 'resumed Discord deliveries from before the restart'),
+      (err: unknown) => logger.error({ err: safeErr(err) }, 'could not resume deliveries'),
+    ),
   );
+  // Deliveries that failed (Discord down, upload refused) are retried without waiting for a restart.
+  recovery.start();
   return {
     client,
     context: ctx,
@@ -107,6 +117,7 @@ export async function startDiscord(options: StartDiscordOptions): Promise<Discor
       while (ctx.flows.size > 0) await Promise.allSettled([...ctx.flows]);
     },
     async stop() {
+      recovery.stop();
       await client.destroy();
     },
   };

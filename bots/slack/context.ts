@@ -18,10 +18,10 @@ export interface SlackDeps {
   readonly randomWeights: boolean;
   /** Jobs this process is following or delivering, so nothing is posted twice. */
   readonly active: Set<string>;
-  /** Failed delivery attempts per job, so a result that can never be posted stops being retried. */
-  readonly failures: Map<string, number>;
   /** Signed links for results too big to upload (PUBLIC_URL set). */
   readonly resultLinks?: ResultLinks;
+  /** Where Reroll's new seeds come from (tests); the engine's `randomSeed` otherwise. */
+  readonly randomSeed?: () => number;
 }
 
 /** The namespaced id the job service knows a Slack user by. */

@@ -1,19 +1,9 @@
 /**
- * The Slack adapter's error replies. A SlackUserError is a refusal the adapter itself makes (no
- * picture in the message, …) with the exact reply, in the bot's own mrkdwn. Every other error is
- * worded by the shared `userError`, which escapes what it quotes (a file name, a typed value).
+ * The Slack adapter's error replies. A `Refusal` (src/chat) is shown as it is written, in the bot's
+ * own mrkdwn. Every other error is worded by the shared `userError`, which escapes what it quotes (a file name, a typed value).
  */
-import { userError } from '../../src/chat/index.ts';
+import { Refusal, userError } from '../../src/chat/index.ts';
 import { mrkdwn } from './mrkdwn.ts';
-
-export class SlackUserError extends Error {
-  override name = 'SlackUserError';
-  readonly code: string;
-  constructor(code: string, message: string) {
-    super(message);
-    this.code = code;
-  }
-}
 
 /** Slack refusals a user can act on, in words. */
 function slackApiText(err: unknown): string | undefined {
@@ -26,7 +16,7 @@ function slackApiText(err: unknown): string | undefined {
 
 /** The mrkdwn reply for `err`, and whether it was expected (else it is logged as a fault). */
 export function errorText(err: unknown, help = '`/animate help`'): { text: string; expected: boolean } {
-  if (err instanceof SlackUserError) return { text: `❌ ${err.message}`, expected: true };
+  if (err instanceof Refusal) return { text: `❌ ${err.message}`, expected: true };
   const known = slackApiText(err);
   if (known) return { text: known, expected: true };
   return userError(err, mrkdwn, help);

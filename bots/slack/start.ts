@@ -19,7 +19,7 @@ import type { JobService } from '../../src/service/types.ts';
 import { createApp, EVENTS_PATH } from './app.ts';
 import { loadSlackConfig, type SlackConfig } from './config.ts';
 import type { SlackDeps } from './context.ts';
-import { deliverFinished, resumeDeliveries } from './recovery.ts';
+import { slackRecovery } from './recovery.ts';
 
 export interface StartSlackOptions {
   readonly service: JobService;
@@ -35,6 +35,8 @@ export interface StartSlackOptions {
   readonly sweepMs?: number;
   /** Model defaults for the modal and help; taken from `service.model` when the service has one. */
   readonly model?: ModelDefaults & { readonly randomWeights?: boolean };
+  /** Where Reroll's new seeds come from (tests). @default the engine's randomSeed */
+  readonly randomSeed?: () => number;
 }
 
 export interface SlackBot {
@@ -67,33 +69,23 @@ export async function startSlack(opts: StartSlackOptions): Promise<SlackBot> {
       : undefined,
     randomWeights: model?.randomWeights === true,
     active: new Set(),
-    failures: new Map(),
     ...(opts.resultLinks ? { resultLinks: opts.resultLinks } : {}),
+    ...(opts.randomSeed ? { randomSeed: opts.randomSeed } : {}),
   };
   const { app, receiver } = createApp(deps);
   await app.init();
   const mode = config.appToken ? 'socket' : 'http';
   if (mode === 'socket') await app.start();
   logger.info({ mode, api: config.apiUrl, admins: config.adminUsers.length }, 'slack: connected');
+  const recovery = slackRecovery(deps, app.client, opts.sweepMs);
   try {
-    const r = await resumeDeliveries(deps, app.client);
+    const r = await recovery.resume();
     if (r.delivered || r.followed) logger.info(r, 'slack: resumed jobs from before the restart');
   } catch (err) {
     logger.error({ err }, 'slack: could not resume deliveries');
   }
   // Deliveries that failed (Slack down, upload refused) are retried without waiting for a restart.
-  let sweeping = false;
-  const sweep = setInterval(() => {
-    if (sweeping) return;
-    sweeping = true;
-    deliverFinished(deps, app.client)
-      .then((n) => n && logger.info({ delivered: n }, 'slack: delivered finished jobs'))
-      .catch((err: unknown) => logger.warn({ err: String(err) }, 'slack: delivery sweep failed'))
-      .finally(() => {
-        sweeping = false;
-      });
-  }, opts.sweepMs ?? 30_000);
-  sweep.unref();
+  recovery.start();
   return {
     mode,
     app,
@@ -101,7 +93,7 @@ export async function startSlack(opts: StartSlackOptions): Promise<SlackBot> {
     requestListener: receiver ? receiver.requestListener : undefined,
     path: EVENTS_PATH,
     async stop() {
-      clearInterval(sweep);
+      recovery.stop();
       if (mode === 'socket') await app.stop();
       logger.info('slack: stopped');
     },

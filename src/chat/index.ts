@@ -1,5 +1,10 @@
 /** The chat layer shared by the Discord and Slack adapters; see README.md in this folder. */
 
+export type { AdminAction, AdminAnswer, AdminRequest, AdminScope } from './admin.ts';
+export { checkRange, runAdminAction } from './admin.ts';
+export type { RecoveryOptions, RecoveryPlatform } from './delivery-recovery.ts';
+export { DeliveryRecovery, MAX_DELIVERY_ATTEMPTS } from './delivery-recovery.ts';
+
 export type { Credentials, DownloadErrorCode, Downloaded, DownloadOptions } from './download.ts';
 export {
   DEFAULT_ATTACHMENT_HOSTS,
@@ -11,10 +16,13 @@ export {
   parseHostList,
   sniffImage,
 } from './download.ts';
+export type { FollowUp, Presser } from './follow-up.ts';
+export { followUpOptions, newSeed, pressedJob } from './follow-up.ts';
 export type { HelpTextOptions } from './help-text.ts';
 export { helpText } from './help-text.ts';
 export type { ModelDefaults, ParsedChatText } from './option-text.ts';
 export { parseChatText, tokenize } from './option-text.ts';
+export { Refusal } from './refusal.ts';
 export type { Escape } from './render.ts';
 export {
   formatEta,

@@ -4,22 +4,23 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
+import {
+  DAILY_QUOTA,
+  MAX_QUEUED_LIMIT,
+  PER_USER_LIMIT,
+  type Range,
+  rangeText,
+} from '../service/admin-ranges.ts';
 import { refuse } from '../service/errors.ts';
 import type { AppOptions } from './context.ts';
 
+const within = (r: Range) => z.number().int().min(r.min).max(r.max).optional();
+
 const limitsBody = z
-  .object({
-    per_user: z.number().int().min(1).max(1000).optional(),
-    max_queued: z.number().int().min(1).max(100_000).optional(),
-  })
+  .object({ per_user: within(PER_USER_LIMIT), max_queued: within(MAX_QUEUED_LIMIT) })
   .strict();
 
-const quotasBody = z
-  .object({
-    user: z.number().int().min(0).max(1_000_000).optional(),
-    guild: z.number().int().min(0).max(1_000_000).optional(),
-  })
-  .strict();
+const quotasBody = z.object({ user: within(DAILY_QUOTA), guild: within(DAILY_QUOTA) }).strict();
 
 export function registerAdminRoutes(app: FastifyInstance, o: AppOptions): void {
   // Daily quotas (jobs per UTC day; 0: none), kept across restarts.
@@ -28,7 +29,7 @@ export function registerAdminRoutes(app: FastifyInstance, o: AppOptions): void {
     if (!parsed.success) {
       const issue = parsed.error.issues[0]!;
       const option = String(issue.path[0] ?? issue.message);
-      throw refuse('bad_quota', `${option}: ${issue.message} (user, guild: 0–1000000)`, {
+      throw refuse('bad_quota', `${option}: ${issue.message} (user, guild: ${rangeText(DAILY_QUOTA)})`, {
         option,
       });
     }
@@ -59,9 +60,11 @@ export function registerAdminRoutes(app: FastifyInstance, o: AppOptions): void {
     if (!parsed.success) {
       const issue = parsed.error.issues[0]!;
       const option = String(issue.path[0] ?? issue.message);
-      throw refuse('bad_limit', `${option}: ${issue.message} (per_user 1–1000, max_queued 1–100000)`, {
-        option,
-      });
+      throw refuse(
+        'bad_limit',
+        `${option}: ${issue.message} (per_user ${rangeText(PER_USER_LIMIT)}, max_queued ${rangeText(MAX_QUEUED_LIMIT)})`,
+        { option },
+      );
     }
     req.log.info({ limits: parsed.data }, 'admin: limits');
     return o.service.setLimits(parsed.data);

@@ -1,4 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { LIMIT_EDGES } from '../chat/limit-edges.ts';
 import type { FakeUser } from '../fakes/discord/fake-discord.ts';
 import {
   type Harness,
@@ -101,6 +102,30 @@ describe('/queue (admins)', () => {
     expect((await queueCommand('resume', { roles })).text).toMatch(/Resumed/);
     expect((await h.sidecar.service.queue()).paused).toBe(false);
     await h.bot.idle();
+  });
+});
+
+describe('/queue limit', () => {
+  it('accepts and refuses the same per-user limits as HTTP and Slack (1–1000)', async () => {
+    const before = (await h.sidecar.service.queue()).limits;
+    const limit = (value: number) =>
+      queueCommand('limit', { admin: true, options: [{ name: 'per_user', type: 4, value }] });
+    try {
+      for (const value of LIMIT_EDGES.refused) {
+        expect((await limit(value)).text).toBe(
+          `🚫 The per-user limit must be a whole number within 1–1000 (got ${value}).`,
+        );
+        expect((await h.sidecar.service.queue()).limits.per_user).toBe(before.per_user);
+      }
+      for (const value of LIMIT_EDGES.accepted) {
+        expect((await limit(value)).text).toBe(
+          `✅ Limits: ${value} jobs per user, ${before.max_queued} in the queue.`,
+        );
+        expect((await h.sidecar.service.queue()).limits.per_user).toBe(value);
+      }
+    } finally {
+      await h.sidecar.service.setLimits(before);
+    }
   });
 });
 

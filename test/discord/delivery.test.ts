@@ -5,7 +5,7 @@ import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DiscordDelivery } from '../../bots/discord/deliver.ts';
 import { startDiscord } from '../../bots/discord/start.ts';
-import { createLocalSidecar, sidecarConfig } from '../../src/service/sidecar.ts';
+import { createLocalSidecar, type LocalSidecar, sidecarConfig } from '../../src/service/sidecar.ts';
 import type { JobView } from '../../src/service/types.ts';
 import { type Harness, isFilePost, probeUpload, SMALL, startHarness } from './harness.ts';
 
@@ -85,43 +85,101 @@ describe('interaction token expiry', () => {
   });
 });
 
+/** A Discord job's target in the fake's channel (no thread): results go there as messages. */
+function channelTarget(userId: string): DiscordDelivery {
+  const { fake } = h;
+  return {
+    platform: 'discord',
+    channelId: fake.channelId,
+    guildId: fake.guildId,
+    userId,
+    inThread: false,
+    dm: false,
+    uploadLimit: 10 * 1024 * 1024,
+  };
+}
+
+/** A two-frame job of `userId` with `seed`, delivered to the fake's channel. */
+function submitFor(sidecar: LocalSidecar, userId: string, seed: number) {
+  return sidecar.service.submit({
+    image: h.png,
+    options: { frames: 2, steps: 1, seed },
+    user: `discord:${userId}`,
+    delivery: channelTarget(userId),
+  });
+}
+
+/** A sidecar's settings on `dataDir`, for runs that stop and start again on it. */
+function restartSetup(dataDir: string) {
+  const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }, pino.destination(2));
+  return {
+    logger,
+    config: sidecarConfig(dataDir, { device: 'cpu', resultTtlMs: 3_600_000, dataDirMaxBytes: 1e9 }),
+  };
+}
+
 describe('after a restart', () => {
+  it('retries a delivery that failed, on its own, without another restart (the shared sweep)', async () => {
+    const dataDir = await mkdtemp(path.join(tmpdir(), 'sm-discord-sweep-'));
+    const { fake } = h;
+    const kim = fake.user('kim');
+    const { logger, config } = restartSetup(dataDir);
+    const sidecar = await createLocalSidecar(config, logger);
+    await sidecar.warm();
+    const done = await submitFor(sidecar, kim.id, 8);
+    await until(async () => (await sidecar.service.get(done.id))?.state === 'succeeded');
+    // The bot starts owing the delivery, but may not post in the channel.
+    fake.state.channelPostsForbidden = true;
+    const start = fake.calls.length;
+    const bot = await startDiscord({
+      service: sidecar.service,
+      logger,
+      config: { ...h.bot.context.config },
+      sweepMs: 200,
+    });
+    try {
+      await fake.waitForCall(
+        (c) => c.method === 'POST' && c.path === `/channels/${fake.channelId}/messages`,
+        30_000,
+        start,
+      );
+      await bot.idle();
+      expect((await sidecar.service.get(done.id))?.delivered).toBe(false);
+      fake.state.channelPostsForbidden = false;
+      const posted = await fake.waitForCall(
+        (c) => isFilePost(c) && c.body.content.includes('seed 8'),
+        30_000,
+        start,
+      );
+      expect(posted.body.content).toMatch(new RegExp(`^<@${kim.id}> `));
+      await until(async () => (await sidecar.service.get(done.id))?.delivered === true);
+      const later = fake.calls.length;
+      await new Promise((r) => setTimeout(r, 600));
+      expect(fake.calls.slice(later).filter(isFilePost)).toEqual([]);
+    } finally {
+      fake.state.channelPostsForbidden = false;
+      await bot.stop();
+      await sidecar.service.shutdown();
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+
   it('delivers results finished while the bot was away, from the journal, exactly once', async () => {
     const dataDir = await mkdtemp(path.join(tmpdir(), 'sm-discord-restart-'));
-    const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }, pino.destination(2));
-    const config = sidecarConfig(dataDir, { device: 'cpu', resultTtlMs: 3_600_000, dataDirMaxBytes: 1e9 });
+    const { logger, config } = restartSetup(dataDir);
     const { fake } = h;
     const jack = fake.user('jack');
-    const delivery: DiscordDelivery = {
-      platform: 'discord',
-      channelId: fake.channelId,
-      guildId: fake.guildId,
-      userId: jack.id,
-      inThread: false,
-      dm: false,
-      uploadLimit: 10 * 1024 * 1024,
-    };
     // 1. A sidecar accepts two Discord jobs and finishes one while no bot runs; it then stops.
     let sidecar = await createLocalSidecar(config, logger);
     await sidecar.warm();
-    const done = await sidecar.service.submit({
-      image: h.png,
-      options: { frames: 2, steps: 1, seed: 5 },
-      user: `discord:${jack.id}`,
-      delivery,
-    });
+    const done = await submitFor(sidecar, jack.id, 5);
     await new Promise<void>((resolve) => {
       const off = sidecar.service.subscribe(done.id, (j: JobView) => {
         if (j.state === 'succeeded') resolve(off());
       });
     });
     await sidecar.service.pause();
-    const waiting = await sidecar.service.submit({
-      image: h.png,
-      options: { frames: 2, steps: 1, seed: 6 },
-      user: `discord:${jack.id}`,
-      delivery,
-    });
+    const waiting = await submitFor(sidecar, jack.id, 6);
     await sidecar.service.shutdown();
     // 2. Restart: the service reopens its journal, the bot starts and owes two deliveries.
     sidecar = await createLocalSidecar(config, logger);

@@ -1,6 +1,7 @@
 /** Queue behaviour through the HTTP API: admin routes, caps, fairness, concurrency, clear. */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { JobView } from '../../src/service/types.ts';
+import { LIMIT_EDGES } from '../chat/limit-edges.ts';
 import { ADMIN_TOKEN, call, ended, type Harness, png, postJob, startHarness, waitFor } from './harness.ts';
 
 const SMALL = { frames: '2', steps: '1', seed: '1' };
@@ -69,6 +70,23 @@ describe('admin routes', () => {
     expect(limits.body).toEqual({ per_user: 5, max_queued: 7 });
     const bad = await call(h.url, 'PUT', '/v1/queue/limits', { ...admin, json: { per_user: 0 } });
     expect(bad).toMatchObject({ status: 400, body: { option: 'per_user' } });
+  });
+
+  it('accepts and refuses the same per-user limits as the chat admins (1–1000)', async () => {
+    const before = (await h.sidecar.service.queue()).limits;
+    try {
+      for (const per_user of LIMIT_EDGES.refused) {
+        const bad = await call(h.url, 'PUT', '/v1/queue/limits', { ...admin, json: { per_user } });
+        expect(bad).toMatchObject({ status: 400, body: { code: 'bad_limit', option: 'per_user' } });
+        expect(bad.body.error).toContain('per_user 1–1000');
+      }
+      for (const per_user of LIMIT_EDGES.accepted) {
+        const ok = await call(h.url, 'PUT', '/v1/queue/limits', { ...admin, json: { per_user } });
+        expect(ok).toMatchObject({ status: 200, body: { per_user } });
+      }
+    } finally {
+      await h.sidecar.service.setLimits(before);
+    }
   });
 
   it('refuses over the per-user cap (queued + running) and the global cap with 429 naming the cap', async () => {

@@ -5,6 +5,7 @@
  * admin command.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { LIMIT_EDGES } from '../chat/limit-edges.ts';
 import { buttonIds } from '../fakes/slack/driver.ts';
 import type { FakeMessage } from '../fakes/slack/workspace.ts';
 import { ADMIN, ALICE, BOB, CHANNEL, ephemeralsFor, PICTURE, probe, type Rig, startRig } from './harness.ts';
@@ -236,9 +237,9 @@ describe('/animate-queue', () => {
       );
       const [job] = await sidecar.service.list('slack:T0FAKE:U0BOB');
       const list = await slack.slashCommand('/animate-queue', 'list', ADMIN, CHANNEL);
-      expect(list.payload.text).toContain(`\`${job!.id}\` slack:T0FAKE:U0BOB · queued #1`);
+      expect(list.payload.text).toContain(`\`${job!.id}\` queued #1 · slack:T0FAKE:U0BOB`);
       const ack = await slack.slashCommand('/animate-queue', `cancel ${job!.id}`, ADMIN, CHANNEL);
-      expect(ack.payload.text).toContain('is canceled');
+      expect(ack.payload.text).toBe(`✖️ Canceled \`${job!.id}\` (slack:T0FAKE:U0BOB).`);
       await fake.waitFor('status canceled', () => status.text.includes('Canceled'));
       expect(
         rig.logs.some(
@@ -259,7 +260,7 @@ describe('/animate-queue', () => {
     );
     expect((await rig.sidecar.service.queue()).paused).toBe(true);
     expect((await slack.slashCommand('/animate-queue', 'limit 5 50', ADMIN, CHANNEL)).payload.text).toContain(
-      '5 per user, 50',
+      '5 jobs per user, 50 in the queue',
     );
     expect((await slack.slashCommand('/animate-queue', 'resume', ADMIN, CHANNEL)).payload.text).toContain(
       'Resumed',
@@ -270,6 +271,29 @@ describe('/animate-queue', () => {
     const actions = rig.logs.filter((l) => l.admin === 'slack:T0FAKE:U0ADMIN').map((l) => l.action);
     expect(actions.slice(-5)).toEqual(['list', 'pause', 'limit', 'resume', 'clear']);
     expect((await rig.sidecar.service.queue()).limits).toEqual({ per_user: 5, max_queued: 50 });
+  });
+
+  it('accepts and refuses the same per-user limits as HTTP and Discord (1–1000)', async () => {
+    const { slack, sidecar } = rig;
+    const before = (await sidecar.service.queue()).limits;
+    try {
+      for (const value of LIMIT_EDGES.refused) {
+        const ack = await slack.slashCommand('/animate-queue', `limit ${value}`, ADMIN, CHANNEL);
+        expect(ack.payload.text).toBe(
+          `❌ The per-user limit must be a whole number within 1–1000 (got ${value}).`,
+        );
+        expect((await sidecar.service.queue()).limits.per_user).toBe(before.per_user);
+      }
+      for (const value of LIMIT_EDGES.accepted) {
+        const ack = await slack.slashCommand('/animate-queue', `limit ${value}`, ADMIN, CHANNEL);
+        expect(ack.payload.text).toBe(
+          `✅ Limits: ${value} jobs per user, ${before.max_queued} in the queue.`,
+        );
+        expect((await sidecar.service.queue()).limits.per_user).toBe(value);
+      }
+    } finally {
+      await sidecar.service.setLimits(before);
+    }
   });
 
   it('lets an admin set daily quotas, and /animate help shows each user what is left today', async () => {

@@ -47,6 +47,8 @@ export interface RigOptions {
   /** More environment for the bot (e.g. SLACK_MAX_UPLOAD_MB). */
   readonly env?: Record<string, string>;
   readonly resultLinks?: ResultLinks;
+  /** Where Reroll's new seeds come from. */
+  readonly randomSeed?: () => number;
 }
 
 export async function startRig(opts: RigOptions = {}): Promise<Rig> {
@@ -81,6 +83,7 @@ export async function startRig(opts: RigOptions = {}): Promise<Rig> {
     config: { env, maxUploadBytes: 20_000_000 },
     sweepMs: opts.sweepMs,
     resultLinks: opts.resultLinks,
+    randomSeed: opts.randomSeed,
   });
   return {
     fake,
@@ -135,4 +138,10 @@ export function ephemeralsFor(fake: FakeSlack, user: string): string[] {
     .callsOf('chat.postEphemeral')
     .filter((c) => c.args.user === user)
     .map((c) => String(c.args.text));
+}
+
+/** Mentions the bot with a picture in a new message of CHANNEL. */
+export function mentionWithPicture(rig: Rig, user: { id: string; name: string }, text: string) {
+  const file = rig.fake.addFile({ name: 'p.png', mimetype: 'image/png', data: PICTURE });
+  return rig.slack.mention({ user, channel: CHANNEL, text, files: [file] });
 }

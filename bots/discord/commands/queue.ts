@@ -11,104 +11,54 @@ import {
   MessageFlags,
   PermissionFlagsBits,
   SlashCommandBuilder,
+  type SlashCommandIntegerOption,
 } from 'discord.js';
-import { formatEta } from '../../../src/chat/render.ts';
-import { type Actor, type JobView, ServiceError } from '../../../src/service/types.ts';
+import { type AdminRequest, type AdminScope, runAdminAction } from '../../../src/chat/admin.ts';
+import { Refusal } from '../../../src/chat/refusal.ts';
+import { DAILY_QUOTA, PER_USER_LIMIT, type Range, rangeText } from '../../../src/service/admin-ranges.ts';
 import { type BotContext, type SlashCommand, userIdOf } from '../context.ts';
 import { fitLines } from '../message-text.ts';
 import { guildOfJob, isGuildAdmin, isOperator } from '../permissions.ts';
-import { Refusal } from '../refusal.ts';
 
-/** Who is asking, from where, with which rights. */
-interface Asker {
-  readonly actor: Actor;
-  readonly guildId: string;
-  readonly operator: boolean;
+/** An integer option within one of the shared admin ranges. */
+function within(
+  o: SlashCommandIntegerOption,
+  range: Range,
+  name: string,
+  description: string,
+  required = false,
+): SlashCommandIntegerOption {
+  return o
+    .setName(name)
+    .setDescription(description)
+    .setRequired(required)
+    .setMinValue(range.min)
+    .setMaxValue(range.max);
 }
 
 /** Subcommands that act on the whole queue, for operators only. */
 const QUEUE_WIDE = new Set(['pause', 'resume', 'limit', 'quota']);
 
-function age(job: JobView): string {
-  const s = Math.max(0, Math.round((Date.now() - job.created_at) / 1000));
-  return s < 60 ? `${s}s` : s < 3600 ? `${Math.floor(s / 60)}m` : `${Math.floor(s / 3600)}h`;
-}
-
-/** One job; `who` is its user here, or a word for jobs of other guilds and Slack (never their user). */
-function line(job: JobView, who: string): string {
-  const where =
-    job.state === 'queued' ? `#${job.position}` : `step ${job.progress.step}/${job.progress.steps}`;
-  return `\`${job.id}\` ${job.state} ${where} · ${who} · ${age(job)} old · ETA ${formatEta(job.eta_s)}`;
-}
-
-function listText(q: Awaited<ReturnType<BotContext['service']['queue']>>, asker: Asker): string {
-  const jobs = [...q.running, ...q.queued];
-  const here = jobs.filter((j) => guildOfJob(j) === asker.guildId);
-  const elsewhere = jobs.filter((j) => guildOfJob(j) !== asker.guildId);
-  const head = `Queue ${q.paused ? 'paused' : 'running'} · ${q.running.length} running, ${q.queued.length} queued · per user ${q.limits.per_user}, max ${q.limits.max_queued}`;
-  const lines = here.map((j) => line(j, j.user));
-  if (asker.operator) lines.push(...elsewhere.map((j) => line(j, 'elsewhere')));
-  else if (elsewhere.length > 0)
-    lines.push(`(+ ${elsewhere.length} job${elsewhere.length === 1 ? '' : 's'} of other servers or Slack)`);
-  return fitLines([head], lines);
-}
-
-/** Cancels this guild's waiting jobs, one by one (the service's clear is queue-wide). */
-async function clearGuild(ctx: BotContext, asker: Asker): Promise<number> {
-  const q = await ctx.service.queue();
-  let canceled = 0;
-  for (const waiting of q.queued.filter((j) => guildOfJob(j) === asker.guildId)) {
-    // Clear cancels waiting jobs only: one that started meanwhile is left to run.
-    const job = await ctx.service.get(waiting.id);
-    if (job?.state !== 'queued') continue;
-    if ((await ctx.service.cancel(job.id, asker.actor)).state === 'canceled') canceled++;
-  }
-  return canceled;
-}
-
-async function run(interaction: ChatInputCommandInteraction, ctx: BotContext, asker: Asker): Promise<string> {
+/** The subcommand and its options, as the shared admin actions take them. */
+function request(interaction: ChatInputCommandInteraction): AdminRequest {
   const sub = interaction.options.getSubcommand();
   switch (sub) {
     case 'list':
-      return listText(await ctx.service.queue(), asker);
-    case 'cancel': {
-      const id = interaction.options.getString('job', true).trim();
-      const job = await ctx.service.get(id);
-      // Another guild's job is answered like a missing one: its id says nothing here.
-      if (!job || (!asker.operator && guildOfJob(job) !== asker.guildId))
-        throw new ServiceError(404, 'not_found', `job ${id} not found`);
-      const canceled = await ctx.service.cancel(id, asker.actor);
-      return `✖️ Canceled \`${canceled.id}\` (${guildOfJob(job) === asker.guildId ? canceled.user : 'elsewhere'}).`;
-    }
     case 'pause':
-      await ctx.service.pause();
-      return '⏸️ Paused: no new job starts; the running one finishes. Jobs are still accepted.';
     case 'resume':
-      await ctx.service.resume();
-      return '▶️ Resumed.';
-    case 'clear': {
-      if (asker.operator) {
-        const { canceled } = await ctx.service.clear();
-        return `🧹 Cleared the whole queue: ${canceled} waiting job${canceled === 1 ? '' : 's'} canceled.`;
-      }
-      const canceled = await clearGuild(ctx, asker);
-      return `🧹 Cleared this server's jobs: ${canceled} waiting job${canceled === 1 ? '' : 's'} canceled.`;
-    }
-    case 'limit': {
-      const limits = await ctx.service.setLimits({
-        per_user: interaction.options.getInteger('per_user', true),
-      });
-      return `Limits: ${limits.per_user} jobs per user, ${limits.max_queued} in the queue.`;
-    }
+    case 'clear':
+      return { action: sub };
+    case 'cancel':
+      return { action: sub, job: interaction.options.getString('job', true).trim() };
+    case 'limit':
+      return { action: sub, perUser: interaction.options.getInteger('per_user', true) };
     case 'quota': {
-      if (!ctx.service.setQuotas) return 'This service keeps no quotas.';
       const perServer = interaction.options.getInteger('per_server');
-      const quotas = await ctx.service.setQuotas({
+      return {
+        action: sub,
         user: interaction.options.getInteger('per_user', true),
-        ...(perServer !== null ? { guild: perServer } : {}),
-      });
-      const show = (n: number) => (n > 0 ? `${n} a day` : 'none');
-      return `Daily quotas: ${show(quotas.user)} per user, ${show(quotas.guild)} per server (UTC days).`;
+        ...(perServer !== null ? { place: perServer } : {}),
+      };
     }
     default:
       throw new Error(`unknown /queue subcommand ${sub}`);
@@ -154,32 +104,16 @@ export const queue = {
         .setName('limit')
         .setDescription('jobs per user, queued and running together')
         .addIntegerOption((o) =>
-          o
-            .setName('per_user')
-            .setDescription('jobs per user (1–100)')
-            .setRequired(true)
-            .setMinValue(1)
-            .setMaxValue(100),
+          within(o, PER_USER_LIMIT, 'per_user', `jobs per user (${rangeText(PER_USER_LIMIT)})`, true),
         ),
     )
     .addSubcommand((s) =>
       s
         .setName('quota')
         .setDescription('jobs per UTC day, per user and per server (0: none)')
+        .addIntegerOption((o) => within(o, DAILY_QUOTA, 'per_user', 'jobs a day per user (0: none)', true))
         .addIntegerOption((o) =>
-          o
-            .setName('per_user')
-            .setDescription('jobs a day per user (0: none)')
-            .setRequired(true)
-            .setMinValue(0)
-            .setMaxValue(1_000_000),
-        )
-        .addIntegerOption((o) =>
-          o
-            .setName('per_server')
-            .setDescription('jobs a day per server or Slack workspace (0: none)')
-            .setMinValue(0)
-            .setMaxValue(1_000_000),
+          within(o, DAILY_QUOTA, 'per_server', 'jobs a day per server or Slack workspace (0: none)'),
         ),
     ),
   async execute(interaction, ctx) {
@@ -201,15 +135,18 @@ export const queue = {
         "Pause, resume and limits are for the bot's operators (DISCORD_OWNER_IDS, or admins of a DISCORD_HOME_GUILD_IDS server). Server admins list, cancel and clear this server's jobs.",
       );
     }
-    const asker: Asker = {
+    const guildId = interaction.guildId!;
+    const scope: AdminScope = {
       actor: { user: userIdOf(interaction.user.id), admin: true },
-      guildId: interaction.guildId!,
       operator,
+      here: (job) => guildOfJob(job) === guildId,
+      place: 'server',
+      others: 'of other servers or Slack',
     };
     ctx.logger.info(
       {
-        admin: asker.actor.user,
-        guild: asker.guildId,
+        admin: scope.actor.user,
+        guild: guildId,
         operator,
         action: sub,
         options: interaction.options.data[0]?.options,
@@ -217,9 +154,7 @@ export const queue = {
       'admin action',
     );
     await interaction.deferReply({ flags: MessageFlags.Ephemeral });
-    await interaction.editReply({
-      content: await run(interaction, ctx, asker),
-      allowedMentions: { parse: [] },
-    });
+    const { head, lines } = await runAdminAction(ctx.service, scope, request(interaction));
+    await interaction.editReply({ content: fitLines([head], lines), allowedMentions: { parse: [] } });
   },
 } satisfies SlashCommand;

@@ -84,6 +84,8 @@ export interface RestState {
   ackDeadlineMs: number;
   /** When set, thread creation is refused with 403 Missing Permissions. */
   threadsForbidden: boolean;
+  /** When set, channel messages (the bot's own posts) are refused with 403 Missing Permissions. */
+  channelPostsForbidden?: boolean;
   /** Channel ids that are threads (type 11) or DMs (type 1). */
   readonly channelTypes: Map<string, number>;
   /** The guild of channels outside the main guild (the second guild's channel, threads in it). */
@@ -340,6 +342,7 @@ export async function handleRest(
     return reply(201, thread);
   }
   if (hit(/^\/channels\/(\d+)\/messages$/, 'POST')) {
+    if (state.channelPostsForbidden) return reply(403, { code: 50013, message: 'Missing Permissions' });
     return reply(200, createMessage(state, match[1]!, body, files));
   }
   if (hit(/^\/channels\/(\d+)\/messages\/(\d+)$/)) {

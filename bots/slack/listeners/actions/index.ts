@@ -4,29 +4,19 @@
  * New jobs fetch the source picture again by the file id kept in the job's delivery target.
  */
 import type { App, BlockAction, ButtonAction } from '@slack/bolt';
-import type { AnimateOptionsInput } from '@stillmotion/engine';
-import { MOTION_STEP, nextMotion } from '../../../../src/chat/index.ts';
-import type { JobView } from '../../../../src/service/types.ts';
-import { ServiceError } from '../../../../src/service/types.ts';
+import { type FollowUp, followUpOptions, pressedJob } from '../../../../src/chat/follow-up.ts';
+import { Refusal } from '../../../../src/chat/refusal.ts';
+import { refuse } from '../../../../src/service/errors.ts';
 import { ACTION, deletedBlocks } from '../../blocks.ts';
-import { actorOf, asSlackTarget, type SlackDeps } from '../../context.ts';
-import { SlackUserError } from '../../errors.ts';
+import { actorOf, asSlackTarget, type SlackDeps, slackUserId } from '../../context.ts';
 import { launchJob, replyError } from '../../job-runner.ts';
 import { fileInfo } from '../../slack-files.ts';
 
-/** The options of the follow-up job a button asks for. */
-function followUp(job: JobView, actionId: string): AnimateOptionsInput {
-  if (actionId === ACTION.reroll) return { ...job.options, seed: undefined };
-  const delta = actionId === ACTION.more ? MOTION_STEP : -MOTION_STEP;
-  const motion = nextMotion(job, delta);
-  if (motion === null) {
-    throw new SlackUserError(
-      'motion_limit',
-      `Motion is already ${job.options.motion}; it must stay within 1–255.`,
-    );
-  }
-  return { ...job.options, motion, seed: job.seed };
-}
+const FOLLOW_UPS: Readonly<Record<string, FollowUp>> = {
+  [ACTION.reroll]: 'reroll',
+  [ACTION.more]: 'more',
+  [ACTION.less]: 'less',
+};
 
 export function register(app: App, deps: SlackDeps): void {
   app.action<BlockAction<ButtonAction>>(/^stillmotion_/, async ({ ack, body, action, client }) => {
@@ -38,16 +28,13 @@ export function register(app: App, deps: SlackDeps): void {
     const [jobId = '', uploadedFileId] = action.value?.split(':') ?? [];
     const log = deps.logger.child({ job: jobId, user, action: action.action_id });
     try {
-      const job = await deps.service.get(jobId);
-      if (!job) throw new ServiceError(404, 'not_found', 'that job no longer exists');
-      const actor = actorOf(deps, team, user);
-      if (job.user !== actor.user && !actor.admin) {
-        log.info('slack: button refused (not the owner)');
-        throw new SlackUserError(
-          'not_owner',
-          `Only <@${asSlackTarget(job.delivery)?.user ?? 'the owner'}> or an admin can use these buttons.`,
-        );
-      }
+      const admin = actorOf(deps, team, user).admin;
+      const { job, actor } = await pressedJob(deps.service, jobId, {
+        user: slackUserId(team, user),
+        isAdmin: () => admin,
+        owner: (j) => `<@${asSlackTarget(j.delivery)?.user ?? 'the owner'}>`,
+        onRefused: () => log.info('slack: button refused (not the owner)'),
+      });
       if (action.action_id === ACTION.cancel) {
         await deps.service.cancel(job.id, actor);
         log.info({ admin: actor.admin }, 'slack: job canceled');
@@ -61,8 +48,10 @@ export function register(app: App, deps: SlackDeps): void {
         return;
       }
       const target = asSlackTarget(job.delivery);
-      if (!target) throw new ServiceError(404, 'not_found', 'that job has no Slack picture to start from');
-      const options = followUp(job, action.action_id);
+      if (!target) throw refuse('not_found', 'that job has no Slack picture to start from');
+      const followUp = FOLLOW_UPS[action.action_id];
+      if (!followUp) throw new Refusal('unknown_button', 'That button is no longer valid.');
+      const options = followUpOptions(job, followUp, deps.randomSeed);
       const file = await fileInfo(client, target.file_id);
       const id = await launchJob(deps, client, {
         team,

@@ -5,8 +5,8 @@
  */
 import type { App } from '@slack/bolt';
 import { parseChatText } from '../../../../src/chat/index.ts';
+import { Refusal } from '../../../../src/chat/refusal.ts';
 import type { SlackDeps } from '../../context.ts';
-import { SlackUserError } from '../../errors.ts';
 import { slackHelp } from '../../help.ts';
 import { launchJob, replyError } from '../../job-runner.ts';
 import { fileInfo, type PickedImage, pickImage, type SlackFile } from '../../slack-files.ts';
@@ -36,7 +36,7 @@ export function register(app: App, deps: SlackDeps): void {
         picked = pickImage(parent.messages?.[0]?.files as SlackFile[] | undefined);
       }
       if (!picked) {
-        throw new SlackUserError(
+        throw new Refusal(
           'no_image',
           'I need a picture: mention me in a message with one attached, or in a thread whose first message has one.',
         );

@@ -4,8 +4,8 @@
  * the result goes into that message's thread.
  */
 import type { App, MessageShortcut } from '@slack/bolt';
+import { Refusal } from '../../../../src/chat/refusal.ts';
 import type { SlackDeps } from '../../context.ts';
-import { SlackUserError } from '../../errors.ts';
 import { replyError } from '../../job-runner.ts';
 import { animateModal } from '../../modal.ts';
 import { pickImage, type SlackFile } from '../../slack-files.ts';
@@ -21,7 +21,7 @@ export function register(app: App, deps: SlackDeps): void {
     try {
       picked = pickImage(shortcut.message.files as SlackFile[] | undefined);
       if (!picked) {
-        throw new SlackUserError(
+        throw new Refusal(
           'no_image',
           'That message has no picture. Use “Animate this image” on a message with a PNG, JPEG, WebP, GIF or AVIF file.',
         );
