@@ -17,9 +17,11 @@ import {
   cudaUnavailableReason,
   type Device,
   loadOrt,
+  type OrtModule,
   type Provider,
   parseDevice,
   providerCandidates,
+  type SessionTuning,
   sessionOptions,
 } from './runtime.ts';
 import { chooseSize } from './sizes.ts';
@@ -168,52 +170,14 @@ export class SvdEngine {
       try {
         const missing = provider === 'cuda' ? cudaUnavailableReason() : undefined;
         if (missing) throw new DeviceError(missing);
-        // One session at a time, the largest first: while a session loads, onnxruntime holds its
-        // weights twice (as read, and as pre-packed for its kernels), so loading all four at once
-        // stacks those transients (measured: 13.9 GB peak at load for 8.8 GB of SVD-XT weights).
-        const byPart = {} as Record<ModelPart, ModelSession>;
-        for (const part of LOAD_ORDER) {
-          byPart[part] = await ModelSession.create(
-            ort,
-            part,
-            model.files[part],
-            sessionOptions(provider, tuning(part)),
-          );
-        }
-        const textEncoder = model.textEncoder
-          ? await ClipTextEncoder.create(ort, model.textEncoder, sessionOptions(provider, { cudaDeviceId }))
-          : undefined;
+        const sessions = await createSessions(ort, model, provider, tuning, cudaDeviceId);
         const budgetBytes = budget ?? defaultBudgetBytes(provider, cudaDeviceId);
         log.info(
           { provider, device, model: model.name, memory_budget_gb: round1(budgetBytes / 2 ** 30) },
           `engine: running on ${provider}`,
         );
-        if (model.attentionFused === false || (model.attentionFused === undefined && !model.randomWeights)) {
-          log.warn(
-            { model: model.name },
-            `engine: attention in ${model.dir} is not fused, which costs memory and time: ` +
-              `run \`python3 models/export/fuse_folder.py ${model.dir}\` once (README, "Real models")`,
-          );
-        }
-        if (model.randomWeights) {
-          log.warn(
-            { model: model.name },
-            'engine: the bundled model has random weights, so its videos look like noise',
-          );
-        }
-        return new SvdEngine(
-          model,
-          provider,
-          {
-            imageEncoder: byPart.image_encoder,
-            vaeEncoder: byPart.vae_encoder,
-            unet: byPart.unet,
-            vaeDecoder: byPart.vae_decoder,
-            textEncoder,
-          },
-          chunk,
-          budgetBytes,
-        );
+        warnAboutModel(model, log);
+        return new SvdEngine(model, provider, sessions, chunk, budgetBytes);
       } catch (err) {
         lastError = err;
         if (provider === 'cuda' && device === 'auto') {
@@ -403,4 +367,54 @@ function checkLoadNumbers(o: EngineLoadOptions): void {
 
 function firstLine(err: unknown): string {
   return String(err instanceof Error ? err.message : err).split('\n')[0]!;
+}
+
+/**
+ * Creates the sessions one at a time, the largest first: while a session loads, onnxruntime holds
+ * its weights twice (as read, and as pre-packed for its kernels), so loading all four at once
+ * stacks those transients (measured: 13.9 GB peak at load for 8.8 GB of SVD-XT weights).
+ */
+async function createSessions(
+  ort: OrtModule,
+  model: ModelInfo,
+  provider: Provider,
+  tuning: (part: ModelPart) => SessionTuning,
+  cudaDeviceId: number,
+): Promise<SvdSessions> {
+  const byPart = {} as Record<ModelPart, ModelSession>;
+  for (const part of LOAD_ORDER) {
+    byPart[part] = await ModelSession.create(
+      ort,
+      part,
+      model.files[part],
+      sessionOptions(provider, tuning(part)),
+    );
+  }
+  const textEncoder = model.textEncoder
+    ? await ClipTextEncoder.create(ort, model.textEncoder, sessionOptions(provider, { cudaDeviceId }))
+    : undefined;
+  return {
+    imageEncoder: byPart.image_encoder,
+    vaeEncoder: byPart.vae_encoder,
+    unet: byPart.unet,
+    vaeDecoder: byPart.vae_decoder,
+    textEncoder,
+  };
+}
+
+/** What a user should know about the model folder at start: unfused attention, random weights. */
+function warnAboutModel(model: ModelInfo, log: EngineLogger): void {
+  if (model.attentionFused === false || (model.attentionFused === undefined && !model.randomWeights)) {
+    log.warn(
+      { model: model.name },
+      `engine: attention in ${model.dir} is not fused, which costs memory and time: ` +
+        `run \`python3 models/export/fuse_folder.py ${model.dir}\` once (README, "Real models")`,
+    );
+  }
+  if (model.randomWeights) {
+    log.warn(
+      { model: model.name },
+      'engine: the bundled model has random weights, so its videos look like noise',
+    );
+  }
 }
