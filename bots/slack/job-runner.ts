@@ -176,10 +176,12 @@ export function follow(
     },
     onError: (err) => log.warn({ err }, 'slack: progress edit failed'),
   })
-    .then(async ({ job, edits, editTimes }) => {
+    .then(async ({ job, edits, lastEditEndedAt }) => {
       log.info({ state: job.state, edits }, 'slack: job ended');
-      // The result is one more edit of the status message: keep it 1.5 s after the last progress edit too.
-      const wait = (editTimes.at(-1) ?? 0) + STATUS_EDIT_INTERVAL_MS - Date.now();
+      // The result is one more edit of the status message: keep it 1.5 s after the last progress
+      // edit finished, as the throttle spaces its own edits (counted from a start, a slow edit
+      // in flight would bring the next one closer than that).
+      const wait = lastEditEndedAt + STATUS_EDIT_INTERVAL_MS - Date.now();
       if (wait > 0) await setTimeout(wait);
       return deliver(deps, client, job, target, shown);
     })

@@ -19,6 +19,8 @@ export interface ThrottleStats {
   readonly skipped: number;
   /** Start times (ms since epoch) of every send, for rate checks. */
   readonly sendTimes: readonly number[];
+  /** When the last send finished (ms since epoch); -Infinity before the first. */
+  readonly lastEndedAt: number;
 }
 
 export class ProgressThrottle<T> {
@@ -41,7 +43,12 @@ export class ProgressThrottle<T> {
   }
 
   get stats(): ThrottleStats {
-    return { sent: this.#sent, skipped: this.#skipped, sendTimes: [...this.#sendTimes] };
+    return {
+      sent: this.#sent,
+      skipped: this.#skipped,
+      sendTimes: [...this.#sendTimes],
+      lastEndedAt: this.#lastAt,
+    };
   }
 
   /** Queues a value; it is sent now if the interval has passed, else when it does (unless replaced). */
@@ -64,6 +71,12 @@ export class ProgressThrottle<T> {
     }
     await this.#spacing();
     await this.#deliver(value);
+  }
+
+  /** Stops without sending anything more, and resolves once a send in flight has finished. */
+  async stop(): Promise<void> {
+    this.close();
+    await this.#loop;
   }
 
   /** Stops without sending anything more (a send in flight completes). */

@@ -28,9 +28,13 @@ export interface WatchOptions {
 
 export interface WatchResult {
   readonly job: JobView;
-  /** Edits sent and their start times (for rate checks). */
+  /** Edits sent. */
   readonly edits: number;
-  readonly editTimes: readonly number[];
+  /**
+   * When the last edit finished (ms since epoch; -Infinity if none). The promise resolves only after
+   * an edit in flight has finished, so a caller's own next edit can keep the interval from here.
+   */
+  readonly lastEditEndedAt: number;
 }
 
 export function watchJob(service: JobService, id: string, options: WatchOptions): Promise<WatchResult> {
@@ -47,11 +51,11 @@ export function watchJob(service: JobService, id: string, options: WatchOptions)
         typeof options.showFinal === 'function'
           ? options.showFinal(job)
           : renderProgress(job, options.escape);
-      const end = options.showFinal ? throttle.final(text) : Promise.resolve(throttle.close());
-      end.then(
-        () => resolve({ job, edits: throttle.stats.sent, editTimes: throttle.stats.sendTimes }),
-        reject,
-      );
+      const end = options.showFinal ? throttle.final(text) : throttle.stop();
+      end.then(() => {
+        const { sent, lastEndedAt } = throttle.stats;
+        resolve({ job, edits: sent, lastEditEndedAt: lastEndedAt });
+      }, reject);
     };
     const following = followJob(service, id, (job) => {
       if (done) return;
