@@ -7,23 +7,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { WorkerBeat } from '../../src/scale/views.ts';
 import type { JobView } from '../../src/service/types.ts';
-import {
-  ended,
-  http,
-  liveWorkers,
-  type Producer,
-  png,
-  spawnWorker,
-  startProducer,
-  stopWorker,
-  until,
-  type WorkerProc,
-} from './harness.ts';
+import { type Producer, png, spawnWorker, startProducer, stopWorker, until } from './harness.ts';
 import { freePort, RedisServer } from './redis-server.ts';
 
 const redis = new RedisServer();
 const logs: string[] = [];
-let worker: WorkerProc;
+let worker: ReturnType<typeof spawnWorker>;
 let p: Producer;
 let image: Buffer;
 let metricsUrl: string;
@@ -41,7 +30,7 @@ beforeAll(async () => {
     (line) => logs.push(line),
   );
   [p, image] = await Promise.all([startProducer(redis.url), png()]);
-  await until('the worker to join', async () => (await liveWorkers(p.service)).length === 1, 90_000);
+  await beat(() => true, 90_000);
 });
 
 afterAll(async () => {
@@ -52,17 +41,29 @@ afterAll(async () => {
 });
 
 /** The worker's last heartbeat, once it has one for which `ok` holds. */
-function beat(ok: (b: WorkerBeat) => boolean): Promise<WorkerBeat> {
-  return until('the worker heartbeat', async () => {
-    const text = await p.service.store.redis.hget(p.service.store.key('workers'), 'wf');
-    const b = text ? (JSON.parse(text) as WorkerBeat) : undefined;
-    return b && ok(b) ? b : undefined;
+function beat(ok: (b: WorkerBeat) => boolean, ms?: number): Promise<WorkerBeat> {
+  return until(
+    'the worker heartbeat',
+    async () => {
+      const text = await p.service.store.redis.hget(p.service.store.key('workers'), 'wf');
+      const b = text ? (JSON.parse(text) as WorkerBeat) : undefined;
+      return b && ok(b) ? b : undefined;
+    },
+    ms,
+  );
+}
+
+/** The job's view once it has ended. */
+function endOf(id: string): Promise<JobView> {
+  return until('the job to end', async () => {
+    const v = await p.service.get(id);
+    return v && !['queued', 'running'].includes(v.state) ? v : undefined;
   });
 }
 
 /** A line of the worker's own /metrics, e.g. `stillmotion_job_failures_total{reason="store_full"}`; its value, 0 if absent. */
 async function metric(name: string): Promise<number> {
-  const text = (await http(metricsUrl, 'GET', '/metrics')).body as string;
+  const text = await (await fetch(`${metricsUrl}metrics`)).text();
   const line = text.split('\n').find((l) => l.startsWith(`${name} `));
   return line ? Number(line.slice(name.length + 1)) : 0;
 }
@@ -74,10 +75,10 @@ const STORE_FULL = 'stillmotion_job_failures_total{reason="store_full"}';
 describe('a result refused by a full Redis', () => {
   it('counts a normal job as succeeded', async () => {
     const job = await p.service.submit({ image, options: { frames: 2, steps: 1 }, user: 'web:ok' });
-    await until('it to end', async () => ended(await p.service.get(job.id)));
-    expect(await p.service.get(job.id)).toMatchObject({ state: 'succeeded' });
+    expect(await endOf(job.id)).toMatchObject({ state: 'succeeded' });
     expect(await beat((b) => b.succeeded === 1)).toMatchObject({ succeeded: 1, failed: 0 });
-    expect(await metric(SUCCEEDED)).toBe(1);
+    // The worker observes the duration just after it counts the job: wait for it.
+    await until('the success metric', async () => (await metric(SUCCEEDED)) === 1);
     expect(await metric(FAILED)).toBe(0);
     expect(await p.service.store.redis.hgetall(p.service.store.key('eta'))).toHaveProperty(
       'overhead_frame_ms',
@@ -89,7 +90,7 @@ describe('a result refused by a full Redis', () => {
     const eta = await redisAdmin.hgetall(p.service.store.key('eta'));
     const seen: JobView[] = [];
     let full: Promise<unknown> | undefined;
-    const job = await p.service.submit({ image, options: { frames: 2, steps: 12 }, user: 'web:full' });
+    const job = await p.service.submit({ image, options: { frames: 2, steps: 24 }, user: 'web:full' });
     p.service.subscribe(job.id, (v) => {
       seen.push(v);
       // Redis is full from the job's first step on: every write that adds data is refused (OOM).
@@ -102,21 +103,24 @@ describe('a result refused by a full Redis', () => {
     await full;
     // Room again: the failure (and the heartbeats) can be written.
     await redisAdmin.config('SET', 'maxmemory', '0');
-    await until('it to end', async () => ended(await p.service.get(job.id)));
-    expect(await p.service.get(job.id)).toMatchObject({
+    expect(await endOf(job.id)).toMatchObject({
       state: 'failed',
       error_code: 'store_full',
       error: 'the result could not be stored: the job store is full; try again later',
     });
     expect(seen.map((v) => v.state)).not.toContain('succeeded');
     expect(await beat((b) => b.failed + b.succeeded === 2)).toMatchObject({ succeeded: 1, failed: 1 });
-    expect(await metric(STORE_FULL)).toBe(1);
+    await until('the failure metric', async () => (await metric(STORE_FULL)) === 1);
     expect(await metric(FAILED)).toBe(1);
     expect(await metric(SUCCEEDED)).toBe(1);
     // The speed estimate learned nothing from a job without a result.
     expect(await redisAdmin.hgetall(p.service.store.key('eta'))).toEqual(eta);
-    const lines = logs.filter((l) => l.includes(job.id));
-    expect(lines.some((l) => l.includes('"job failed"') && l.includes('store_full'))).toBe(true);
-    expect(lines.some((l) => l.includes('"job succeeded"'))).toBe(false);
+    const lines = () => logs.filter((l) => l.includes(job.id));
+    await until(
+      'the failed line',
+      async () => lines().some((l) => l.includes('"job failed"') && l.includes('store_full')),
+      5000,
+    );
+    expect(lines().some((l) => l.includes('"job succeeded"'))).toBe(false);
   });
 });
