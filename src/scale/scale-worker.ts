@@ -44,6 +44,7 @@ export interface ScaleWorkerOptions {
 
 /** Redis refused a write because it is at `maxmemory` (noeviction). */
 const isOutOfMemory = (err: unknown): boolean => /^OOM\b/.test((err as Error)?.message ?? '');
+const STORE_FULL = 'the result could not be stored: the job store is full; try again later';
 
 interface Running {
   readonly abort: AbortController;
@@ -248,7 +249,10 @@ export class ScaleWorker {
     };
   }
 
-  /** Stores the video and ends the job; answers its bytes, or undefined when the store refused it. */
+  /**
+   * Stores the video and ends the job; answers its bytes, or undefined when the store refused it.
+   * Redis at maxmemory throws a `store_full` failure, which runJob records as any other.
+   */
   async #complete(
     id: string,
     attempt: number,
@@ -260,14 +264,12 @@ export class ScaleWorker {
     const refused = await this.#persist(
       () => this.#store.complete(id, attempt, video, this.#o.resultTtlMs, run.ms),
       // Redis at maxmemory: fail the job with a reason instead of retrying for ever.
-      (err) => (isOutOfMemory(err) ? new Error('the job store (Redis) is full') : undefined),
-    ).catch(async (err: Error) => {
-      log.error({ bytes: video.length, err: err.message }, 'result could not be stored');
-      const message = 'the result could not be stored: the job store is full; try again later';
-      return this.#persist(() =>
-        this.#store.end(id, attempt, 'failed', message, 'store_full', this.#o.resultTtlMs),
-      );
-    });
+      (err) => {
+        if (!isOutOfMemory(err)) return undefined;
+        log.error({ bytes: video.length, err: (err as Error).message }, 'result could not be stored');
+        return new EngineError('store_full', STORE_FULL, { cause: err });
+      },
+    );
     if (refused) {
       log.warn({ refused: refused.kind }, `finished, but ${describeRefusal(refused)}: result dropped`);
       return undefined;

@@ -16,7 +16,8 @@ export function describeFailure(err: unknown, jobId: string): { message: string;
   // Written for users, naming the option or the limit.
   if (err instanceof ImageError || err instanceof OptionError)
     return { message: err.message, code: 'bad_input' };
-  if (err instanceof EngineError && err.code === 'input_missing')
+  // The job store lost the picture, or had no room for the result.
+  if (err instanceof EngineError && (err.code === 'input_missing' || err.code === 'store_full'))
     return { message: err.message, code: err.code };
   const code = err instanceof EngineError ? err.code : 'engine_error';
   const reason = REASONS[code] ?? 'the engine failed on this job';

@@ -42,7 +42,10 @@ export interface RunSink {
   preview(step: number, data: Buffer): void;
   /** Resolves once the progress and previews handed over so far have landed. */
   settle?(): Promise<void>;
-  /** Stores the video; answers its bytes, or undefined when the store refused it. */
+  /**
+   * Stores the video; answers its bytes, or undefined when the store refused it. A throw (e.g. an
+   * EngineError `store_full`: no room for the result) fails the job like an engine error.
+   */
   succeeded(
     out: AnimateRun,
     run: { readonly ms: number; readonly stepMs: readonly number[] },

@@ -50,7 +50,7 @@ const done = async (ctx: Parameters<Animate>[2]): Promise<AnimateRun> => ({
 });
 
 /** A sink that records every call. */
-function recorder({ stored }: { stored: number | undefined } = { stored: 5 }) {
+function recorder({ stored }: { stored: number | undefined | Error } = { stored: 5 }) {
   const calls: string[] = [];
   const steps: number[] = [];
   const sink: RunSink = {
@@ -64,6 +64,7 @@ function recorder({ stored }: { stored: number | undefined } = { stored: 5 }) {
     },
     succeeded: async (_out, run) => {
       calls.push(`succeeded ${run.stepMs.join(',')}`);
+      if (stored instanceof Error) throw stored;
       return stored;
     },
     putBack: async () => {
@@ -115,6 +116,27 @@ describe('runJob', () => {
     const { sink } = recorder({ stored: undefined });
     expect(await runJob(job(engine(done), undefined, metrics), sink)).toBe('unrecorded');
     expect(await metrics.registry.metrics()).not.toMatch(/job_duration_seconds_count\{outcome="succeeded"\}/);
+  });
+
+  it('fails, not succeeds, when the store has no room for the result (store_full)', async () => {
+    const metrics = new ServiceMetrics({ defaultMetrics: false });
+    const full = new EngineError('store_full', 'the result could not be stored: the job store is full');
+    const { sink, calls } = recorder({ stored: full });
+    const j = job(engine(done), undefined, metrics);
+    expect(await runJob(j, sink)).toBe('failed');
+    expect(calls).toEqual([
+      'preview 1',
+      'encoding',
+      'settle',
+      'succeeded 10,12',
+      'settle',
+      `failed store_full: ${full.message}`,
+    ]);
+    expect(existsSync(j.outPath)).toBe(false);
+    const text = await metrics.registry.metrics();
+    expect(text).toMatch(/stillmotion_job_failures_total\{reason="store_full"\} 1/);
+    expect(text).toMatch(/stillmotion_job_duration_seconds_count\{outcome="failed"\} 1/);
+    expect(text).not.toMatch(/job_duration_seconds_count\{outcome="succeeded"\}/);
   });
 
   it('tells each early end apart by the abort reason, and removes the unfinished video', async () => {
