@@ -300,8 +300,9 @@ export class SvdEngine {
       ctx.onProgress?.({ stage: 'video' });
       const t = performance.now();
       const video = encoder ? await encoder.finish() : { path: ctx.outPath, bytes: 0 };
-      await previews?.flush();
+      // Only the encoder's own time: the last preview's encode is counted in preview_encode_ms.
       const video_ms = videoWrite_ms + (performance.now() - t);
+      await previews?.flush();
       const playback = playbackOf(options);
       return {
         path: video.path,
