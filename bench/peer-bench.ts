@@ -42,6 +42,7 @@ export type StillmotionRun = Pick<
   | 'cpu_s'
   | 'decode_chunk'
   | 'sequential_guidance'
+  | 'unload_once_used'
 >;
 
 export interface DiffusersReport {
@@ -75,6 +76,7 @@ export interface PeerReport {
     /** The job: encoders, denoising and decode (what diffusers' pipeline call covers). */
     pipeline_ms: number;
     sequential_guidance: boolean;
+    unload_once_used: boolean;
     peak_rss_mb: number;
     /** Sampled every 100 ms: where the peak is (src/cli/bench.ts). */
     peak_rss_by_stage_mb?: StillmotionRun['peak_rss_by_stage_mb'];
@@ -184,6 +186,7 @@ export function peerReport(
       vae_decode_ms: s.vae_decode_ms,
       pipeline_ms: round(sPipeline, 2),
       sequential_guidance: s.sequential_guidance,
+      unload_once_used: s.unload_once_used,
       peak_rss_mb: s.peak_rss_mb,
       peak_rss_by_stage_mb: s.peak_rss_by_stage_mb,
       cpu_s: s.cpu_s,

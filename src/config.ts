@@ -319,3 +319,32 @@ function parseTrustProxy(v: string | undefined): true | string | undefined {
   if (/^(true|1|yes|on)$/i.test(v)) return true;
   return v;
 }
+
+/** glibc's fixed mmap threshold the entry points start with (src/malloc-tuning.ts): 4 MiB. */
+export const MMAP_THRESHOLD_BYTES = 4 * 2 ** 20;
+/** Set beside it when stillmotion started the process again, so the tuning stays out of its children. */
+export const MALLOC_TUNED_MARK = 'STILLMOTION_MALLOC_TUNED';
+
+/**
+ * The environment to start this process again with, or undefined when it already runs as it should:
+ * on Linux, without a MALLOC_MMAP_THRESHOLD_ of the user's (theirs is kept), with the threshold fixed
+ * at {@link MMAP_THRESHOLD_BYTES}. malloc-tuning.ts says why.
+ */
+export function mallocRelaunchEnv(
+  env: Readonly<Record<string, string | undefined>> = process.env,
+  platform: NodeJS.Platform = process.platform,
+): Record<string, string> | undefined {
+  if (platform !== 'linux' || env.MALLOC_MMAP_THRESHOLD_ !== undefined || env[MALLOC_TUNED_MARK])
+    return undefined;
+  const next = Object.fromEntries(
+    Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined),
+  );
+  return { ...next, MALLOC_MMAP_THRESHOLD_: String(MMAP_THRESHOLD_BYTES), [MALLOC_TUNED_MARK]: '1' };
+}
+
+/** After the start again: takes the tuning out of the environment the process's children inherit. */
+export function forgetMallocTuning(env: Record<string, string | undefined> = process.env): void {
+  if (env[MALLOC_TUNED_MARK] !== '1') return;
+  delete env.MALLOC_MMAP_THRESHOLD_;
+  delete env[MALLOC_TUNED_MARK];
+}

@@ -2,6 +2,8 @@
  * `npm start`: the GPU sidecar with its HTTP API and the playground, plus any chat bot whose
  * tokens are set. With ENGINE_URL the jobs go to a remote sidecar instead of the in-process one.
  */
+// First: it may start the process again with glibc's malloc tuned (malloc-tuning.ts).
+import './malloc-tuning.ts';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -167,7 +169,9 @@ async function main(): Promise<void> {
   process.stderr.write(`stillmotion: playground at ${server.url}\n`);
   logger.info({ url: server.url, model: appOptions.info.model.name }, 'listening');
   if (appOptions.info.model.randomWeights) {
-    logger.warn('the bundled tiny model has random weights: its videos look like noise (set SVD_MODEL_DIR)');
+    logger.warn(
+      `${appOptions.info.model.name} has random weights: its videos look like noise (SVD_MODEL_DIR names a converted model, README "Real models")`,
+    );
   }
 
   const bots: BotHandle[] = [];

@@ -76,6 +76,11 @@ export interface AnimateContext {
   readonly onPreview?: (preview: PreviewImage) => void;
   readonly previewEvery?: number;
   readonly previewBudget?: number;
+  /**
+   * No job follows this one (the CLI): the sessions the plan unloads after their stage are not loaded
+   * again, so the process can end at once.
+   */
+  readonly lastJob?: boolean;
 }
 
 export interface AnimateTimings extends StageTimings {
@@ -287,6 +292,7 @@ export class SvdEngine {
         options,
         decodeChunkSize: plan.decodeChunk,
         sequentialGuidance: plan.sequentialGuidance,
+        onceUsed: plan.unloadOnceUsed ? (ctx.lastJob ? 'unload-only' : 'unload') : 'keep',
         noise: ctx.noise,
         signal: ctx.signal,
         onProgress: ctx.onProgress,
@@ -415,7 +421,7 @@ function warnAboutModel(model: ModelInfo, log: EngineLogger): void {
   if (model.randomWeights) {
     log.warn(
       { model: model.name },
-      'engine: the bundled model has random weights, so its videos look like noise',
+      `engine: ${model.dir === BUNDLED_MODEL_DIR ? 'the bundled tiny model' : model.dir} has random weights, so its videos look like noise`,
     );
   }
 }

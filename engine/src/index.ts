@@ -47,6 +47,7 @@ export {
 export * from './options.ts';
 export {
   type InjectedNoise,
+  type OnceUsedSessions,
   type PipelineResult,
   type PipelineRun,
   runPipeline,

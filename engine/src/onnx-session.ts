@@ -1,7 +1,12 @@
 /**
- * A model part's InferenceSession, created once, with its input and output names and dims read from
- * the session. Every run checks its feeds against them first; on a mismatch it reports the name,
- * type and dims of every input, which is the best debugging aid ONNX has.
+ * A model part's InferenceSession, with its input and output names and dims read from the session.
+ * Every run checks its feeds against them first; on a mismatch it reports the name, type and dims of
+ * every input, which is the best debugging aid ONNX has.
+ *
+ * A session can be unloaded between uses and comes back on its next run (or on `preload()`): on the
+ * CPU that is the only way to give its memory back, because onnxruntime's CPU arena keeps its high-water
+ * mark for the session's life, and the Node binding drops the run option that would shrink it
+ * (`memory.enable_memory_arena_shrinkage`: its `ParseRunOptions` reads only the log level and tag).
  */
 import type * as Ort from 'onnxruntime-node';
 import { EngineError } from './errors.ts';
@@ -36,21 +41,28 @@ export class ModelSession {
   readonly arena: boolean;
   /** Whether it pre-plans its buffers (onnxruntime's memory pattern). */
   readonly memPattern: boolean;
-  #session: Ort.InferenceSession;
   #ort: OrtModule;
+  #open: () => Promise<Ort.InferenceSession>;
+  /** The loaded session, or the load under way; undefined while unloaded. */
+  #session: Promise<Ort.InferenceSession> | undefined;
+  #loaded = false;
+  /** The run in progress (settled), so that unloading never releases a session under a run. */
+  #running: Promise<unknown> = Promise.resolve();
 
-  constructor(
+  private constructor(
     ort: OrtModule,
     part: SessionPart,
     session: Ort.InferenceSession,
-    arena = false,
-    memPattern = false,
+    open: () => Promise<Ort.InferenceSession>,
+    options: Ort.InferenceSession.SessionOptions,
   ) {
     this.#ort = ort;
     this.part = part;
-    this.#session = session;
-    this.arena = arena;
-    this.memPattern = memPattern;
+    this.#open = open;
+    this.#session = Promise.resolve(session);
+    this.#loaded = true;
+    this.arena = options.enableCpuMemArena === true;
+    this.memPattern = options.enableMemPattern === true;
     this.inputs = specs(session.inputNames, session.inputMetadata);
     this.outputs = specs(session.outputNames, session.outputMetadata);
   }
@@ -61,14 +73,47 @@ export class ModelSession {
     file: string,
     options: Ort.InferenceSession.SessionOptions,
   ): Promise<ModelSession> {
-    const session = await ort.InferenceSession.create(file, options);
-    return new ModelSession(
-      ort,
-      part,
-      session,
-      options.enableCpuMemArena === true,
-      options.enableMemPattern === true,
-    );
+    const open = () => ort.InferenceSession.create(file, options);
+    return new ModelSession(ort, part, await open(), open, options);
+  }
+
+  /** Whether the session is in memory now (false while unloaded or while it loads again). */
+  get loaded(): boolean {
+    return this.#loaded;
+  }
+
+  /**
+   * Gives the session's weights and arena back; the next run (or `preload()`) creates it again from
+   * the same file and options. Waits for a load under way first.
+   */
+  async unload(): Promise<void> {
+    const pending = this.#session;
+    this.#session = undefined;
+    this.#loaded = false;
+    const session = await pending?.catch(() => undefined);
+    await this.#running;
+    await session?.release();
+  }
+
+  /**
+   * Starts loading an unloaded session, so that its next run need not wait. A failure is not thrown
+   * here: the session stays unloaded and the next run tries again, and reports it.
+   */
+  preload(): void {
+    if (this.#session) return;
+    const loading = this.#open().then((session) => {
+      if (this.#session === loading) this.#loaded = true;
+      return session;
+    });
+    this.#session = loading;
+    loading.catch(() => {
+      if (this.#session === loading) this.#session = undefined;
+    });
+  }
+
+  async #ready(): Promise<Ort.InferenceSession> {
+    this.preload();
+    return await this.#session!;
   }
 
   /** The input whose rank is `rank` (and, if given, whose name matches). Names differ between exporters; ranks don't. */
@@ -91,10 +136,9 @@ export class ModelSession {
 
   /**
    * Runs with float32 feeds (converted to fp16 where the model wants it) or int64 token ids, and returns
-   * the first output as float32. `release`: the last call of a stage: the CPU arena gives back what this
-   * run left unused, so the next stage does not stack its peak on this one's.
+   * the first output as float32. An unloaded session is loaded again first.
    */
-  async run(feeds: Readonly<Record<string, Feed>>, release = false): Promise<FloatTensor> {
+  async run(feeds: Readonly<Record<string, Feed>>): Promise<FloatTensor> {
     const ortFeeds: Record<string, Ort.Tensor> = {};
     for (const spec of this.inputs) {
       const feed = feeds[spec.name];
@@ -110,18 +154,19 @@ export class ModelSession {
       }
       ortFeeds[spec.name] = this.#toOrt(feed, spec.type);
     }
-    const results = await this.#session.run(
-      ortFeeds,
-      release && this.arena ? { extra: { memory: { enable_memory_arena_shrinkage: 'cpu:0' } } } : {},
-    );
+    const session = await this.#ready();
+    const running = session.run(ortFeeds);
+    this.#running = running.catch(() => undefined);
+    const results = await running;
     const out = results[this.outputs[0]!.name]!;
     const value = { data: toFloat32(out), dims: out.dims.slice() };
     for (const t of Object.values(results)) t.dispose();
     return value;
   }
 
+  /** For good: the same as `unload()`, said where the session is not meant to come back. */
   async release(): Promise<void> {
-    await this.#session.release();
+    await this.unload();
   }
 
   #toOrt(feed: Feed, type: string): Ort.Tensor {

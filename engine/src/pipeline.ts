@@ -41,6 +41,8 @@ export interface InjectedNoise {
   readonly stepNoise?: Float32Array;
 }
 
+export type OnceUsedSessions = 'keep' | 'unload' | 'unload-only';
+
 export interface PipelineRun {
   /** RGB, HWC, 8-bit, already width × height. */
   readonly rgb: Uint8Array;
@@ -54,6 +56,15 @@ export interface PipelineRun {
    * call: the same result, about half the UNet's activation memory (memory-plan.ts decides).
    */
   readonly sequentialGuidance?: boolean;
+  /**
+   * What happens to the sessions a job uses once (CLIP, the VAE encoder, the VAE decoder), so that their
+   * memory is not held through the UNet and the decode (memory-plan.ts decides): `keep` them loaded;
+   * `unload` each after its stage and load all three again once the decode is done (weights only,
+   * without what their runs left in the arena), so the next job finds them ready; `unload-only`, the
+   * same without loading them again, for a caller that runs no further job (the CLI).
+   * @default 'keep'
+   */
+  readonly onceUsed?: OnceUsedSessions;
   readonly noise?: InjectedNoise;
   /** Overrides the CLIP pixels (parity tests compare that stage on its own). */
   readonly clipPixels?: Float32Array;
@@ -91,15 +102,45 @@ export async function runPipeline(
   sessions: SvdSessions,
   run: PipelineRun,
 ): Promise<PipelineResult> {
-  const { options: o, width, height, signal } = run;
-  const frames = o.frames;
-  const latentFrame = 4 * (height / 8) * (width / 8);
+  const { options: o, signal } = run;
   const timings: StageTimings = { clip_ms: 0, vae_encode_ms: 0, unet_step_ms: [], vae_decode_ms: 0 };
   const rng = new NormalRng(o.seed);
   const checkAbort = () => {
     if (signal?.aborted) throw new CanceledError();
   };
   checkAbort();
+  const onceUsed = run.onceUsed ?? 'keep';
+  try {
+    return await denoiseAndDecode(model, sessions, run, timings, rng, checkAbort, onceUsed);
+  } finally {
+    if (onceUsed !== 'keep') await settleOnceUsed(sessions, onceUsed);
+  }
+}
+
+/**
+ * Unloads what a canceled or failed job left loaded, and (`unload`) loads the three once-used
+ * sessions again in the background: a fresh decoder, without the arena the last decode grew.
+ */
+async function settleOnceUsed(sessions: SvdSessions, onceUsed: OnceUsedSessions): Promise<void> {
+  const once = [sessions.imageEncoder, sessions.vaeEncoder, sessions.vaeDecoder];
+  await Promise.all(once.map((s) => s.unload()));
+  if (onceUsed === 'unload') for (const s of once) s.preload();
+}
+
+/** Steps 1–10 (runPipeline's body). */
+async function denoiseAndDecode(
+  model: ModelInfo,
+  sessions: SvdSessions,
+  run: PipelineRun,
+  timings: StageTimings,
+  rng: NormalRng,
+  checkAbort: () => void,
+  onceUsed: OnceUsedSessions,
+): Promise<PipelineResult> {
+  const { options: o, width, height } = run;
+  const frames = o.frames;
+  const latentFrame = 4 * (height / 8) * (width / 8);
+  const unloadAfterStage = onceUsed !== 'keep';
 
   // 1. Image to size: done before this function (preprocess.ts covers and centre-crops to W×H), so
   //    both branches below see the same crop.
@@ -112,6 +153,7 @@ export async function runPipeline(
   //    With steer 0 (the default) the image embedding goes on untouched.
   const conditioning = await steer(sessions.textEncoder, o, imageEmbeds);
   timings.clip_ms = performance.now() - t;
+  if (unloadAfterStage) await sessions.imageEncoder.unload();
   checkAbort();
 
   // 3. Guidance inputs. Classifier-free guidance is on only when the top of the ramp exceeds 1.
@@ -131,6 +173,7 @@ export async function runPipeline(
   const noiseAug = run.noise?.noiseAug ?? rng.randn(3 * height * width);
   const imageLatents = await encodeVaeImage(sessions.vaeEncoder, run.rgb, width, height, noiseAug, o.noise);
   timings.vae_encode_ms = performance.now() - t;
+  if (unloadAfterStage) await sessions.vaeEncoder.unload();
   checkAbort();
 
   // 5. Schedule: Karras sigmas, continuous t = 0.25 · ln σ (scheduler.ts).
@@ -206,7 +249,7 @@ function unetVelocity(
   run: PipelineRun,
   u: UnetInputs,
 ): (step: number) => Promise<Float32Array> {
-  const { frames, steps } = run.options;
+  const { frames } = run.options;
   const latentH = run.height / 8;
   const latentW = run.width / 8;
   const latentFrame = 4 * latentH * latentW;
@@ -231,17 +274,12 @@ function unetVelocity(
           : positives[0]
             ? u.conditioning
             : u.negativeEmbeds;
-      // The last UNet call gives its arena back before the decoder needs the memory.
-      const last = i === steps - 1 && first + rows >= batch;
-      const out = await unet.run(
-        {
-          [unetSample.name]: { data: sample, dims: [rows, frames, 8, latentH, latentW] },
-          [unetTimestep.name]: { data: u.schedule.timesteps.subarray(i, i + 1), dims: [1] },
-          [unetEmbeds.name]: { data: embeds, dims: [rows, 1, u.conditioning.length] },
-          [unetTimeIds.name]: { data: u.addedTimeIds, dims: [rows, 3] },
-        },
-        last,
-      );
+      const out = await unet.run({
+        [unetSample.name]: { data: sample, dims: [rows, frames, 8, latentH, latentW] },
+        [unetTimestep.name]: { data: u.schedule.timesteps.subarray(i, i + 1), dims: [1] },
+        [unetEmbeds.name]: { data: embeds, dims: [rows, 1, u.conditioning.length] },
+        [unetTimeIds.name]: { data: u.addedTimeIds, dims: [rows, 3] },
+      });
       return out.data;
     };
     if (!guided) return callRows(0);
@@ -271,15 +309,12 @@ async function decodeLatents(
   for (let c = 0; c < chunks; c++) {
     const start = c * chunkSize;
     const count = Math.min(chunkSize, frames - start);
-    const out = await decoder.run(
-      {
-        [decoderInput.name]: {
-          data: latents.subarray(start * latentFrame, (start + count) * latentFrame),
-          dims: [count, 4, height / 8, width / 8],
-        },
+    const out = await decoder.run({
+      [decoderInput.name]: {
+        data: latents.subarray(start * latentFrame, (start + count) * latentFrame),
+        dims: [count, 4, height / 8, width / 8],
       },
-      c === chunks - 1,
-    );
+    });
     // 10. To pixels: clamp(x/2 + 0.5, 0, 1), CHW → HWC.
     const pixels = toHwcUnit(out, count, height, width);
     run.onProgress?.({ stage: 'decode', chunk: c + 1, chunks });
@@ -302,7 +337,7 @@ async function steer(
 async function encodeImage(session: ModelSession, clipPixels: Float32Array): Promise<Float32Array> {
   const input = session.input(4);
   const size = ModelSession.staticDim(input, 2) ?? CLIP_SIZE;
-  const out = await session.run({ [input.name]: { data: clipPixels, dims: [1, 3, size, size] } }, true);
+  const out = await session.run({ [input.name]: { data: clipPixels, dims: [1, 3, size, size] } });
   return out.data;
 }
 
@@ -319,7 +354,7 @@ async function encodeVaeImage(
   const s32 = Math.fround(strength);
   for (let k = 0; k < pixels.length; k++) pixels[k] = Math.fround(pixels[k]! + Math.fround(s32 * noise[k]!));
   const input = session.input(4);
-  const out = await session.run({ [input.name]: { data: pixels, dims: [1, 3, height, width] } }, true);
+  const out = await session.run({ [input.name]: { data: pixels, dims: [1, 3, height, width] } });
   return out.data;
 }
 

@@ -14,6 +14,8 @@
  * Progress goes to stderr. `--skip-video` leaves the video encode out (video_ms 0), for machines
  * without ffmpeg such as the device machine; time that step where ffmpeg exists and add it.
  */
+// First: it may start the process again with glibc's malloc tuned (malloc-tuning.ts).
+import '../malloc-tuning.ts';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -46,6 +48,8 @@ export interface BenchReport {
   run_total_ms: number[];
   decode_chunk: number;
   sequential_guidance: boolean;
+  /** CLIP and the VAE encoder and decoder unloaded after their stage (the CPU plan, memory-plan.ts). */
+  unload_once_used: boolean;
   preprocess_ms: number;
   clip_ms: number;
   vae_encode_ms: number;
@@ -143,6 +147,7 @@ export async function bench(opts: {
       run_total_ms: results.map((x) => round(x.total_ms)),
       decode_chunk: plan.decodeChunk,
       sequential_guidance: plan.sequentialGuidance,
+      unload_once_used: plan.unloadOnceUsed,
       preprocess_ms: pick((x) => x.preprocess_ms),
       clip_ms: pick((x) => x.clip_ms),
       vae_encode_ms: pick((x) => x.vae_encode_ms),
@@ -219,6 +224,7 @@ async function timedRuns(
     const result = await engine.animate(picture, options, {
       outPath: path.join(o.dir, `run${r}.mp4`),
       skipVideo: o.skipVideo,
+      lastJob: r === o.runs - 1,
       onPreview: () => {},
       onProgress: (e) => {
         if (e.stage === 'denoise')

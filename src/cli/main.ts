@@ -3,6 +3,8 @@
  * Progress and logs go to stderr; stdout carries only the result (seed and output path).
  * Bad input gets one clear line and exit code 2.
  */
+// First: it may start the process again with glibc's malloc tuned (malloc-tuning.ts).
+import '../malloc-tuning.ts';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import {
@@ -54,6 +56,7 @@ async function main(argv: readonly string[]): Promise<number> {
     const tty = process.stderr.isTTY;
     const result = await engine.animate(image, options, {
       outPath: output,
+      lastJob: true,
       onProgress: (e) =>
         process.stderr.write(`${tty ? '\r\x1b[2K' : ''}${progressLine(e, startedAt)}${tty ? '' : '\n'}`),
     });

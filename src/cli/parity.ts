@@ -9,6 +9,8 @@
  * Exits 1 when max_abs_err > 2e-3, 2 on bad usage. Logs go to stderr. `--sequential-guidance` runs the
  * two guidance halves as two batch-1 UNet calls (the engine's low-memory mode), which must match too.
  */
+// First: it may start the process again with glibc's malloc tuned (malloc-tuning.ts).
+import '../malloc-tuning.ts';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { EULER, loadImage, resolveOptions, runPipeline, SvdEngine } from '@stillmotion/engine';

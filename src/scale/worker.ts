@@ -4,6 +4,8 @@
  * BullMQ queue until SIGTERM/SIGINT, when it puts its running jobs back and leaves. Logs go to
  * stderr. Configuration: src/scale/worker-config.ts and src/scale/README.md.
  */
+// First: it may start the process again with glibc's malloc tuned (malloc-tuning.ts).
+import '../malloc-tuning.ts';
 import { createServer } from 'node:http';
 import { checkFfmpeg } from '@stillmotion/engine';
 import { createLogger } from '../log.ts';

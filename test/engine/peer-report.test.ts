@@ -17,6 +17,7 @@ const still = {
   run_total_ms: [100_000],
   decode_chunk: 1,
   sequential_guidance: false,
+  unload_once_used: true,
   preprocess_ms: 30,
   clip_ms: 1_000,
   vae_encode_ms: 5_000,
