@@ -1,5 +1,6 @@
 /**
- * SvdEngine: owns a model's four ONNX sessions (created once, on the chosen execution provider)
+ * SvdEngine: owns a model's four ONNX sessions (created at load on the chosen execution provider; on the
+ * CPU the three a job runs once are unloaded after their stage and loaded again after it, memory-plan.ts)
  * and runs whole jobs: preprocess → encode → denoise → decode → encode video.
  */
 import { DeviceError, EngineError } from './errors.ts';
@@ -128,6 +129,18 @@ export function arenaFor(setting: boolean | CpuArenaParts | undefined, part: Mod
   return typeof s === 'boolean' ? s : s[part] === true;
 }
 
+/**
+ * onnxruntime's memory pattern (one block planned per input shape, used from a session's second run
+ * on) is off on the CPU. There the arena keeps the first run's buffers and then adds the planned block
+ * beside them: measured on SVD-XT at 1024×576, 2 frames, the UNet held 0.9 GiB more from the second
+ * job on, and the VAE decoder 1.9 GB more (runtime.ts); CLIP and the VAE encoder are loaded afresh for
+ * each job, so they never reach a second run. On CUDA it stays on for all but the decoder (not measured
+ * there).
+ */
+export function memPatternFor(part: ModelPart, provider: Provider): boolean {
+  return provider !== 'cpu' && part !== 'vae_decoder';
+}
+
 const silent: EngineLogger = { info() {}, warn() {} };
 // The UNet downsamples the 1/8 latents three times, so 64 pixels is the smallest side it takes.
 const WARMUP_SIZE = 64;
@@ -164,9 +177,9 @@ export class SvdEngine {
     const chunk = options.decodeChunkSize;
     const budget = options.memoryBudgetBytes;
     const cudaDeviceId = options.cudaDeviceId ?? 0;
-    const tuning = (part: ModelPart) => ({
+    const tuning = (part: ModelPart, provider: Provider) => ({
       cpuArena: arenaFor(options.cpuArena, part),
-      memPattern: part !== 'vae_decoder',
+      memPattern: memPatternFor(part, provider),
       threads: options.threads,
       cudaDeviceId,
     });
@@ -385,7 +398,7 @@ async function createSessions(
   ort: OrtModule,
   model: ModelInfo,
   provider: Provider,
-  tuning: (part: ModelPart) => SessionTuning,
+  tuning: (part: ModelPart, provider: Provider) => SessionTuning,
   cudaDeviceId: number,
 ): Promise<SvdSessions> {
   const byPart = {} as Record<ModelPart, ModelSession>;
@@ -394,7 +407,7 @@ async function createSessions(
       ort,
       part,
       model.files[part],
-      sessionOptions(provider, tuning(part)),
+      sessionOptions(provider, tuning(part, provider)),
     );
   }
   const textEncoder = model.textEncoder

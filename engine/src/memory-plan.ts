@@ -23,10 +23,11 @@ import { totalmem } from 'node:os';
 import type { Provider } from './runtime.ts';
 
 /**
- * Extra resident bytes per UNet batch row, per frame, per latent pixel (fused attention): measured
- * 1.1 GB over the weights for 2 rows × 2 frames × 72×128 (30,000), with a margin.
+ * Extra resident bytes per UNet batch row, per frame, per latent pixel (fused attention, CPU arena):
+ * measured 43,300 for 2 rows × 14 frames × 72×128 (10.4 GiB over the weights; 2 frames: 19,000, 0.65
+ * GiB), with a margin. The arena keeps them through the decode.
  */
-export const UNET_BYTES_PER_LATENT_PIXEL = 32_000;
+export const UNET_BYTES_PER_LATENT_PIXEL = 48_000;
 /**
  * A decode call of n frames holds DECODE_BYTES_PER_PIXEL × pixels × (n + 1) over the weights (temporal
  * VAE decoder, fused attention, CPU arena): measured 5.5 GB for 1 frame and 8.4 GB for 2 at 1024×576

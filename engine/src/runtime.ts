@@ -74,8 +74,9 @@ export interface SessionTuning {
    */
   readonly cpuArena?: boolean;
   /**
-   * The memory pattern (default: as the arena): one block pre-planned per input shape. The VAE decoder
-   * runs without it: measured at 1024×576, one frame 22.4 s and 3.9 GB without, 22.3 s and 5.8 GB with.
+   * The memory pattern (default: as the arena): one block pre-planned per input shape. The engine
+   * chooses it per part (engine.ts `memPatternFor`: off on the CPU). The VAE decoder measured at
+   * 1024×576: one frame 22.4 s and 3.9 GB without, 22.3 s and 5.8 GB with.
    */
   readonly memPattern?: boolean;
   /** Intra-op threads; default onnxruntime's (one per physical core). */

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { arenaFor, LOAD_ORDER } from '../../engine/src/engine.ts';
+import { arenaFor, LOAD_ORDER, memPatternFor } from '../../engine/src/engine.ts';
 import { CanceledError } from '../../engine/src/errors.ts';
 import { NormalRng, type ProgressEvent, runPipeline, SvdEngine } from '../../engine/src/index.ts';
 import { MODEL_PARTS } from '../../engine/src/model-info.ts';
@@ -216,14 +216,17 @@ describe('SvdEngine', () => {
       expect(arenas(byPart)).toEqual([true, false, true, false]);
       expect(arenas(none)).toEqual([false, false, false, false]);
       expect(arenas(engine)).toEqual(MODEL_PARTS.map((p) => arenaFor(undefined, p)));
-      // The VAE decoder runs without the memory pattern (runtime.ts has the measurement); the others with it.
+      // No session runs with the memory pattern on the CPU (memPatternFor says why); on CUDA all but the decoder.
       const { imageEncoder, vaeEncoder, unet, vaeDecoder } = engine.sessions;
       expect([imageEncoder, vaeEncoder, unet, vaeDecoder].map((m) => m.memPattern)).toEqual([
-        true,
-        true,
-        true,
+        false,
+        false,
+        false,
         false,
       ]);
+      expect(MODEL_PARTS.map((p) => memPatternFor(p, 'cuda'))).toEqual(
+        MODEL_PARTS.map((p) => p !== 'vae_decoder'),
+      );
       expect(none.sessions.unet.memPattern).toBe(false);
     } finally {
       await Promise.all([byPart.release(), none.release()]);
