@@ -7,7 +7,7 @@
  * session has been released, the weights of the next one it loads land on the heap, and releasing that
  * session keeps the memory in the process. On the CPU the engine unloads CLIP and the VAE encoder and
  * decoder after their stage (engine/src/memory-plan.ts), which only gives memory back with the threshold
- * fixed. Measured on SVD-XT at 1024×576, 2 frames: a peak of 12.4 GB without it, 11.0 GB with it
+ * fixed. Measured on SVD-XT at 1024×576, 2 frames: a peak of 12,358 MiB without it, 11,016 MiB with it
  * (bench/results/). A threshold the user sets is kept; the children the process starts get neither.
  */
 import { forgetMallocTuning, mallocRelaunchEnv } from './config.ts';

@@ -6,7 +6,7 @@
  * A session can be unloaded between uses and comes back on its next run (or on `preload()`): on the
  * CPU that is the only way to give its memory back, because onnxruntime's CPU arena keeps its high-water
  * mark for the session's life, and the Node binding drops the run option that would shrink it
- * (`memory.enable_memory_arena_shrinkage`: its `ParseRunOptions` reads only the log level and tag).
+ * (`memory.enable_memory_arena_shrinkage`: its `ParseRunOptions` reads only the log fields and the tag).
  */
 import type * as Ort from 'onnxruntime-node';
 import { EngineError } from './errors.ts';
