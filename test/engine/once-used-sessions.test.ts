@@ -157,19 +157,15 @@ describe('ModelSession.unload', () => {
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
+  const vaeEncoder = async (file: string) =>
+    ModelSession.create(await loadOrt(), 'vae_encoder', file, sessionOptions('cpu'));
   const feeds = (s: ModelSession) => {
     const input = s.input(4);
     return { [input.name]: { data: new Float32Array(3 * 64 * 64).fill(0.25), dims: [1, 3, 64, 64] } };
   };
 
   it('loads again on the next run, with the same results', async () => {
-    const ort = await loadOrt();
-    const s = await ModelSession.create(
-      ort,
-      'vae_encoder',
-      path.join(BUNDLED_MODEL_DIR, 'vae_encoder.onnx'),
-      sessionOptions('cpu'),
-    );
+    const s = await vaeEncoder(path.join(BUNDLED_MODEL_DIR, 'vae_encoder.onnx'));
     const before = await s.run(feeds(s));
     await s.unload();
     expect(s.loaded).toBe(false);
@@ -179,23 +175,16 @@ describe('ModelSession.unload', () => {
   });
 
   it('waits for a run under way before releasing the session', async () => {
-    const ort = await loadOrt();
-    const s = await ModelSession.create(
-      ort,
-      'vae_encoder',
-      path.join(BUNDLED_MODEL_DIR, 'vae_encoder.onnx'),
-      sessionOptions('cpu'),
-    );
+    const s = await vaeEncoder(path.join(BUNDLED_MODEL_DIR, 'vae_encoder.onnx'));
     const running = s.run(feeds(s));
     await s.unload();
     expect((await running).data.length).toBeGreaterThan(0);
   });
 
   it('a failed load in the background is reported by the next run, and a later run tries again', async () => {
-    const ort = await loadOrt();
     const file = path.join(dir, 'vae_encoder.onnx');
     copyFileSync(path.join(BUNDLED_MODEL_DIR, 'vae_encoder.onnx'), file);
-    const s = await ModelSession.create(ort, 'vae_encoder', file, sessionOptions('cpu'));
+    const s = await vaeEncoder(file);
     await s.unload();
     rmSync(file);
     s.preload(); // fails in the background: not thrown here
