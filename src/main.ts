@@ -170,7 +170,7 @@ async function main(): Promise<void> {
   logger.info({ url: server.url, model: appOptions.info.model.name }, 'listening');
   if (appOptions.info.model.randomWeights) {
     logger.warn(
-      `${appOptions.info.model.name} has random weights: its videos look like noise (SVD_MODEL_DIR names a converted model, README "Real models")`,
+      `the model "${appOptions.info.model.name}" has random weights, so its videos look like noise (SVD_MODEL_DIR names a converted model: README, "Real models")`,
     );
   }
 
